@@ -1,0 +1,1 @@
+"""Pure domain: classify, plan, execute, reconcile, cycle. Never imports Textual."""

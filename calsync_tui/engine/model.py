@@ -1,0 +1,87 @@
+"""Domain vocabulary shared by engine, migration, CLI and UI (DESIGN.md sections 1-3)."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+# extendedProperties.private keys (DESIGN.md section 2). Keys stay under Google's 44 chars.
+KEY_ID = "calsync_id"
+KEY_TYPE = "calsync_type"
+KEY_SOURCE = "calsync_source"
+KEY_VERSION = "calsync_v"
+KEY_INSTANCE = "calsync_instance"
+SCHEMA_VERSION = "1"
+
+# Namespace for deterministic ids (uuid5) so a block's id is the same after a crash or DB loss.
+CALSYNC_NAMESPACE = uuid.UUID("6f1b7c2e-9a7d-4f1e-8a53-2f0c8e4b9d11")
+
+
+class EventClass(StrEnum):
+    TRACKED_USER_EVENT = "tracked_user_event"
+    NEW_USER_EVENT = "new_user_event"
+    BUSY_BLOCK = "busy_block"
+    LEGACY_BUSY_BLOCK = "legacy_busy_block"
+    EXTERNAL_CALSYNC = "external_calsync"
+    ORPHANED_BLOCK = "orphaned_block"
+    IGNORED = "ignored"
+    ERROR = "error"
+
+
+SOURCE_CLASSES = frozenset({EventClass.TRACKED_USER_EVENT, EventClass.NEW_USER_EVENT})
+
+
+class EngineMode(StrEnum):
+    LEGACY = "legacy"
+    HYBRID = "hybrid"
+    UUID = "uuid"
+
+
+class EventType(StrEnum):
+    USER_EVENT = "user_event"
+    BUSY_BLOCK = "busy_block"
+
+
+class Status(StrEnum):
+    CREATING = "creating"
+    CREATED = "created"
+    SYNCED = "synced"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class Op(StrEnum):
+    """Kinds of Google write a plan may hold."""
+
+    INSERT = "insert"  # create a busy block (client-supplied id)
+    PATCH = "patch"  # bring a block back to its desired content
+    DELETE = "delete"  # remove a block (orphan, duplicate, cascade)
+    STAMP = "stamp"  # add calsync_* properties to an existing event
+    RETITLE = "retitle"  # cutover: legacy title -> template title
+    RESTORE = "restore"  # rollback: put an event back as it was
+
+
+class MutationStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    UNDONE = "undone"
+    SKIPPED = "skipped"
+
+
+def block_correlation_id(source_key: str, target_calendar_google_id: str) -> str:
+    """Deterministic correlation id of the busy block mirroring `source_key` on a target.
+
+    `source_key` is the source's correlation id, or `"{series_cid}:{originalStartTime}"`
+    for one instance of a recurring series.
+    """
+    return str(uuid.uuid5(CALSYNC_NAMESPACE, f"{source_key}|{target_calendar_google_id}"))
+
+
+def google_event_id_for(correlation_id: str) -> str:
+    """Client-supplied Google event id: the UUID's hex (0-9a-f is valid base32hex)."""
+    return uuid.UUID(correlation_id).hex
+
+
+def new_correlation_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,1 @@
+"""Local SQLite store (SQLModel over SQLite, schema under Alembic). Never imports Google."""
