@@ -41,7 +41,9 @@ class Account(SQLModel, table=True):
 class Calendar(SQLModel, table=True):
     """A calendar as one account sees it. `enabled` opts it into mirroring."""
 
-    __table_args__ = (UniqueConstraint("account_id", "google_id", name="uq_calendar_account_google"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "google_id", name="uq_calendar_account_google"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)
@@ -71,6 +73,8 @@ class EventState(SQLModel, table=True):
         Index("ix_eventstate_source", "source_correlation_id"),
         Index("ix_eventstate_status", "status"),
         Index("ix_eventstate_class", "calendar_id", "event_class"),
+        # Event table pages ordered by start within a calendar (fast at 50k rows).
+        Index("ix_eventstate_calendar_start", "calendar_id", "start_utc", "correlation_id"),
     )
 
     correlation_id: str = Field(primary_key=True)
