@@ -1,0 +1,89 @@
+"""Alembic: the revision matches the models, round-trips, and backs up before upgrading."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+from sqlalchemy import inspect
+from sqlmodel import SQLModel, select
+
+from local_store import migrations
+from local_store.db import open_store
+from local_store.models import Account
+
+
+def _tables(db: Path) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    finally:
+        conn.close()
+    return {r[0] for r in rows} - {"alembic_version"}
+
+
+def test_head_schema_matches_models_exactly(tmp_path: Path) -> None:
+    with open_store(tmp_path / "calsync.db", tmp_path / "backups") as store:
+        with store.engine.connect() as conn:
+            assert migrations.schema_diff(conn) == []
+            indexes = {
+                ix["name"] for t in SQLModel.metadata.tables for ix in inspect(conn).get_indexes(t)
+            }
+        expected = {ix.name for t in SQLModel.metadata.tables.values() for ix in t.indexes}
+        assert expected <= indexes
+        assert "ix_eventstate_calendar_start" in indexes
+
+
+def test_downgrade_base_then_upgrade_head_round_trips(tmp_path: Path) -> None:
+    db = tmp_path / "calsync.db"
+    with open_store(db, tmp_path / "backups"):
+        pass
+    all_tables = set(SQLModel.metadata.tables)
+    assert _tables(db) == all_tables
+    migrations.downgrade(db, "base")
+    assert _tables(db) == set()
+    migrations.upgrade(db, "head")
+    assert _tables(db) == all_tables
+    with open_store(db, tmp_path / "backups") as store:
+        assert store.schema_revision() == migrations.head_revision()
+        with store.engine.connect() as conn:
+            assert migrations.schema_diff(conn) == []
+
+
+def test_existing_db_behind_head_is_backed_up_then_upgraded(tmp_path: Path) -> None:
+    db = tmp_path / "calsync.db"
+    backups = tmp_path / "backups"
+    with open_store(db, backups):
+        pass
+    migrations.downgrade(db, "base")
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE keepsake (note TEXT)")
+    conn.execute("INSERT INTO keepsake VALUES ('before upgrade')")
+    conn.commit()
+    conn.close()
+
+    with open_store(db, backups) as store:
+        assert store.schema_revision() == migrations.head_revision()
+        backup = store.backup_path
+        with store.session() as s:  # the upgraded DB is usable
+            s.add(Account(email="after@example.com"))
+            s.commit()
+            assert s.exec(select(Account.email)).all() == ["after@example.com"]
+
+    assert backup is not None and backup.parent == backups
+    assert backup.name.startswith("calsync-") and backup.name.endswith("-revbase.db")
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    copy = sqlite3.connect(backup)
+    try:
+        assert copy.execute("SELECT note FROM keepsake").fetchall() == [("before upgrade",)]
+        assert copy.execute("SELECT count(*) FROM alembic_version").fetchone() == (0,)
+        tables = {r[0] for r in copy.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        copy.close()
+    assert "account" not in tables  # the copy is the pre-upgrade state
+    assert [p.name for p in backups.iterdir()] == [backup.name]
+
+    with open_store(db, backups):  # at head now: no second backup
+        pass
+    assert len(list(backups.iterdir())) == 1
