@@ -103,3 +103,25 @@ class RetryBudget:
         self.policy.sleep(pause)
         self.attempt += 1
         return True
+
+
+def policy_from_settings(extra: dict[str, object], **overrides: float) -> RetryPolicy:
+    """A policy tuned by `Settings.extra` keys (seconds): backoff_base, backoff_cap,
+    backoff_deadline, quota_pause. Tests put tiny values in the home's config.json."""
+    values: dict[str, float] = {}
+    for key, attr in (
+        ("backoff_base", "base"),
+        ("backoff_cap", "cap"),
+        ("backoff_deadline", "deadline"),
+        ("quota_pause", "quota_pause"),
+    ):
+        raw = extra.get(key)
+        if raw is not None:
+            try:
+                values[attr] = float(str(raw))
+            except ValueError:
+                from calsync_tui.errors import CalsyncError
+
+                raise CalsyncError(f"setting extra.{key} must be a number of seconds") from None
+    values.update(overrides)
+    return RetryPolicy(**values)  # type: ignore[arg-type]
