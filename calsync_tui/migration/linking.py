@@ -1,0 +1,272 @@
+"""Legacy linking: tie each legacy busy block to the source it mirrors, or say why not.
+
+A legacy block on target T titled `<marker> Busy - X` mirrors a live source on another
+enabled calendar with the same start/end and title X. Nothing is guessed: a block that
+matches several sources is *ambiguous* and reported; one that matches none is an
+*orphan*; one whose X is itself a legacy title is a *cascade* (a block of a block);
+several blocks for one source on one target are *duplicates* (one is kept). A block
+whose source moved or was retitled is linked as *out of date* when exactly one source
+explains it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from calsync_tui.engine.model import (
+    KEY_ID,
+    KEY_INSTANCE,
+    KEY_SOURCE,
+    KEY_TYPE,
+    EventClass,
+    EventType,
+)
+from calsync_tui.google.types import GoogleEvent
+from calsync_tui.migration.events import private_props, time_key, title
+
+LEGACY_SEPARATOR = "Busy - "
+WRITABLE_ROLES = frozenset({"owner", "writer"})
+SOURCE_ROLES = frozenset({"owner", "writer", "reader"})
+
+
+@dataclass(frozen=True)
+class CalendarView:
+    """One enabled calendar with every event listed in the window."""
+
+    google_id: str
+    summary: str
+    access_role: str
+    events: Sequence[GoogleEvent]
+
+    @property
+    def writable(self) -> bool:
+        return self.access_role in WRITABLE_ROLES
+
+
+@dataclass(frozen=True)
+class EventRef:
+    calendar: str
+    event_id: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"calendar": self.calendar, "event_id": self.event_id}
+
+
+@dataclass
+class Item:
+    """An event seen on a calendar with its migration-relevant class."""
+
+    calendar: str
+    event: GoogleEvent
+    cls: EventClass
+    marker: str | None = None
+    suffix: str | None = None
+
+    @property
+    def ref(self) -> EventRef:
+        return EventRef(self.calendar, str(self.event.get("id", "")))
+
+
+def parse_legacy_title(summary: str, markers: Iterable[str]) -> tuple[str, str] | None:
+    """`(marker, suffix)` when `summary` is `<marker> Busy - <suffix>`, else None."""
+    text = summary.strip()
+    for marker in sorted(markers, key=len, reverse=True):
+        if not marker or not text.startswith(marker):
+            continue
+        rest = text[len(marker) :].lstrip()
+        if rest.startswith(LEGACY_SEPARATOR):
+            return marker, rest[len(LEGACY_SEPARATOR) :]
+    return None
+
+
+def _self_declined(event: GoogleEvent) -> bool:
+    for attendee in event.get("attendees") or []:
+        if (
+            isinstance(attendee, dict)
+            and attendee.get("self")
+            and attendee.get("responseStatus") == "declined"
+        ):
+            return True
+    return False
+
+
+def classify_item(
+    calendar: str,
+    event: GoogleEvent,
+    *,
+    markers: Sequence[str],
+    installation_id: str,
+    ignored_event_types: Sequence[str],
+    legacy_detection: bool = True,
+) -> Item:
+    """Class of one event for the migration's inventory (DESIGN.md section 3 order)."""
+    if event.get("status") == "cancelled":
+        return Item(calendar, event, EventClass.IGNORED)
+    props = private_props(event)
+    if any(k.startswith("calsync_") for k in props):
+        if props.get(KEY_INSTANCE) != installation_id:
+            return Item(calendar, event, EventClass.EXTERNAL_CALSYNC)
+        if not props.get(KEY_ID) or props.get(KEY_TYPE) not in (
+            EventType.USER_EVENT,
+            EventType.BUSY_BLOCK,
+        ):
+            return Item(calendar, event, EventClass.ERROR)
+        if props[KEY_TYPE] == EventType.BUSY_BLOCK:
+            return Item(calendar, event, EventClass.BUSY_BLOCK)
+        return Item(calendar, event, EventClass.TRACKED_USER_EVENT)
+    if legacy_detection:
+        parsed = parse_legacy_title(title(event), markers)
+        if parsed is not None:
+            return Item(calendar, event, EventClass.LEGACY_BUSY_BLOCK, parsed[0], parsed[1])
+    if not isinstance(event.get("start"), dict) or not isinstance(event.get("end"), dict):
+        return Item(calendar, event, EventClass.ERROR)
+    if event.get("transparency") == "transparent" or _self_declined(event):
+        return Item(calendar, event, EventClass.IGNORED)
+    if event.get("eventType", "default") in ignored_event_types:
+        return Item(calendar, event, EventClass.IGNORED)
+    return Item(calendar, event, EventClass.NEW_USER_EVENT)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A legacy block and the source it mirrors. `kind`: exact | moved | retitled."""
+
+    block: EventRef
+    source: EventRef
+    kind: str = "exact"
+
+    @property
+    def out_of_date(self) -> bool:
+        return self.kind != "exact"
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    """A legacy block that is not kept: duplicate, cascade or orphan (deleted by the plan)."""
+
+    block: EventRef
+    why: str  # duplicate | cascade | orphan
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    block: EventRef
+    candidates: tuple[EventRef, ...]
+
+
+@dataclass
+class LinkReport:
+    links: list[Link] = field(default_factory=list)
+    unlinked: list[Unlinked] = field(default_factory=list)
+    ambiguous: list[Ambiguous] = field(default_factory=list)
+
+    def of_kind(self, why: str) -> list[Unlinked]:
+        return [u for u in self.unlinked if u.why == why]
+
+    @property
+    def out_of_date(self) -> list[Link]:
+        return [link for link in self.links if link.out_of_date]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "links": [
+                {"block": lk.block.to_json(), "source": lk.source.to_json(), "kind": lk.kind}
+                for lk in self.links
+            ],
+            "unlinked": [
+                {"block": u.block.to_json(), "why": u.why, "detail": u.detail}
+                for u in self.unlinked
+            ],
+            "ambiguous": [
+                {"block": a.block.to_json(), "candidates": [c.to_json() for c in a.candidates]}
+                for a in self.ambiguous
+            ],
+        }
+
+
+def source_items(items: Iterable[Item]) -> list[Item]:
+    return [i for i in items if i.cls in (EventClass.NEW_USER_EVENT, EventClass.TRACKED_USER_EVENT)]
+
+
+def link_legacy(
+    items: Sequence[Item],
+    stamped_pairs: set[tuple[EventRef, str]] | None = None,
+    markers: Sequence[str] = (),
+) -> LinkReport:
+    """Link every legacy block to its source, or list it as cascade/orphan/duplicate/ambiguous.
+
+    `stamped_pairs` holds (source, target calendar) pairs already covered by one of our
+    stamped blocks: a legacy block for such a pair is a duplicate.
+    """
+    covered = stamped_pairs or set()
+    report = LinkReport()
+    sources = source_items(items)
+    by_exact: dict[tuple[tuple[str, str], str], list[Item]] = defaultdict(list)
+    by_title: dict[str, list[Item]] = defaultdict(list)
+    by_time: dict[tuple[str, str], list[Item]] = defaultdict(list)
+    for s in sources:
+        by_exact[(time_key(s.event), title(s.event))].append(s)
+        by_title[title(s.event)].append(s)
+        by_time[time_key(s.event)].append(s)
+    all_markers = {*markers, *(i.marker for i in items if i.marker)}
+    blocks = sorted(
+        (i for i in items if i.cls == EventClass.LEGACY_BUSY_BLOCK),
+        key=lambda i: (i.calendar, str(i.event.get("id", ""))),
+    )
+    tentative: list[Link] = []
+    pending: list[Item] = []
+    for b in blocks:
+        suffix = b.suffix or ""
+        if parse_legacy_title(suffix, all_markers) is not None:
+            report.unlinked.append(Unlinked(b.ref, "cascade", f"title {title(b.event)!r}"))
+            continue
+        cands = [s for s in by_exact[(time_key(b.event), suffix)] if s.calendar != b.calendar]
+        if len(cands) == 1:
+            tentative.append(Link(b.ref, cands[0].ref, "exact"))
+        elif len(cands) > 1:
+            report.ambiguous.append(Ambiguous(b.ref, tuple(c.ref for c in cands)))
+        else:
+            pending.append(b)
+    linked_pairs = {(lk.source, lk.block.calendar) for lk in tentative}
+    for b in pending:
+        suffix = b.suffix or ""
+
+        def free(s: Item, b: Item = b) -> bool:
+            return s.calendar != b.calendar and (s.ref, b.calendar) not in linked_pairs
+
+        moved = [s for s in by_title[suffix] if free(s)]
+        retitled = [s for s in by_time[time_key(b.event)] if free(s)]
+        if len(moved) == 1:
+            tentative.append(Link(b.ref, moved[0].ref, "moved"))
+        elif len(moved) > 1:
+            report.ambiguous.append(Ambiguous(b.ref, tuple(c.ref for c in moved)))
+        elif len(retitled) == 1:
+            tentative.append(Link(b.ref, retitled[0].ref, "retitled"))
+        elif len(retitled) > 1:
+            report.ambiguous.append(Ambiguous(b.ref, tuple(c.ref for c in retitled)))
+        else:
+            report.unlinked.append(Unlinked(b.ref, "orphan", f"no live source for {suffix!r}"))
+    groups: dict[tuple[EventRef, str], list[Link]] = defaultdict(list)
+    for lk in tentative:
+        groups[(lk.source, lk.block.calendar)].append(lk)
+    rank = {"exact": 0, "retitled": 1, "moved": 2}
+    for pair, links in sorted(
+        groups.items(), key=lambda kv: (kv[0][1], kv[0][0].calendar, kv[0][0].event_id)
+    ):
+        links.sort(key=lambda lk: (rank[lk.kind], lk.block.event_id))
+        keep = [] if pair in covered else links[:1]
+        report.links.extend(keep)
+        for dup in links[len(keep) :]:
+            report.unlinked.append(
+                Unlinked(dup.block, "duplicate", f"another block mirrors {pair[0].event_id}")
+            )
+    return report
+
+
+def block_source_key(item: Item) -> str | None:
+    """`calsync_source` of one of our stamped blocks."""
+    return private_props(item.event).get(KEY_SOURCE)

@@ -1,0 +1,421 @@
+"""Inventory and backfill plan, computed purely from what was read from Google.
+
+`build_inventory` classifies and links; `build_backfill` turns that into the list of
+Google writes the backfill would make: stamp user events (series masters for recurring
+events), stamp/refresh legacy blocks (adopted with the deterministic block id, legacy
+title kept until cutover), delete duplicates/cascades/orphans, insert missing blocks.
+
+New blocks made during backfill keep the legacy title form (`<marker> Busy - X`) so the
+legacy engine, still running on calendars not yet rolled out, recognises them as blocks
+and never mirrors them (a cascade). Cutover retitles every one of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from calsync_tui.engine.model import (
+    CALSYNC_NAMESPACE,
+    KEY_ID,
+    KEY_INSTANCE,
+    KEY_SOURCE,
+    KEY_TYPE,
+    KEY_VERSION,
+    SCHEMA_VERSION,
+    EventClass,
+    EventType,
+    Op,
+    block_correlation_id,
+    google_event_id_for,
+)
+from calsync_tui.google.types import GoogleEvent
+from calsync_tui.migration.events import original_start, private_props, time_key, title
+from calsync_tui.migration.linking import (
+    CalendarView,
+    EventRef,
+    Item,
+    LinkReport,
+    classify_item,
+    link_legacy,
+    parse_legacy_title,
+    source_items,
+)
+
+TIME_FIELDS = ("date", "dateTime", "timeZone")
+
+
+@dataclass(frozen=True)
+class MigrationOptions:
+    """The settings the migration reads (a subset of `Settings`, kept explicit for tests)."""
+
+    installation_id: str
+    legacy_markers: tuple[str, ...]
+    ignored_event_types: tuple[str, ...]
+    block_title: Callable[[str], str]
+    legacy_detection: bool = True
+
+    @property
+    def new_block_marker(self) -> str:
+        return self.legacy_markers[0] if self.legacy_markers else "🔒"
+
+
+@dataclass
+class Inventory:
+    """Everything discover reports, plus what the planner needs."""
+
+    views: list[CalendarView]
+    items: list[Item]
+    links: LinkReport
+    masters: dict[tuple[str, str], GoogleEvent] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per calendar: events per class and the legacy findings."""
+        out: dict[str, dict[str, int]] = {}
+        for v in self.views:
+            out[v.google_id] = {c.value: 0 for c in EventClass}
+            out[v.google_id].update(
+                {
+                    "duplicates": 0,
+                    "cascades": 0,
+                    "orphans": 0,
+                    "out_of_date": 0,
+                    "ambiguous": 0,
+                    "linked": 0,
+                }
+            )
+        for i in self.items:
+            out[i.calendar][i.cls.value] += 1
+        for u in self.links.unlinked:
+            out[u.block.calendar][u.why + "s"] += 1
+        for lk in self.links.links:
+            out[lk.block.calendar]["linked"] += 1
+            if lk.out_of_date:
+                out[lk.block.calendar]["out_of_date"] += 1
+        for a in self.links.ambiguous:
+            out[a.block.calendar]["ambiguous"] += 1
+        for i in self.items:
+            if i.cls == EventClass.ORPHANED_BLOCK:
+                out[i.calendar]["orphans"] += 1
+        return out
+
+    def fingerprint(self) -> str:
+        return fingerprint_of(self.views, self.masters)
+
+
+def fingerprint_of(
+    views: Sequence[CalendarView], masters: Mapping[tuple[str, str], GoogleEvent]
+) -> str:
+    """Hash of the state a plan was computed from: every listed event's id and etag."""
+    lines = sorted(
+        f"{v.google_id}\x1f{e.get('id', '')}\x1f{e.get('etag', '')}"
+        for v in views
+        for e in v.events
+    )
+    lines += sorted(f"master\x1f{c}\x1f{i}\x1f{m.get('etag', '')}" for (c, i), m in masters.items())
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return f"sha256:{digest}"
+
+
+def build_inventory(
+    views: Sequence[CalendarView],
+    options: MigrationOptions,
+    masters: Mapping[tuple[str, str], GoogleEvent] | None = None,
+) -> Inventory:
+    items = [
+        classify_item(
+            v.google_id,
+            e,
+            markers=options.legacy_markers,
+            installation_id=options.installation_id,
+            ignored_event_types=options.ignored_event_types,
+            legacy_detection=options.legacy_detection,
+        )
+        for v in views
+        for e in v.events
+    ]
+    resolver = CidResolver({})
+    live = {resolver.source_key(s) for s in source_items(items)}
+    stamped_pairs: set[tuple[EventRef, str]] = set()
+    key_to_ref = {resolver.source_key(s): s.ref for s in source_items(items)}
+    for i in items:
+        if i.cls == EventClass.BUSY_BLOCK:
+            src = private_props(i.event).get(KEY_SOURCE)
+            if src not in live:
+                i.cls = EventClass.ORPHANED_BLOCK
+            elif src in key_to_ref:
+                stamped_pairs.add((key_to_ref[src], i.calendar))
+    links = link_legacy(items, stamped_pairs, options.legacy_markers)
+    return Inventory(list(views), items, links, dict(masters or {}))
+
+
+class CidResolver:
+    """Correlation ids of sources: the stamped one, a known local one, or a derived one.
+
+    Unstamped events get a uuid5 of (calendar, event id) unless the store already gave
+    them an id, so re-planning the same state gives the same plan.
+    """
+
+    def __init__(self, known: Mapping[tuple[str, str], str]) -> None:
+        self.known = known
+
+    def cid(self, calendar: str, event_id: str) -> str:
+        got = self.known.get((calendar, event_id))
+        if got:
+            return got
+        return str(uuid.uuid5(CALSYNC_NAMESPACE, f"user|{calendar}|{event_id}"))
+
+    def series_cid(self, item: Item) -> str:
+        """Cid the source's own record carries (the master's for a recurring instance)."""
+        stamped = private_props(item.event).get(KEY_ID)
+        if stamped and item.cls == EventClass.TRACKED_USER_EVENT:
+            return stamped
+        master = item.event.get("recurringEventId")
+        return self.cid(item.calendar, str(master or item.event.get("id", "")))
+
+    def source_key(self, item: Item) -> str:
+        """Engine's source key: the cid, or `"{series_cid}:{originalStartTime}"`."""
+        base = self.series_cid(item)
+        if item.event.get("recurringEventId"):
+            return f"{base}:{original_start(item.event)}"
+        return base
+
+
+@dataclass
+class PlannedWrite:
+    """One Google write of a migration plan. `before` is the event as read (None for inserts)."""
+
+    seq: int
+    op: str
+    calendar: str
+    event_id: str
+    correlation_id: str | None
+    reason: str
+    body: GoogleEvent | None
+    before: GoogleEvent | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "op": self.op,
+            "calendar": self.calendar,
+            "event_id": self.event_id,
+            "correlation_id": self.correlation_id,
+            "reason": self.reason,
+            "body": self.body,
+            "before": self.before,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> PlannedWrite:
+        return cls(
+            seq=int(raw["seq"]),
+            op=str(raw["op"]),
+            calendar=str(raw["calendar"]),
+            event_id=str(raw["event_id"]),
+            correlation_id=raw.get("correlation_id"),
+            reason=str(raw.get("reason", "")),
+            body=raw.get("body"),
+            before=raw.get("before"),
+        )
+
+
+def totals(writes: Sequence[PlannedWrite]) -> dict[str, dict[str, int]]:
+    """Per calendar: number of writes per op."""
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for w in writes:
+        out[w.calendar][w.op] += 1
+    return {cal: dict(sorted(c.items())) for cal, c in sorted(out.items())}
+
+
+def api_estimate(n_writes: int, batch_size: int) -> dict[str, int]:
+    """Quota units and HTTP round trips of executing `n_writes` in batches."""
+    return {
+        "writes": n_writes,
+        "units": n_writes,
+        "round_trips": math.ceil(n_writes / batch_size) if n_writes else 0,
+        "batch_size": batch_size,
+    }
+
+
+def _times(event: GoogleEvent, key: str) -> dict[str, Any]:
+    raw = event.get(key) or {}
+    return {k: raw[k] for k in TIME_FIELDS if k in raw}
+
+
+def _props(options: MigrationOptions, **values: str) -> dict[str, str]:
+    base = {KEY_VERSION: SCHEMA_VERSION, KEY_INSTANCE: options.installation_id}
+    base.update(values)
+    return base
+
+
+def build_backfill(
+    inv: Inventory,
+    options: MigrationOptions,
+    known_cids: Mapping[tuple[str, str], str] | None = None,
+    scope: str | None = None,
+) -> list[PlannedWrite]:
+    """The backfill's writes, in a stable order: deletes, stamps of sources, blocks."""
+    resolver = CidResolver(known_cids or {})
+    writes: list[PlannedWrite] = []
+    sources = source_items(inv.items)
+    by_ref = {i.ref: i for i in inv.items}
+    writable = [v.google_id for v in inv.views if v.writable]
+
+    # 1. Deletes: duplicates, cascades, orphans (legacy and our own orphaned blocks).
+    for u in inv.links.unlinked:
+        ev = by_ref[u.block].event
+        writes.append(_delete(u.block, ev, f"{u.why}: {u.detail}"))
+    for i in inv.items:
+        if i.cls == EventClass.ORPHANED_BLOCK:
+            writes.append(_delete(i.ref, i.event, "orphan: our block without a live source"))
+
+    # 2. Stamp user events (the series master once for recurring events).
+    stamped_targets: set[tuple[str, str]] = set()
+    for s in sources:
+        if s.cls != EventClass.NEW_USER_EVENT:
+            continue
+        master_id = s.event.get("recurringEventId")
+        target_id = str(master_id or s.event.get("id", ""))
+        if (s.calendar, target_id) in stamped_targets:
+            continue
+        stamped_targets.add((s.calendar, target_id))
+        before = inv.masters.get((s.calendar, target_id)) if master_id else s.event
+        cid = resolver.cid(s.calendar, target_id)
+        body: dict[str, Any] = {
+            "extendedProperties": {
+                "private": _props(options, **{KEY_ID: cid, KEY_TYPE: EventType.USER_EVENT})
+            }
+        }
+        reason = "stamp recurring series master" if master_id else "stamp user event"
+        writes.append(PlannedWrite(0, Op.STAMP, s.calendar, target_id, cid, reason, body, before))
+
+    # 3. Blocks: adopt linked legacy blocks, refresh our blocks, insert missing ones.
+    link_of: dict[tuple[EventRef, str], EventRef] = {}
+    kind_of: dict[EventRef, str] = {}
+    for lk in inv.links.links:
+        link_of[(lk.source, lk.block.calendar)] = lk.block
+        kind_of[lk.block] = lk.kind
+    ours: dict[tuple[str, str], Item] = {}
+    for i in inv.items:
+        if i.cls == EventClass.BUSY_BLOCK:
+            ours[(private_props(i.event).get(KEY_SOURCE, ""), i.calendar)] = i
+    blocked = {(c, a.block.calendar) for a in inv.links.ambiguous for c in a.candidates}
+    for s in sorted(sources, key=lambda x: (x.calendar, time_key(x.event), str(x.event.get("id")))):
+        key = resolver.source_key(s)
+        for target in writable:
+            if target == s.calendar or (s.ref, target) in blocked:
+                continue
+            cid = block_correlation_id(key, target)
+            props = _props(
+                options, **{KEY_ID: cid, KEY_TYPE: EventType.BUSY_BLOCK, KEY_SOURCE: key}
+            )
+            mine = ours.get((key, target))
+            if mine is not None:
+                if time_key(mine.event) != time_key(s.event):
+                    body = {"start": _times(s.event, "start"), "end": _times(s.event, "end")}
+                    writes.append(
+                        PlannedWrite(
+                            0,
+                            Op.PATCH,
+                            target,
+                            str(mine.event["id"]),
+                            cid,
+                            "refresh out-of-date block",
+                            body,
+                            mine.event,
+                        )
+                    )
+                continue
+            legacy = link_of.get((s.ref, target))
+            if legacy is not None:
+                ev = by_ref[legacy].event
+                body = {"extendedProperties": {"private": props}}
+                reason = "adopt legacy block"
+                if kind_of[legacy] != "exact":
+                    marker = by_ref[legacy].marker or options.new_block_marker
+                    body.update(
+                        {
+                            "summary": f"{marker} {options.block_title(title(s.event))}",
+                            "start": _times(s.event, "start"),
+                            "end": _times(s.event, "end"),
+                        }
+                    )
+                    reason = f"adopt and refresh legacy block (source {kind_of[legacy]})"
+                writes.append(
+                    PlannedWrite(0, Op.STAMP, target, legacy.event_id, cid, reason, body, ev)
+                )
+                continue
+            body = {
+                "id": google_event_id_for(cid),
+                "summary": f"{options.new_block_marker} {options.block_title(title(s.event))}",
+                "start": _times(s.event, "start"),
+                "end": _times(s.event, "end"),
+                "transparency": "opaque",
+                "visibility": "private",
+                "reminders": {"useDefault": False},
+                "extendedProperties": {"private": props},
+            }
+            writes.append(
+                PlannedWrite(
+                    0,
+                    Op.INSERT,
+                    target,
+                    google_event_id_for(cid),
+                    cid,
+                    "create missing block",
+                    body,
+                    None,
+                )
+            )
+    if scope is not None:
+        writes = [w for w in writes if w.calendar == scope]
+    for n, w in enumerate(writes, start=1):
+        w.seq = n
+    return writes
+
+
+def _delete(ref: EventRef, event: GoogleEvent, reason: str) -> PlannedWrite:
+    cid = private_props(event).get(KEY_ID)
+    return PlannedWrite(0, Op.DELETE, ref.calendar, ref.event_id, cid, reason, None, event)
+
+
+def retitle_writes(
+    inv: Inventory, options: MigrationOptions, scope: str | None = None
+) -> list[PlannedWrite]:
+    """Cutover: every block still titled the legacy way gets the template title."""
+    by_key = {CidResolver({}).source_key(s): s for s in source_items(inv.items)}
+    writes: list[PlannedWrite] = []
+    for i in inv.items:
+        if i.cls != EventClass.BUSY_BLOCK or (scope and i.calendar != scope):
+            continue
+        if parse_legacy_title(title(i.event), options.legacy_markers) is None:
+            continue
+        props = private_props(i.event)
+        source = by_key.get(props.get(KEY_SOURCE, ""))
+        src_title = (
+            title(source.event)
+            if source
+            else (parse_legacy_title(title(i.event), options.legacy_markers) or ("", ""))[1]
+        )
+        new_title = options.block_title(src_title)
+        writes.append(
+            PlannedWrite(
+                0,
+                Op.RETITLE,
+                i.calendar,
+                str(i.event["id"]),
+                props.get(KEY_ID),
+                "cutover: template title",
+                {"summary": new_title},
+                i.event,
+            )
+        )
+    for n, w in enumerate(writes, start=1):
+        w.seq = n
+    return writes
