@@ -41,6 +41,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=run_status)
 
+    check = auth.add_parser("check", parents=[common], help="one cheap API call per account")
+    check.add_argument("--email", default=None, help="only this account")
+    check.set_defaults(func=run_check)
+
     logout = auth.add_parser("logout", parents=[common], help="revoke and forget credentials")
     logout.add_argument("--email", default=None, help="the account (needed when several)")
     logout.set_defaults(func=run_logout)
@@ -121,4 +125,21 @@ def run_logout(args: argparse.Namespace) -> int:
             raise UsageError(f"no account {email}")
         revoked = logout(ctx.home, ctx.store, email, settings=ctx.settings)
     print(f"signed out {email}" + (" (access revoked at Google)" if revoked else ""))
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Probe each account (token valid, API reachable); the first failure is the one line."""
+    from calsync_tui.google.accounts import account_emails, probe
+
+    with AppContext.from_args(args) as ctx:
+        emails = account_emails(ctx.store)
+        if args.email is not None:
+            if args.email not in emails:
+                raise UsageError(f"no account {args.email}")
+            emails = [args.email]
+        if not emails:
+            raise UsageError("no accounts; sign in: calsync-tui auth login")
+        for email in emails:
+            print(probe(ctx.home, ctx.settings, email))
     return 0
