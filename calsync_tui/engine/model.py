@@ -85,3 +85,20 @@ def google_event_id_for(correlation_id: str) -> str:
 
 def new_correlation_id() -> str:
     return str(uuid.uuid4())
+
+
+def unstamped_correlation_id(calendar_google_id: str, google_event_id: str) -> str:
+    """Correlation id the engine gives a source that carries no `calsync_id` yet.
+
+    Deterministic (uuid5 of calendar + event id) so a crash between assigning it and
+    stamping it on Google, or a lost DB, can never give the same event two ids.
+    """
+    return str(uuid.uuid5(CALSYNC_NAMESPACE, f"event|{calendar_google_id}|{google_event_id}"))
+
+
+def instance_correlation_id(series_correlation_id: str, original_start: str) -> str:
+    """Correlation id of one instance of a recurring series: uuid5 of the documented
+    source key `"{series_cid}:{originalStartTime}"`. Busy blocks of an instance use it as
+    their `calsync_source` and as the `source_key` of `block_correlation_id`.
+    """
+    return str(uuid.uuid5(CALSYNC_NAMESPACE, f"{series_correlation_id}:{original_start}"))

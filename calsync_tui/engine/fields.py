@@ -1,0 +1,163 @@
+"""Readers over Google event dicts: times, private properties, content digests.
+
+Pure helpers shared by classify, plan, cycle and the invariant checker, so every part
+reads an event's times and properties the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from calsync_tui.engine.model import KEY_ID, KEY_INSTANCE, KEY_SOURCE, KEY_TYPE, KEY_VERSION
+from calsync_tui.google.types import GoogleEvent
+
+CALSYNC_KEYS = (KEY_ID, KEY_TYPE, KEY_SOURCE, KEY_VERSION, KEY_INSTANCE)
+BLOCK_DESCRIPTION = "Busy block mirrored by calsync-tui"
+
+
+class BadEventData(ValueError):
+    """An event field is malformed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class When:
+    """One parsed start or end: all-day date or an aware instant, plus its time zone."""
+
+    all_day: bool
+    raw: str  # the `date` or `dateTime` string as Google gave it
+    utc: datetime
+    time_zone: str | None
+
+    def to_google(self) -> dict[str, str]:
+        if self.all_day:
+            return {"date": self.raw}
+        out = {"dateTime": self.raw}
+        if self.time_zone:
+            out["timeZone"] = self.time_zone
+        return out
+
+    def key(self) -> str:
+        """Comparable form: the date for all-day, else the UTC instant (offset-independent)."""
+        return f"date:{self.raw}" if self.all_day else self.utc.isoformat()
+
+
+def parse_when(value: Any, what: str) -> When:
+    """Parse a Google `start`/`end` dict; BadEventData when it is unusable."""
+    if not isinstance(value, dict):
+        raise BadEventData(f"{what} is missing")
+    tz = value.get("timeZone")
+    tz = str(tz) if isinstance(tz, str) and tz else None
+    if value.get("date"):
+        raw = str(value["date"])
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            raise BadEventData(f"{what}.date {raw!r} is not a date") from None
+        return When(True, raw, datetime.combine(day, time(0), tzinfo=UTC), tz)
+    if value.get("dateTime"):
+        raw = str(value["dateTime"])
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadEventData(f"{what}.dateTime {raw!r} is not RFC 3339") from None
+        if parsed.tzinfo is None:
+            raise BadEventData(f"{what}.dateTime {raw!r} has no offset")
+        return When(False, raw, parsed.astimezone(UTC), tz)
+    raise BadEventData(f"{what} has neither date nor dateTime")
+
+
+def parse_times(event: GoogleEvent) -> tuple[When, When]:
+    """Start and end of an event, checked: same all-day-ness and end after start."""
+    start = parse_when(event.get("start"), "start")
+    end = parse_when(event.get("end"), "end")
+    if start.all_day != end.all_day:
+        raise BadEventData("start and end mix an all-day date with a dateTime")
+    if end.utc <= start.utc:
+        raise BadEventData("end is not after start")
+    return start, end
+
+
+def original_start_key(event: GoogleEvent) -> str | None:
+    """`originalStartTime` of a recurring instance in a stable form (UTC instant or date)."""
+    ost = event.get("originalStartTime")
+    if not isinstance(ost, dict):
+        return None
+    try:
+        return parse_when(ost, "originalStartTime").key()
+    except BadEventData:
+        return None
+
+
+def private_props(event: GoogleEvent) -> dict[str, str]:
+    """`extendedProperties.private`; BadEventData when present but not a str->str map."""
+    ext = event.get("extendedProperties")
+    if ext is None:
+        return {}
+    if not isinstance(ext, dict):
+        raise BadEventData("extendedProperties is not an object")
+    private = ext.get("private")
+    if private is None:
+        return {}
+    if not isinstance(private, dict):
+        raise BadEventData("extendedProperties.private is not an object")
+    out: dict[str, str] = {}
+    for k, v in private.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise BadEventData(f"extendedProperties.private[{k!r}] is not a string")
+        out[k] = v
+    return out
+
+
+def safe_private_props(event: GoogleEvent) -> dict[str, str]:
+    """Like `private_props` but never raises (empty on garbage)."""
+    try:
+        return private_props(event)
+    except BadEventData:
+        return {}
+
+
+def title_of(event: GoogleEvent) -> str:
+    summary = event.get("summary")
+    return summary if isinstance(summary, str) else ""
+
+
+def _when_digest(value: Any) -> list[str]:
+    try:
+        parsed = parse_when(value, "t")
+    except BadEventData:
+        return ["bad", json.dumps(value, sort_keys=True, default=str)]
+    return [parsed.key(), parsed.time_zone or ""]
+
+
+def mirror_digest(event: GoogleEvent) -> str:
+    """Hash of every field a busy block must keep as the engine wrote it.
+
+    Equal digests for a block on Google and its desired body mean nothing to patch;
+    representation differences Google introduces (offsets, absent defaults) are folded.
+    """
+    props = safe_private_props(event)
+    reminders = event.get("reminders")
+    rem = reminders if isinstance(reminders, dict) else {}
+    attendees = event.get("attendees")
+    parts = [
+        event.get("status") or "confirmed",
+        title_of(event),
+        event.get("description") or "",
+        *_when_digest(event.get("start")),
+        *_when_digest(event.get("end")),
+        event.get("transparency") or "opaque",
+        event.get("visibility") or "default",
+        str(len(attendees) if isinstance(attendees, list) else 0),
+        str(bool(rem.get("useDefault", True))),
+        str(len(rem.get("overrides") or [])),
+        *(props.get(k, "") for k in CALSYNC_KEYS),
+    ]
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def title_digest(title: str) -> str:
+    return hashlib.sha256(title.encode()).hexdigest()[:32]
