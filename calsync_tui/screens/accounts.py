@@ -1,0 +1,87 @@
+"""Accounts: who is signed in, who needs to sign in again; sign in/out in a worker."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from calsync_tui.errors import CalsyncError
+from calsync_tui.screens import readmodel as rm
+from calsync_tui.screens.base import ConsoleScreen
+
+
+class AccountsScreen(ConsoleScreen):
+    TITLE_TEXT = "Accounts"
+    BINDINGS: list[BindingType] = [
+        Binding("i", "sign_in", "Sign in", id="accounts.signin",
+                tooltip="Open the browser to sign in with Google"),
+        Binding("o", "sign_out", "Sign out", id="accounts.signout",
+                tooltip="Forget the selected account's token"),
+    ]
+
+    def body(self) -> ComposeResult:
+        yield Static("", id="accounts-title")
+        yield DataTable(id="accounts", cursor_type="row")
+
+    def on_mount(self) -> None:
+        t: DataTable[str] = self.query_one(DataTable)
+        t.add_columns("account", "kind", "state", "calendars", "enabled")
+        super().on_mount()
+        t.focus()
+
+    def refresh_data(self) -> None:
+        rows = self.read(rm.accounts, [])
+        t: DataTable[str] = self.query_one(DataTable)
+        with self.app.batch_update():
+            t.clear()
+            for a in rows:
+                state = (
+                    f"[red]needs sign-in[/] {a.signin_error or ''}".strip()
+                    if a.needs_signin
+                    else "[green]signed in[/]"
+                )
+                t.add_row(a.email, a.auth_kind, state, str(a.calendars), str(a.enabled), key=a.email)
+        need = sum(1 for a in rows if a.needs_signin)
+        self.query_one("#accounts-title", Static).update(
+            f"{len(rows)} account(s)"
+            + (f", [red]{need} need(s) sign-in[/] — press i" if need else "")
+            + ("" if rows else " — press i to sign in with Google")
+        )
+        super().refresh_data()
+
+    def _selected(self) -> str | None:
+        t: DataTable[str] = self.query_one(DataTable)
+        if t.row_count == 0:
+            return None
+        return t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+
+    def action_sign_in(self) -> None:
+        self.notify("opening the browser for Google sign-in…")
+        self._sign_in()
+
+    @work(thread=True, group="accounts", exclusive=True)
+    def _sign_in(self) -> None:
+        try:
+            email = self.capp.backend.sign_in(None)
+        except CalsyncError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"signed in as {email}")
+        self.app.call_from_thread(self.refresh_data)
+
+    def action_sign_out(self) -> None:
+        email = self._selected()
+        if email is not None:
+            self._sign_out(email)
+
+    @work(thread=True, group="accounts", exclusive=True)
+    def _sign_out(self, email: str) -> None:
+        try:
+            self.capp.backend.sign_out(email)
+        except CalsyncError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"signed out {email}")
+        self.app.call_from_thread(self.refresh_data)

@@ -1,0 +1,46 @@
+"""A modal that states exactly what an action will do and asks yes/no.
+
+Destructive actions (backfill, cutover, rollback) go through it; the text comes from
+the dry-run, so what the user approves is what runs.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Dismisses with True only on an explicit yes (key `y` or the button)."""
+
+    BINDINGS: list[BindingType] = [
+        Binding("y", "answer(True)", "Yes, do it", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, lines: list[str], *, confirm_label: str = "Yes, do it") -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines = lines
+        self.confirm_label = confirm_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Label(self.title_text, id="confirm-title")
+            with VerticalScroll(id="confirm-body"):
+                yield Static("\n".join(self.lines) or "(nothing to do)", id="confirm-text")
+            with Horizontal(id="confirm-buttons"):
+                yield Button(f"{self.confirm_label} [y]", variant="error", id="confirm-yes")
+                yield Button("Cancel [n]", variant="primary", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,130 @@
+"""Dashboard: per-calendar classification, coverage, mode and health; headline metrics."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Static
+
+from calsync_tui.screens import readmodel as rm
+from calsync_tui.screens.base import ConsoleScreen, ago
+from calsync_tui.widgets.phase_stepper import PhaseStepper
+
+SHORT = {"external": "ext", "orphaned": "orph", "ignored": "ign", "error": "err"}
+COLUMNS = (
+    "calendar",
+    "account",
+    "role",
+    "on",
+    *(SHORT.get(name, name) for name, _ in rm.CLASS_COLUMNS),
+    "coverage",
+    "mode",
+    "last cycle",
+    "health",
+)
+
+
+def _metric(label: str, value: str, cls: str = "") -> str:
+    return f"[b]{value}[/b]\n[dim]{label}[/dim]" if not cls else f"[{cls}][b]{value}[/b][/]\n[dim]{label}[/dim]"
+
+
+class DashboardScreen(ConsoleScreen):
+    TITLE_TEXT = "Dashboard"
+    BINDINGS: list[BindingType] = [
+        Binding("enter", "open_calendar", "Events", tooltip="Show the events of the selected calendar"),
+    ]
+
+    def body(self) -> ComposeResult:
+        with Horizontal(id="metrics"):
+            for key in ("cascades", "success", "latency", "stuck", "api", "alerts"):
+                yield Static("", id=f"metric-{key}", classes="metric")
+        yield PhaseStepper(id="dash-phase")
+        table: DataTable[str] = DataTable(id="calendars", cursor_type="row", zebra_stripes=True)
+        yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one("#calendars", DataTable)
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+        super().on_mount()
+
+    def refresh_data(self) -> None:
+        now = self.now()
+        rows = self.read(rm.calendar_rows, [])
+        head = self.read(lambda s: rm.headline(s, now), None)
+        mig = self.read(rm.migration_view, None)
+        self._fill_metrics(head)
+        self.query_one(PhaseStepper).show(mig)
+        table: DataTable[str] = self.query_one("#calendars", DataTable)
+        keep = table.cursor_row
+        with self.app.batch_update():
+            wanted = {str(r.id) for r in rows}
+            for key in [k.value for k in table.rows if k.value not in wanted]:
+                table.remove_row(key)
+            for r in rows:
+                cells = self._cells(r, now)
+                if str(r.id) in {k.value for k in table.rows}:
+                    for name, value in zip(COLUMNS, cells, strict=True):
+                        table.update_cell(str(r.id), name, value)
+                else:
+                    table.add_row(*cells, key=str(r.id))
+        if rows and keep < len(rows):
+            table.move_cursor(row=keep)
+        super().refresh_data()
+
+    def _cells(self, r: rm.CalendarRow, now: object) -> list[str]:
+        from datetime import datetime
+
+        assert isinstance(now, datetime)
+        cov = "-" if r.coverage is None else f"{r.coverage * 100:.1f}%"
+        health = {
+            "ok": "[green]ok[/]",
+            "attention": "[yellow]attention[/]",
+            "error": "[red]error[/]",
+            "off": "[dim]off[/]",
+        }[r.health]
+        return [
+            r.summary[:18],
+            r.account[:18],
+            r.access_role,
+            "●" if r.enabled else "○",
+            *(str(r.counts[name]) for name, _ in rm.CLASS_COLUMNS),
+            cov,
+            r.engine_mode,
+            ago(r.last_synced_at, now),
+            health,
+        ]
+
+    def _fill_metrics(self, h: rm.Headline | None) -> None:
+        def put(key: str, text: str) -> None:
+            self.query_one(f"#metric-{key}", Static).update(text)
+
+        if h is None or h.cycles == 0:
+            put("cascades", _metric("cascades", "0"))
+            put("success", _metric("success rate", "-"))
+            put("latency", _metric("cycle latency", "-"))
+            put("stuck", _metric("stuck", "0"))
+            put("api", _metric("API calls (last hour)", "0"))
+            put("alerts", _metric("open alerts", str(h.open_alerts if h else 0)))
+            return
+        put("cascades", _metric("cascades", str(h.cascades), "red" if h.cascades else "green"))
+        rate = "-" if h.success_rate is None else f"{h.success_rate * 100:.2f}%"
+        put("success", _metric("success rate", rate, "green" if (h.success_rate or 0) >= 0.995 else "yellow"))
+        lat = "-" if h.latency_ms is None else f"{h.latency_ms:.0f} ms"
+        put("latency", _metric("cycle latency", lat))
+        put("stuck", _metric("stuck", str(h.stuck), "red" if h.stuck else "green"))
+        put("api", _metric("API calls, last hour", str(h.api_calls_last_hour)))
+        put("alerts", _metric("open alerts", str(h.open_alerts), "red" if h.open_alerts else "green"))
+
+    def action_open_calendar(self) -> None:
+        table: DataTable[str] = self.query_one("#calendars", DataTable)
+        if table.row_count == 0:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if key is not None:
+            self.capp.show_events(int(key))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.capp.show_events(int(event.row_key.value))

@@ -1,0 +1,78 @@
+"""Lineage: source → the busy block on each target, with ids, status and journal history."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Static, Tree
+from textual.widgets.tree import TreeNode
+
+from calsync_tui.screens import readmodel as rm
+from calsync_tui.screens.base import ConsoleScreen
+
+
+def _label(node: rm.LineageNode, role: str) -> str:
+    e = node.event
+    status = f"[red]{e.status}[/]" if e.status == "failed" else e.status
+    stamp = "[green]stamped[/]" if e.stamped else "[yellow]unstamped[/]"
+    return (
+        f"[b]{role}[/b] {node.calendar}: {e.summary or '(no title)'}  "
+        f"[dim]{e.event_class}[/] {status} {stamp}"
+    )
+
+
+def _fill(tree_node: TreeNode[None], node: rm.LineageNode) -> None:
+    e = node.event
+    tree_node.add_leaf(f"google id      {e.google_event_id}")
+    tree_node.add_leaf(f"correlation id {e.correlation_id}")
+    tree_node.add_leaf(f"time           {e.start} → {e.end}")
+    if e.error:
+        tree_node.add_leaf(f"[red]error          {e.error}[/]")
+    hist = tree_node.add(f"journal ({len(node.journal)})", expand=True)
+    for j in node.journal:
+        when = j.created_at.strftime("%Y-%m-%d %H:%M")
+        hist.add_leaf(f"{when} {j.origin}/{j.op} {j.status} [dim]{j.reason} plan {j.plan_id[:8]}[/]")
+
+
+class LineageScreen(ConsoleScreen):
+    TITLE_TEXT = "Lineage"
+    BINDINGS: list[BindingType] = [
+        Binding("escape,backspace", "back", "Back", id="lineage.back"),
+    ]
+
+    def __init__(self, ident: str) -> None:
+        super().__init__()
+        self.ident = ident
+
+    def body(self) -> ComposeResult:
+        yield Static("", id="lineage-title")
+        tree: Tree[None] = Tree("lineage", id="lineage-tree")
+        yield tree
+
+    def refresh_data(self) -> None:
+        view = self.read(lambda s: rm.lineage(s, self.ident), rm.LineageView(None, [], self.ident))
+        tree: Tree[None] = self.query_one(Tree)
+        tree.clear()
+        title = self.query_one("#lineage-title", Static)
+        if view.source is None and not view.blocks:
+            tree.root.set_label(f"no event {self.ident}")
+            title.update(f"Nothing known as [b]{self.ident}[/b]")
+            super().refresh_data()
+            return
+        if view.source is None:
+            tree.root.set_label("[red]source gone[/] (orphaned block)")
+        else:
+            tree.root.set_label(_label(view.source, "source"))
+            _fill(tree.root, view.source)
+        targets = tree.root.add(f"busy blocks ({len(view.blocks)})", expand=True)
+        for b in view.blocks:
+            _fill(targets.add(_label(b, "block"), expand=True), b)
+        tree.root.expand()
+        title.update(
+            f"Lineage of [b]{self.ident}[/b]: {len(view.blocks)} block(s)  [dim]esc: back[/]"
+        )
+        tree.focus()
+        super().refresh_data()
+
+    def action_back(self) -> None:
+        self.dismiss()

@@ -1,0 +1,443 @@
+"""Migration cockpit: phases and gates, inventory, plan review, progress, rollout, rollback.
+
+Every write to Google starts from a dry-run the user has seen: `p` computes the plan,
+the review lists per-calendar totals and each write, `y` approves (after a confirmation
+that repeats the totals) and the backfill runs in a thread worker posting progress.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from calsync_tui.errors import CalsyncError
+from calsync_tui.messages import DataChanged, PlanReady, TaskFinished, TaskProgress
+from calsync_tui.screens import readmodel as rm
+from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.screens.bridge import PlanView, preview_lines
+from calsync_tui.screens.confirm import ConfirmScreen
+from calsync_tui.widgets.phase_stepper import PhaseStepper
+
+OPS = ("insert", "stamp", "patch", "delete", "retitle", "restore")
+
+ROLLBACK_TEXT = {
+    1: "Rollback level 1: every calendar's engine mode goes back to legacy. No Google writes.",
+    2: "Rollback level 2: undo the migration's Google writes from the journal, newest first.",
+    3: "Rollback level 3: write a backup of the local store, then drop local correlation state.",
+}
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressTracker:
+    """Rate and ETA of a task from (done, total) samples; posts `TaskProgress` messages."""
+
+    def __init__(self, task: str, post: Callable[[TaskProgress], Any]) -> None:
+        self.task = task
+        self.post = post
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = max(1e-6, time.monotonic() - self.started)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else None
+        self.post(TaskProgress(self.task, done, total, rate, eta))
+
+
+class MigrationScreen(ConsoleScreen):
+    TITLE_TEXT = "Migration"
+    BINDINGS: list[BindingType] = [
+        Binding("v", "discover", "Discover", id="migration.discover",
+                tooltip="Read-only inventory of every enabled calendar"),
+        Binding("p", "plan", "Plan (dry-run)", id="migration.plan",
+                tooltip="Compute the backfill plan; nothing is written"),
+        Binding("y", "approve", "Approve", id="migration.approve",
+                tooltip="Approve the plan under review and run the backfill"),
+        Binding("n", "reject", "Reject", id="migration.reject", tooltip="Discard the plan"),
+        Binding("space", "pause", "Pause/resume", id="migration.pause"),
+        Binding("x", "cancel", "Cancel task", id="migration.cancel"),
+        Binding("plus,equals_sign", "rollout_step(10)", "Rollout +10%", key_display="+",
+                id="migration.rollout_up"),
+        Binding("minus", "rollout_step(-10)", "-10%", key_display="-", id="migration.rollout_down"),
+        Binding("o", "rollout_apply", "Apply rollout", id="migration.rollout"),
+        Binding("c", "cutover", "Cutover", id="migration.cutover"),
+        Binding("1", "rollback(1)", "Rollback L1", id="migration.rollback1",
+                tooltip="Engine back to legacy mode, no Google writes"),
+        Binding("2", "rollback(2)", "L2", id="migration.rollback2",
+                tooltip="Undo the migration's Google writes"),
+        Binding("3", "rollback(3)", "L3", id="migration.rollback3",
+                tooltip="Backup, then drop local correlation state"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plan: PlanView | None = None
+        self.rollout_target: int | None = None
+        self.task_name: str | None = None
+        self.last_inventory: dict[str, int] = {}
+
+    def body(self) -> ComposeResult:
+        yield PhaseStepper(id="mig-phase")
+        with Horizontal(id="mig-main"):
+            with Vertical(id="mig-left"):
+                yield Label("Inventory", classes="panel-title")
+                yield Static("", id="mig-inventory")
+                yield Label("Rollout", classes="panel-title")
+                yield Static("", id="mig-rollout")
+            with Vertical(id="mig-right"):
+                yield Static("", id="plan-title")
+                totals: DataTable[str] = DataTable(id="plan-totals", cursor_type="row")
+                yield totals
+                yield Label("Writes of the selected calendar", classes="panel-title")
+                writes: DataTable[str] = DataTable(id="plan-writes", cursor_type="row")
+                yield writes
+        with Horizontal(id="mig-progress"):
+            yield Label("idle", id="task-label")
+            yield ProgressBar(total=None, show_eta=False, id="task-bar")
+            yield Static("", id="task-rate")
+
+    def on_mount(self) -> None:
+        t: DataTable[str] = self.query_one("#plan-totals", DataTable)
+        t.add_columns("calendar", *OPS, "total")
+        w: DataTable[str] = self.query_one("#plan-writes", DataTable)
+        w.add_columns("#", "op", "event id", "reason", "title")
+        super().on_mount()
+
+    # --- drawing --------------------------------------------------------------------------
+
+    def refresh_data(self) -> None:
+        view = self.read(rm.migration_view, None)
+        self.query_one(PhaseStepper).show(view)
+        cals = self.read(rm.calendar_rows, [])
+        self._draw_inventory(cals)
+        self._draw_rollout(view)
+        self._draw_plan()
+        super().refresh_data()
+
+    def _draw_inventory(self, cals: list[rm.CalendarRow]) -> None:
+        enabled = [c for c in cals if c.enabled]
+        if not enabled:
+            self.query_one("#mig-inventory", Static).update(
+                "[dim]No enabled calendars yet. Enable calendars, then press v.[/]"
+            )
+            return
+        lines = []
+        for name, _ in rm.CLASS_COLUMNS:
+            n = sum(c.counts[name] for c in enabled)
+            lines.append(f"{name:<10}{n:>8,}")
+        covs = [c.coverage for c in enabled if c.coverage is not None]
+        cov = f"{sum(covs) / len(covs) * 100:.1f}%" if covs else "-"
+        lines.append(f"{'coverage':<10}{cov:>8}")
+        lines.append(f"[dim]{len(enabled)} enabled calendar(s)[/]")
+        self.query_one("#mig-inventory", Static).update("\n".join(lines))
+
+    def _draw_rollout(self, view: rm.MigrationView | None) -> None:
+        if view is None:
+            self.query_one("#mig-rollout", Static).update("[dim]no store[/]")
+            return
+        target = self.rollout_target if self.rollout_target is not None else view.rollout_percent
+        bar = "█" * (target // 10) + "░" * (10 - target // 10)
+        pending = "" if target == view.rollout_percent else f"  [yellow]o to apply {target}%[/]"
+        modes = "  ".join(f"{m} {n}" for m, n in sorted(view.modes.items()))
+        self.query_one("#mig-rollout", Static).update(
+            f"hybrid on {view.rollout_percent}% of calendars\n{bar} {target}%{pending}\n{modes}"
+        )
+
+    def _draw_plan(self) -> None:
+        title = self.query_one("#plan-title", Static)
+        t: DataTable[str] = self.query_one("#plan-totals", DataTable)
+        w: DataTable[str] = self.query_one("#plan-writes", DataTable)
+        with self.app.batch_update():
+            t.clear()
+            w.clear()
+            if self.plan is None:
+                title.update("[b]Plan review[/b]  [dim]no plan: press p for a dry-run[/]")
+                return
+            p = self.plan
+            title.update(
+                f"[b]Plan {p.plan_id[:8]}[/b]  {len(p.lines):,} writes · {p.api_calls:,} API calls "
+                f"in {p.round_trips:,} round trips  [dim]y approve · n reject · enter drill in[/]"
+            )
+            for cal, counter in sorted(p.totals.items()):
+                t.add_row(
+                    cal[:22],
+                    *(str(counter.get(op, 0)) for op in OPS),
+                    str(sum(counter.values())),
+                    key=cal,
+                )
+        self._draw_writes()
+
+    def _draw_writes(self) -> None:
+        w: DataTable[str] = self.query_one("#plan-writes", DataTable)
+        t: DataTable[str] = self.query_one("#plan-totals", DataTable)
+        w.clear()
+        if self.plan is None or t.row_count == 0:
+            return
+        cal = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+        lines = [ln for ln in self.plan.lines if ln.calendar == cal]
+        for ln in lines[:500]:
+            w.add_row(str(ln.seq), ln.op, ln.google_event_id[:26], ln.reason[:28], ln.title[:40])
+
+    @on(DataTable.RowHighlighted, "#plan-totals")
+    def _totals_moved(self) -> None:
+        self._draw_writes()
+
+    @on(DataTable.RowSelected, "#plan-totals")
+    def _drill(self) -> None:
+        self.query_one("#plan-writes", DataTable).focus()
+
+    def show_plan(self, plan: PlanView | None) -> None:
+        self.plan = plan
+        self._draw_plan()
+        if plan is not None:
+            self.query_one("#plan-totals", DataTable).focus()
+
+    def show_progress(self, msg: TaskProgress) -> None:
+        bar = self.query_one("#task-bar", ProgressBar)
+        bar.update(total=max(1, msg.total), progress=msg.done)
+        paused = " [yellow](paused)[/]" if self.read(rm.migration_view, None) and self._paused() else ""
+        self.query_one("#task-label", Label).update(f"{msg.task}{paused}")
+        self.query_one("#task-rate", Static).update(
+            f"{msg.done:,}/{msg.total:,}  {msg.rate:,.1f} writes/s  ETA {format_eta(msg.eta_s)}"
+        )
+
+    def _paused(self) -> bool:
+        view = self.read(rm.migration_view, None)
+        return bool(view and view.paused)
+
+    # --- messages from workers --------------------------------------------------------------
+
+    def on_task_progress(self, msg: TaskProgress) -> None:
+        self.show_progress(msg)
+
+    def on_task_finished(self, msg: TaskFinished) -> None:
+        self.task_name = None
+        self.query_one("#task-label", Label).update(f"{msg.task}: {'done' if msg.ok else 'failed'}")
+        self.query_one("#task-rate", Static).update(msg.summary[:60])
+        if msg.ok:
+            self.notify(f"{msg.task}: {msg.summary}")
+        else:
+            self.notify(f"{msg.task} failed: {msg.summary}", severity="error", timeout=10)
+        self.refresh_data()
+
+    def on_plan_ready(self, msg: PlanReady) -> None:
+        assert isinstance(msg.plan, PlanView)
+        self.show_plan(msg.plan)
+        self.notify(f"plan ready: {len(msg.plan.lines):,} writes — review, then y to approve")
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def _busy(self) -> bool:
+        if self.task_name is not None:
+            self.notify(f"{self.task_name} is running (x cancels)", severity="warning")
+            return True
+        if not self.capp.can_write:
+            self.notify("read-only: another calsync-tui holds this home", severity="warning")
+            return True
+        return False
+
+    def _run(self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]) -> None:
+        self.task_name = name
+        self.query_one("#task-label", Label).update(name)
+        self.query_one("#task-bar", ProgressBar).update(total=None, progress=0)
+        self._task(name, fn)
+
+    @work(thread=True, group="migration", exclusive=True)
+    def _task(self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]) -> None:
+        worker = get_current_worker()
+        tracker = ProgressTracker(name, self.post_message)
+        try:
+            result = fn(tracker, lambda: worker.is_cancelled)
+        except CalsyncError as exc:
+            self.post_message(TaskFinished(name, str(exc), ok=False))
+            return
+        except Exception as exc:  # never a traceback in the UI
+            self.post_message(TaskFinished(name, f"{exc.__class__.__name__}: {exc}", ok=False))
+            return
+        self.post_message(TaskFinished(name, _summary(result)))
+        self.capp.post_message(DataChanged())
+
+    def action_discover(self) -> None:
+        if self._busy():
+            return
+        backend = self.capp.backend
+        self._run("discover", lambda progress, cancel: backend.discover(progress, cancel))
+
+    def action_plan(self) -> None:
+        if self._busy():
+            return
+        self.task_name = "plan"
+        self.query_one("#task-label", Label).update("plan (dry-run)")
+        self._plan_worker()
+
+    @work(thread=True, group="migration", exclusive=True)
+    def _plan_worker(self) -> None:
+        try:
+            plan = self.capp.backend.plan()
+        except Exception as exc:
+            self.post_message(TaskFinished("plan", str(exc), ok=False))
+            return
+        self.post_message(PlanReady(plan))
+        self.post_message(TaskFinished("plan", f"{len(plan.lines):,} writes to review"))
+
+    def action_approve(self) -> None:
+        if self.plan is None:
+            self.notify("no plan to approve: press p for a dry-run first", severity="warning")
+            return
+        if self._busy():
+            return
+        plan = self.plan
+        lines = [
+            f"Plan {plan.plan_id}",
+            f"{len(plan.lines):,} Google writes, {plan.api_calls:,} API calls in "
+            f"{plan.round_trips:,} round trips.",
+            "",
+        ]
+        for cal, counter in sorted(plan.totals.items()):
+            ops = ", ".join(f"{op} {n}" for op, n in sorted(counter.items()))
+            lines.append(f"  {cal}: {ops}")
+        lines += ["", "Every write is journaled with the event's prior state (rollback level 2)."]
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                backend = self.capp.backend
+                self._run("backfill", lambda progress, cancel: backend.backfill(plan, progress, cancel))
+
+        self.app.push_screen(ConfirmScreen("Approve and run this backfill?", lines), done)
+
+    def action_reject(self) -> None:
+        if self.plan is not None:
+            self.show_plan(None)
+            self.notify("plan rejected: nothing was written")
+
+    def action_pause(self) -> None:
+        paused = not self._paused()
+        try:
+            self.capp.backend.set_paused(paused)
+        except CalsyncError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify("paused: the backfill stops after this batch" if paused else "resumed")
+        self.refresh_data()
+
+    def action_cancel(self) -> None:
+        if self.task_name is None:
+            return
+        self.workers.cancel_group(self, "migration")
+        self.notify(f"cancelling {self.task_name} after the current batch…")
+
+    def action_rollout_step(self, step: int) -> None:
+        view = self.read(rm.migration_view, None)
+        base = self.rollout_target if self.rollout_target is not None else (view.rollout_percent if view else 0)
+        self.rollout_target = max(0, min(100, base + step))
+        self._draw_rollout(view)
+
+    def action_rollout_apply(self) -> None:
+        if self.rollout_target is None or self._busy():
+            return
+        pct = self.rollout_target
+        backend = self.capp.backend
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.rollout_target = None
+                self._run("rollout", lambda progress, cancel: backend.rollout(pct))
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Roll out hybrid mode to {pct}% of calendars?",
+                [
+                    f"Calendars whose stable hash falls under {pct}% switch to hybrid detection",
+                    "(properties first, legacy titles as fallback). No Google writes.",
+                    "Rollback level 1 returns them to legacy at any time.",
+                ],
+            ),
+            done,
+        )
+
+    def action_cutover(self) -> None:
+        if self._busy():
+            return
+        self._confirm_with_preview(
+            "cutover",
+            "Cut over to UUID mode everywhere?",
+            lambda: [
+                "Engine mode uuid on every calendar; legacy detection off.",
+                "Legacy titles are rewritten to the block template (journaled with prior state).",
+            ],
+            lambda progress, cancel: self.capp.backend.cutover(progress, cancel),
+        )
+
+    def action_rollback(self, level: int) -> None:
+        if self._busy():
+            return
+        backend = self.capp.backend
+        self._confirm_with_preview(
+            f"rollback L{level}",
+            f"Roll back to level {level}?",
+            lambda: [ROLLBACK_TEXT[level], "", *backend.rollback_preview(level)],
+            lambda progress, cancel: backend.rollback(level, progress, cancel),
+        )
+
+    def _confirm_with_preview(
+        self,
+        name: str,
+        title: str,
+        preview: Callable[[], list[str]],
+        run: Callable[[Callable[[int, int], None], Callable[[], bool]], Any],
+    ) -> None:
+        """Dry-run first (in a worker), then a modal stating exactly that, then the action."""
+        self._preview_worker(name, title, preview, run)
+
+    @work(thread=True, group="preview", exclusive=True)
+    def _preview_worker(
+        self,
+        name: str,
+        title: str,
+        preview: Callable[[], list[str]],
+        run: Callable[[Callable[[int, int], None], Callable[[], bool]], Any],
+    ) -> None:
+        try:
+            lines = preview()
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, f"{name}: {exc}", severity="error")
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._run(name, run)
+
+        self.app.call_from_thread(self.app.push_screen, ConfirmScreen(title, lines), done)
+
+
+def _summary(result: Any) -> str:
+    if result is None:
+        return "done"
+    if isinstance(result, str):
+        return result
+    for name in ("summary", "message"):
+        value = getattr(result, name, None)
+        if isinstance(value, str):
+            return value
+        if callable(value):
+            try:
+                out = value()
+            except TypeError:
+                continue
+            if isinstance(out, str):
+                return out
+    lines = preview_lines(result)
+    return "; ".join(lines)[:120] if lines else "done"

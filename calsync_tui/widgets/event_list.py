@@ -1,0 +1,196 @@
+"""A virtual, store-backed event list: the Line API over pages read on demand.
+
+Following Toolong, the widget never holds the whole calendar: its virtual height is the
+row count, `render_line(y)` asks a page cache for row `scroll_y + y`, and a small LRU
+of pages (`PAGE` rows each) keeps scrolling smooth. 50,000 rows cost one COUNT and a
+page query per screenful.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from calsync_tui.screens.readmodel import EventRow
+
+PAGE = 200
+MAX_PAGES = 16
+
+PageLoader = Callable[[int, int], list[EventRow]]
+
+COLUMNS: tuple[tuple[str, int], ...] = (
+    ("start", 17),
+    ("class", 18),
+    ("status", 9),
+    ("stamp", 5),
+    ("google id", 26),
+    ("title", 0),
+)
+
+CLASS_STYLE = {
+    "tracked_user_event": "green",
+    "new_user_event": "cyan",
+    "busy_block": "blue",
+    "legacy_busy_block": "yellow",
+    "external_calsync": "magenta",
+    "orphaned_block": "red",
+    "ignored": "bright_black",
+    "error": "bold red",
+}
+
+
+def _fit(text: str, width: int) -> str:
+    if width <= 0:
+        return text
+    return text[: width - 1] + "…" if len(text) > width else text.ljust(width)
+
+
+class EventList(ScrollView, can_focus=True):
+    """Rows of one calendar's events; Enter posts `EventList.Selected`."""
+
+    BINDINGS: list[BindingType] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+        Binding("enter", "select", "Lineage", tooltip="Show source → blocks of this event"),
+    ]
+
+    cursor = reactive(0)
+
+    class Selected(Message):
+        def __init__(self, row: EventRow) -> None:
+            super().__init__()
+            self.row = row
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._count = 0
+        self._loader: PageLoader | None = None
+        self._pages: OrderedDict[int, list[EventRow]] = OrderedDict()
+        self.page_reads = 0
+
+    # --- data ---------------------------------------------------------------------------
+
+    def load(self, count: int, loader: PageLoader) -> None:
+        """Point the list at a new result set (a new calendar or filter)."""
+        self._count = count
+        self._loader = loader
+        self._pages.clear()
+        self.cursor = 0
+        self.virtual_size = Size(self.size.width, count)
+        self.scroll_to(0, 0, animate=False)
+        self.refresh()
+
+    @property
+    def row_count(self) -> int:
+        return self._count
+
+    def row(self, index: int) -> EventRow | None:
+        if not 0 <= index < self._count or self._loader is None:
+            return None
+        page_no = index // PAGE
+        page = self._pages.get(page_no)
+        if page is None:
+            page = self._loader(page_no * PAGE, PAGE)
+            self.page_reads += 1
+            self._pages[page_no] = page
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(page_no)
+        offset = index - page_no * PAGE
+        return page[offset] if offset < len(page) else None
+
+    @property
+    def current(self) -> EventRow | None:
+        return self.row(self.cursor)
+
+    # --- rendering ---------------------------------------------------------------------
+
+    @staticmethod
+    def header_text() -> str:
+        """Column titles, for a fixed header above the scrolling rows."""
+        return " " + " ".join(_fit(name.upper(), w) for name, w in COLUMNS[:-1]) + " TITLE"
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index = int(self.scroll_offset.y) + y
+        row = self.row(index)
+        base = self.rich_style
+        if row is None:
+            return Strip.blank(width, base)
+        if index == self.cursor:
+            base = base + self.get_component_rich_style(
+                "event-list--cursor" if self.has_focus else "event-list--cursor-blur"
+            )
+        start = row.start.replace("T", " ")[:16]
+        cells: list[tuple[str, Style]] = [
+            (_fit(start, 17), base),
+            (_fit(row.event_class, 18), base + Style.parse(CLASS_STYLE.get(row.event_class, ""))),
+            (_fit(row.status, 9), base + (Style(color="red") if row.status == "failed" else Style())),
+            (_fit("yes" if row.stamped else "-", 5), base),
+            (_fit(row.google_event_id, 26), base + Style(dim=True)),
+        ]
+        used = 1 + sum(len(t) + 1 for t, _ in cells)
+        title = row.summary or "(no title)"
+        segs: list[Segment] = [Segment(" ", base)]
+        for text, style in cells:
+            segs.append(Segment(text, style))
+            segs.append(Segment(" ", base))
+        segs.append(Segment(_fit(title, max(1, width - used)), base))
+        return Strip(segs).crop(0, width).extend_cell_length(width, base)
+
+    DEFAULT_CSS = """
+    EventList { height: 1fr; }
+    EventList > .event-list--cursor { background: $accent 60%; }
+    EventList > .event-list--cursor-blur { background: $accent 25%; }
+    """
+    COMPONENT_CLASSES = {"event-list--cursor", "event-list--cursor-blur"}
+
+    # --- keys ---------------------------------------------------------------------------
+
+    def _visible_rows(self) -> int:
+        return max(1, self.scrollable_content_region.height)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        top = int(self.scroll_offset.y)
+        rows = self._visible_rows()
+        if new < top:
+            self.scroll_to(y=new, animate=False)
+        elif new >= top + rows:
+            self.scroll_to(y=new - rows + 1, animate=False)
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        if self._count:
+            self.cursor = max(0, min(self._count - 1, self.cursor + delta))
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * self._visible_rows())
+
+    def action_jump(self, where: int) -> None:
+        if self._count:
+            self.cursor = self._count - 1 if where < 0 else 0
+
+    def action_select(self) -> None:
+        row = self.current
+        if row is not None:
+            self.post_message(self.Selected(row))
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()

@@ -1,0 +1,52 @@
+"""The migration phase stepper 0–4 with each gate's state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Static
+
+from calsync_tui.screens.readmodel import PHASE_NAMES, MigrationView
+
+
+def _gate_mark(gate: Any) -> str:
+    """A gate entry may be a bool, or a dict with `passed`/`ok` and a `reason`."""
+    if isinstance(gate, dict):
+        ok = gate.get("passed", gate.get("ok"))
+    else:
+        ok = gate
+    if ok is True:
+        return "[green]✔[/]"
+    if ok is False:
+        return "[red]✘[/]"
+    return "[dim]·[/]"
+
+
+def stepper_text(view: MigrationView | None) -> str:
+    if view is None:
+        return "[dim]migration: no store[/]"
+    parts: list[str] = []
+    for i, name in enumerate(PHASE_NAMES):
+        gate = view.gates.get(name, view.gates.get(str(i)))
+        label = f"{i} {name} {_gate_mark(gate)}"
+        if i == view.phase:
+            parts.append(f"[reverse b] {label} [/]")
+        elif i < view.phase:
+            parts.append(f"[green]{label}[/]")
+        else:
+            parts.append(f"[dim]{label}[/]")
+    modes = " ".join(f"{m}:{n}" for m, n in sorted(view.modes.items())) or "no calendars"
+    flags = []
+    if view.paused:
+        flags.append("[yellow]paused[/]")
+    if not view.legacy_detection:
+        flags.append("legacy detection off")
+    tail = f"  rollout {view.rollout_percent}%  modes {modes}" + (
+        "  " + " ".join(flags) if flags else ""
+    )
+    return "Phase  " + " → ".join(parts) + "\n" + tail
+
+
+class PhaseStepper(Static):
+    def show(self, view: MigrationView | None) -> None:
+        self.update(stepper_text(view))
