@@ -25,6 +25,7 @@ are retried. Every write carries `sendUpdates="none"`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ from calsync_tui.google.types import (
     WriteResult,
 )
 
+LOG = logging.getLogger(__name__)
 MAX_BATCH = 1000
 MAX_RESULTS = 2500
 WRITE_OPS = ("insert", "patch", "update", "delete", "get")
@@ -131,6 +133,10 @@ class GoogleGateway:
         self._on_token_refreshed = on_token_refreshed
         self._on_needs_signin = on_needs_signin
 
+    def close(self) -> None:
+        """Drop this thread's connection; other threads' Http objects close when collected."""
+        self._services.close()
+
     # --- bookkeeping ---------------------------------------------------------------
 
     def _count(self, method: str, n: int = 1, *, batch: bool = False) -> None:
@@ -198,6 +204,7 @@ class GoogleGateway:
                 kind = classify(exc)
                 if kind is Retry.QUOTA:
                     self.quota_pauses += 1
+                    LOG.warning("%s: Google quota exceeded; pausing before retrying", self.email)
                 if budget.wait(kind):
                     self._count_retries(1)
                     continue
@@ -439,6 +446,7 @@ class GoogleGateway:
                     break
                 if worst is Retry.QUOTA:
                     self.quota_pauses += 1
+                    LOG.warning("%s: Google quota exceeded; pausing before retrying", self.email)
                 if not budget.wait(worst):
                     if worst is Retry.REFUSED:  # nobody listens there: one line, not N results
                         transport = done[retry[0].key].transport

@@ -89,3 +89,9 @@ class ThreadLocalService:
             service = build_service(http, self.root)
             self._local.service = service
         return service
+
+    def close(self) -> None:
+        service = getattr(self._local, "service", None)
+        if service is not None:
+            self._local.service = None
+            service.close()
