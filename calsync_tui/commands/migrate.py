@@ -1,17 +1,397 @@
-"""`calsync-tui migrate`: discover, prepare, plan, backfill, rollout, cutover, rollback. (Skeleton: filled in by its issue.)"""
+"""`calsync-tui migrate`: discover, prepare, plan, backfill, pause/resume, rollout, cutover,
+rollback and status. Thin wrappers over `calsync_tui.migration.service` / `.rollback`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from calsync_tui.errors import CalsyncError
+from calsync_tui.commands.output import print_json, print_table
+from calsync_tui.context import AppContext
+from calsync_tui.errors import CalsyncError, UsageError
+from calsync_tui.locking import home_lock
+from calsync_tui.migration import rollback as rb
+from calsync_tui.migration import service
+from calsync_tui.migration.env import MigrationEnv
+from calsync_tui.migration.journal import Progress
+from calsync_tui.migration.plan_file import MigrationPlan, read_plan
+
+COUNT_COLUMNS = (
+    ("new_user_event", "user"),
+    ("tracked_user_event", "tracked"),
+    ("legacy_busy_block", "legacy"),
+    ("busy_block", "ours"),
+    ("duplicates", "dup"),
+    ("cascades", "casc"),
+    ("orphans", "orphan"),
+    ("out_of_date", "stale"),
+    ("ambiguous", "ambig"),
+    ("external_calsync", "external"),
+    ("ignored", "ignored"),
+    ("error", "error"),
+)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser('migrate', parents=[common], help='discover, prepare, plan, backfill, rollout, cutover, rollback')
-    p.set_defaults(func=run)
+    p = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="discover, prepare, plan, backfill, rollout, cutover, rollback",
+    )
+    msub = p.add_subparsers(dest="migrate_command", metavar="STEP")
+    p.set_defaults(func=_missing_step(p))
+
+    def step(name: str, help_text: str) -> argparse.ArgumentParser:
+        sp: argparse.ArgumentParser = msub.add_parser(name, parents=[common], help=help_text)
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        return sp
+
+    sp = step("discover", "read-only inventory of every enabled calendar")
+    sp.set_defaults(func=run_discover)
+    sp = step("prepare", "enter phase 1: link legacy blocks to their sources locally")
+    sp.set_defaults(func=run_prepare)
+    sp = step("plan", "compute the backfill plan and save it for review")
+    sp.add_argument("--calendar-id", dest="calendar_id", help="only writes on this calendar")
+    sp.add_argument("--out", type=Path, help="plan file (default: <home>/plans/plan-<id>.json)")
+    sp.add_argument("--batch-size", dest="batch_size", type=int, help="calls per batch (1-1000)")
+    sp.set_defaults(func=run_plan)
+    sp = step("backfill", "execute an approved plan (or --dry-run to show one)")
+    sp.add_argument("--plan", type=Path, help="the plan file to execute")
+    sp.add_argument(
+        "--dry-run", dest="dry_run", action="store_true", help="plan, show, write nothing"
+    )
+    sp.add_argument("--yes", action="store_true", help="approve the plan without asking")
+    sp.add_argument("--batch-size", dest="batch_size", type=int, help="calls per batch (1-1000)")
+    sp.add_argument("--calendar-id", dest="calendar_id", help="only this calendar")
+    sp.set_defaults(func=run_backfill)
+    sp = step("pause", "pause a running backfill after its current batch")
+    sp.set_defaults(func=run_pause)
+    sp = step("resume", "clear the pause and continue the active plan")
+    sp.add_argument("--batch-size", dest="batch_size", type=int)
+    sp.set_defaults(func=run_resume)
+    sp = step("rollout", "hybrid engine for a stable N%% of calendars; shows the gate")
+    sp.add_argument("--percent", type=int, help="0-100")
+    sp.add_argument(
+        "--calendar-id",
+        dest="calendar_id",
+        action="append",
+        default=[],
+        help="also this calendar (repeatable)",
+    )
+    sp.add_argument("--check", action="store_true", help="only show the rollout gate")
+    sp.set_defaults(func=run_rollout)
+    sp = step("cutover", "uuid engine everywhere, legacy titles to the template")
+    sp.add_argument("--dry-run", dest="dry_run", action="store_true")
+    sp.add_argument("--yes", action="store_true")
+    sp.add_argument("--batch-size", dest="batch_size", type=int)
+    sp.set_defaults(func=run_cutover)
+    sp = step("rollback", "level 1 modes, 2 undo Google writes, 3 drop local state")
+    sp.add_argument("--level", type=int, choices=(1, 2, 3), required=True)
+    sp.add_argument("--calendar-id", dest="calendar_id")
+    sp.add_argument("--dry-run", dest="dry_run", action="store_true")
+    sp.add_argument("--yes", action="store_true")
+    sp.add_argument("--force", action="store_true", help="level 2: also undo events edited since")
+    sp.set_defaults(func=run_rollback)
+    sp = step("status", "phase, gates, modes, active plan")
+    sp.set_defaults(func=run_status)
 
 
-def run(args: argparse.Namespace) -> int:
-    raise CalsyncError("migrate: not implemented yet")
+def _missing_step(p: argparse.ArgumentParser) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        p.print_usage(sys.stderr)
+        raise UsageError(
+            "migrate needs a step: discover, prepare, plan, backfill, rollout, cutover, rollback, pause, resume, status"
+        )
+
+    return run
+
+
+@contextmanager
+def _env(args: argparse.Namespace, purpose: str | None) -> Iterator[MigrationEnv]:
+    """Context, store and (for writers) the home lock, closed on the way out."""
+    with AppContext.from_args(args) as ctx:
+        if purpose is None:
+            yield _make_env(ctx)
+            return
+        with home_lock(ctx.home, f"migrate {purpose}"):
+            yield _make_env(ctx)
+
+
+def _make_env(ctx: AppContext) -> MigrationEnv:
+    return MigrationEnv(ctx.home, ctx.store, ctx.settings, ctx.installation_id, ctx.gateway_for)
+
+
+def _progress(p: Progress) -> None:
+    print(f"progress: {p.line()}", file=sys.stderr, flush=True)
+
+
+def _confirm(args: argparse.Namespace, question: str) -> None:
+    """`--yes`, or an interactive yes; never a silent default when nobody can answer."""
+    if getattr(args, "yes", False):
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{question.rstrip('?')}: refusing without --yes (stdin is not a terminal)"
+        )
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise CalsyncError("cancelled; nothing was written")
+
+
+def _print_counts(report: dict[str, Any]) -> None:
+    rows = [[c["calendar"], *[c.get(k, 0) for k, _ in COUNT_COLUMNS]] for c in report["calendars"]]
+    rows.append(["total", *[report["totals"].get(k, 0) for k, _ in COUNT_COLUMNS]])
+    print_table(["calendar", *[h for _, h in COUNT_COLUMNS]], rows)
+    print(f"{report['events_seen']} events read in {report['api_calls']} API call(s)")
+
+
+def run_discover(args: argparse.Namespace) -> int:
+    with _env(args, None) as env:
+        report = service.discover(env)
+    if args.json:
+        print_json(report)
+    else:
+        _print_counts(report)
+        print("nothing was written to Google; next: `migrate prepare`")
+    return 0
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    with _env(args, "prepare") as env:
+        report = service.prepare(env)
+    gate = report["gate"]
+    if args.json:
+        print_json(report)
+    else:
+        _print_counts(report)
+        for amb in report["links"]["ambiguous"]:
+            cands = ", ".join(f"{c['calendar']}/{c['event_id']}" for c in amb["candidates"])
+            print(
+                f"ambiguous: {amb['block']['calendar']}/{amb['block']['event_id']} matches {cands}"
+            )
+        print(
+            f"prepare gate: {'passed' if gate['passed'] else 'NOT passed: ' + '; '.join(gate['reasons'])}"
+        )
+    return 0 if gate["passed"] else 1
+
+
+def _print_plan(plan: MigrationPlan, path: Path | None, show_writes: bool) -> None:
+    rows = [
+        [cal, ", ".join(f"{op} {n}" for op, n in ops.items())] for cal, ops in plan.totals.items()
+    ]
+    if rows:
+        print_table(["calendar", "writes"], rows)
+    est = plan.estimate
+    print(
+        f"plan {plan.plan_id}: {est['writes']} write(s) = {est['units']} quota unit(s) in "
+        f"{est['round_trips']} round trip(s) of up to {est['batch_size']}"
+    )
+    if show_writes:
+        for w in plan.writes:
+            print(f"  {w.seq:>5} {w.op:<7} {w.calendar} {w.event_id}  {w.reason}")
+    if path is not None:
+        print(f"saved to {path}; review it, then `migrate backfill --plan {path} --yes`")
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    with _env(args, None) as env:
+        plan, _ = service.make_plan(env, args.calendar_id, None, args.batch_size)
+        path = args.out or service.default_plan_path(env, plan)
+        from calsync_tui.migration.plan_file import write_plan
+
+        write_plan(plan, path)
+    if args.json:
+        print_json(
+            {**plan.summary(), "file": str(path), "writes": [w.to_json() for w in plan.writes]}
+        )
+    else:
+        _print_plan(plan, path, show_writes=False)
+    return 0
+
+
+def run_backfill(args: argparse.Namespace) -> int:
+    if args.dry_run == bool(args.plan):
+        raise UsageError("backfill needs exactly one of --plan FILE or --dry-run")
+    if args.dry_run:
+        with _env(args, None) as env:
+            plan, _ = service.make_plan(env, args.calendar_id, None, args.batch_size)
+        if args.json:
+            print_json(
+                {**plan.summary(), "dry_run": True, "writes": [w.to_json() for w in plan.writes]}
+            )
+        else:
+            _print_plan(plan, None, show_writes=True)
+            print("dry run: nothing was written")
+        return 0
+    plan = read_plan(args.plan)
+    _confirm(args, f"execute plan {plan.plan_id} ({len(plan.writes)} writes)?")
+    with _env(args, "backfill") as env:
+        out = service.backfill(
+            env, args.plan, batch_size=args.batch_size, scope=args.calendar_id, progress=_progress
+        )
+    return _report_run(args, out, "backfill")
+
+
+def _report_run(args: argparse.Namespace, out: dict[str, Any], what: str) -> int:
+    if args.json:
+        print_json(out)
+    else:
+        j = out.get("journal", {})
+        print(
+            f"{what}: {j.get('done', 0)} done, {j.get('failed', 0)} failed, {j.get('pending', 0)} pending"
+        )
+        if out.get("progress", {}).get("paused"):
+            print(f"{what} paused; `migrate resume` continues it")
+        gate = out.get("gate")
+        if gate:
+            print(
+                f"gate: {'passed' if gate['passed'] else 'NOT passed: ' + '; '.join(gate['reasons'])}"
+            )
+    j = out.get("journal", {})
+    return 1 if j.get("failed") else 0
+
+
+def run_pause(args: argparse.Namespace) -> int:
+    with _env(args, None) as env:
+        out = service.set_paused(env, True)
+    print_json(out) if args.json else print(
+        "paused: a running backfill stops after its current batch"
+    )
+    return 0
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    with _env(args, "resume") as env:
+        out = service.resume(env, batch_size=args.batch_size, progress=_progress)
+        if out.get("continued") is None:
+            done = rb.resume_rollback(env)
+            if done is not None:
+                out = {**done, "continued": done["rollback_id"]}
+    if out.get("continued") is None:
+        print_json(out) if args.json else print("resumed; no unfinished plan to continue")
+        return 0
+    return _report_run(args, out, "resume")
+
+
+def run_rollout(args: argparse.Namespace) -> int:
+    if args.check:
+        with _env(args, None) as env, env.store.session() as session:
+            gate = service.rollout_gate_now(session, env)
+        print_json(gate.to_json()) if args.json else _print_gate("rollout", gate.to_json())
+        return 0 if gate.passed else 1
+    if args.percent is None and not args.calendar_id:
+        raise UsageError("rollout needs --percent N and/or --calendar-id ID (or --check)")
+    with _env(args, "rollout") as env:
+        out = service.rollout(env, args.percent, args.calendar_id)
+    if args.json:
+        print_json(out)
+    else:
+        print(
+            f"hybrid on {len(out['hybrid'])} calendar(s) ({out['percent']}%): {', '.join(out['hybrid']) or '-'}"
+        )
+        _print_gate("rollout", out["gate"])
+    return 0
+
+
+def _print_gate(name: str, gate: dict[str, Any]) -> None:
+    print(
+        f"{name} gate: {'passed' if gate['passed'] else 'NOT passed: ' + '; '.join(gate['reasons'])}"
+    )
+
+
+def run_cutover(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        with _env(args, None) as env:
+            out = service.cutover(env, dry_run=True, batch_size=args.batch_size)
+        if args.json:
+            print_json(out)
+        else:
+            for w in out.get("writes", []):
+                print(
+                    f"  {w['op']:<7} {w['calendar']} {w['event_id']}  -> {w['body']['summary']!r}"
+                )
+            print(f"dry run: {len(out.get('writes', []))} retitle(s); nothing was written")
+            _print_gate("rollout", out.get("gate", {"passed": False, "reasons": []}))
+        return 0
+    _confirm(args, "cut over: uuid mode everywhere, legacy titles retitled?")
+    with _env(args, "cutover") as env:
+        out = service.cutover(env, dry_run=False, batch_size=args.batch_size, progress=_progress)
+    code = _report_run(args, out, "cutover")
+    if not args.json:
+        print(
+            "cutover complete: uuid mode everywhere, legacy detection off"
+            if out["complete"]
+            else "cutover incomplete: run it again to finish"
+        )
+    return code if out["complete"] else 1
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        with _env(args, None) as env:
+            preview = rb.rollback_preview(env, args.level, args.calendar_id)
+        if args.json:
+            print_json({**preview.to_json(), "dry_run": True})
+        else:
+            print(preview.summary)
+            for s in preview.steps:
+                flag = f"  CONFLICT: {s.conflict}" if s.conflict else ""
+                print(f"  {s.action:<6} {s.calendar} {s.event_id} (undo {s.op}){flag}")
+            print("dry run: nothing was written")
+        return 0
+    _confirm(
+        args,
+        f"roll back at level {args.level}{' on ' + args.calendar_id if args.calendar_id else ''}?",
+    )
+    with _env(args, f"rollback {args.level}") as env:
+        if args.level == 1:
+            with env.store.session() as session:
+                changed = rb.level1(session, args.calendar_id, "rollback level 1 (user)")
+            out: dict[str, Any] = {"level": 1, "calendars": changed}
+        elif args.level == 2:
+            out = rb.level2(env, args.calendar_id, force=args.force, progress=_progress)
+        else:
+            out = rb.level3(env, args.calendar_id)
+    if args.json:
+        print_json(out)
+    elif args.level == 1:
+        print(
+            f"level 1: {len(out['calendars'])} calendar(s) back to legacy mode; nothing written to Google"
+        )
+    elif args.level == 2:
+        j = out["journal"]
+        print(
+            f"level 2: {j.get('done', 0)} undone, {j.get('failed', 0)} failed, {len(out['kept_conflicts'])} conflict(s) kept"
+        )
+        for c in out["kept_conflicts"]:
+            print(
+                f"  kept {c['calendar']} {c['event_id']}: {c['conflict']} (use --force to undo it anyway)"
+            )
+    else:
+        print(
+            f"level 3: backup {out['backup']}; dropped {out['dropped']['event_states']} correlation row(s)"
+        )
+    if args.level == 2 and (out["journal"].get("failed") or not out["complete"]):
+        return 1
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    with _env(args, None) as env, env.store.session() as session:
+        out = service.phase_overview(session)
+    if args.json:
+        print_json(out)
+        return 0
+    print(
+        f"phase {out['phase']} {out['phase_name']}{' (paused)' if out['paused'] else ''}; rollout {out['rollout_percent']}%"
+    )
+    for name, g in out["gates"].items():
+        _print_gate(name, g)
+    print_table(["calendar", "mode"], [[c["calendar"], c["engine_mode"]] for c in out["calendars"]])
+    for a in out["alerts"]:
+        print(f"ALERT {a['message']}")
+    return 0

@@ -1,0 +1,138 @@
+"""What migration operations need from the outside: store, settings, gateways, clock.
+
+Also the one full read of Google the migration makes (every enabled calendar over the
+sync window) and the calendar rows it writes against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from calsync_tui.engine.model import EventClass
+from calsync_tui.errors import CalsyncError
+from calsync_tui.google.types import Gateway, GoogleEvent
+from calsync_tui.home import AppHome
+from calsync_tui.migration.linking import CalendarView
+from calsync_tui.migration.planner import Inventory, MigrationOptions, build_inventory
+from calsync_tui.settings import Settings
+from local_store.db import Store
+from local_store.models import Account, Calendar
+
+
+@dataclass
+class MigrationEnv:
+    home: AppHome
+    store: Store
+    settings: Settings
+    installation_id: str
+    gateway_for: Callable[[str], Gateway]
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def options(self, legacy_detection: bool = True) -> MigrationOptions:
+        return MigrationOptions(
+            installation_id=self.installation_id,
+            legacy_markers=tuple(self.settings.legacy_markers),
+            ignored_event_types=tuple(self.settings.ignored_event_types),
+            block_title=self.settings.block_title,
+            legacy_detection=legacy_detection,
+        )
+
+
+@dataclass(frozen=True)
+class CalendarRef:
+    """An enabled calendar: local row id, Google id and the account that reads it."""
+
+    local_id: int
+    google_id: str
+    summary: str
+    access_role: str
+    email: str
+    engine_mode: str
+
+
+def enabled_calendars(session: Session) -> list[CalendarRef]:
+    rows = session.exec(
+        select(Calendar, Account)
+        .join(Account, Calendar.account_id == Account.id)  # type: ignore[arg-type]
+        .where(col(Calendar.enabled).is_(True))
+        .where(Calendar.access_role != "freeBusyReader")
+        .order_by(Calendar.google_id)
+    ).all()
+    seen: dict[str, CalendarRef] = {}
+    for cal, acct in rows:
+        if cal.id is None or cal.google_id in seen:
+            continue  # one calendar seen by two accounts: read it once
+        seen[cal.google_id] = CalendarRef(
+            cal.id, cal.google_id, cal.summary, cal.access_role, acct.email, cal.engine_mode
+        )
+    return list(seen.values())
+
+
+def require_calendars(session: Session, scope: str | None = None) -> list[CalendarRef]:
+    cals = enabled_calendars(session)
+    if not cals:
+        raise CalsyncError("no enabled calendars: run `calendars list` and `calendars enable ID`")
+    if scope is not None and scope not in {c.google_id for c in cals}:
+        raise CalsyncError(f"calendar {scope!r} is not an enabled calendar")
+    return cals
+
+
+def window(env: MigrationEnv) -> tuple[str, str]:
+    now = env.now()
+    lo = now - timedelta(days=env.settings.window_days_back)
+    hi = now + timedelta(days=env.settings.window_days_ahead)
+    return lo.strftime("%Y-%m-%dT%H:%M:%SZ"), hi.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Snapshot:
+    """One full read: the inventory plus API cost of reading it."""
+
+    calendars: list[CalendarRef]
+    inventory: Inventory
+    api_calls: int
+
+
+def read_snapshot(
+    env: MigrationEnv, cals: Sequence[CalendarRef], *, with_masters: bool = False
+) -> Snapshot:
+    """List every event of every enabled calendar (full listing, no sync token).
+
+    With `with_masters`, series masters of unstamped recurring sources are fetched once
+    each, so a plan can journal their prior state and fingerprint them.
+    """
+    time_min, time_max = window(env)
+    views: list[CalendarView] = []
+    before = _units(env, cals)
+    for c in cals:
+        page = env.gateway_for(c.email).list_events(
+            c.google_id, sync_token=None, time_min=time_min, time_max=time_max
+        )
+        views.append(CalendarView(c.google_id, c.summary, c.access_role, page.events))
+    inv = build_inventory(views, env.options())
+    if with_masters:
+        masters: dict[tuple[str, str], GoogleEvent] = {}
+        email_of = {c.google_id: c.email for c in cals}
+        for item in inv.items:
+            master = item.event.get("recurringEventId")
+            if item.cls != EventClass.NEW_USER_EVENT or not master:
+                continue
+            key = (item.calendar, str(master))
+            if key in masters:
+                continue
+            got = env.gateway_for(email_of[item.calendar]).get_event(item.calendar, str(master))
+            if got is None:
+                raise CalsyncError(
+                    f"series {master} on {item.calendar} vanished while reading; try again"
+                )
+            masters[key] = got
+        inv = build_inventory(views, env.options(), masters)
+    return Snapshot(list(cals), inv, _units(env, cals) - before)
+
+
+def _units(env: MigrationEnv, cals: Sequence[CalendarRef]) -> int:
+    return sum(env.gateway_for(e).counter.units for e in {c.email for c in cals})

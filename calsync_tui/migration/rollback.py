@@ -1,0 +1,544 @@
+"""Rollback levels 1-3 and auto-rollback.
+
+- Level 1: engine mode back to `legacy` (per calendar or all). No Google writes.
+- Level 2: undo the migration's journaled Google writes (backfill and cutover), newest
+  first. A patch is undone by a patch that puts back each field it touched (fields and
+  `calsync_*` keys that did not exist are patched to null, since patch merges); an insert
+  is undone by a delete; a delete by re-inserting the prior event with its own id (the
+  gateway revives a cancelled id). Before undoing, the event's current content is read
+  (batched gets) and compared with what our write left: if someone edited it since, the
+  edit is reported and kept unless `force`. Each undo is journaled (`origin=rollback`,
+  prior state included) and marks the original row `undone`, so a crashed rollback
+  resumes where it stopped and a second run writes nothing.
+- Level 3: write a backup of the DB (0600) then drop local correlation state: every
+  EventState row and the migration state (back to phase 0, modes legacy). The journal is
+  kept: it is the audit trail, and the only way to run level 2 later.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, delete, select
+
+from calsync_tui.engine.model import EngineMode, MutationStatus, Op
+from calsync_tui.errors import CalsyncError, UsageError
+from calsync_tui.google.types import GoogleEvent, WriteCall, WriteResult
+from calsync_tui.migration import journal
+from calsync_tui.migration.env import CalendarRef, MigrationEnv, enabled_calendars
+from calsync_tui.migration.events import VOLATILE_FIELDS, content, private_props
+from calsync_tui.migration.phases import Phase, load_state, record_event, set_phase_back
+from calsync_tui.migration.service import MIGRATION_ORIGINS, ORIGIN_ROLLBACK
+from local_store.db import backup_file
+from local_store.models import Alert, Calendar, EventState, Mutation
+
+# Fields Google owns; never sent back when re-creating an event.
+READ_ONLY_FIELDS = VOLATILE_FIELDS | {
+    "creator",
+    "organizer",
+    "iCalUID",
+    "recurringEventId",
+    "originalStartTime",
+    "hangoutLink",
+    "conferenceData",
+}
+
+
+@dataclass
+class UndoStep:
+    """One planned undo: what is restored, how, and whether the user changed it since."""
+
+    mutation_id: int
+    op: str  # the original op being undone
+    calendar: str
+    event_id: str
+    action: str  # patch | delete | insert | none
+    body: GoogleEvent | None
+    conflict: str | None = None
+    current: GoogleEvent | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mutation_id": self.mutation_id,
+            "undoes": self.op,
+            "calendar": self.calendar,
+            "event_id": self.event_id,
+            "action": self.action,
+            "body": self.body,
+            "conflict": self.conflict,
+        }
+
+
+@dataclass
+class RollbackPreview:
+    level: int
+    scope: str | None
+    summary: str
+    calendars: list[str] = field(default_factory=list)
+    steps: list[UndoStep] = field(default_factory=list)
+    drops: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def conflicts(self) -> list[UndoStep]:
+        return [s for s in self.steps if s.conflict]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "scope": self.scope,
+            "summary": self.summary,
+            "calendars": self.calendars,
+            "steps": [s.to_json() for s in self.steps],
+            "conflicts": [s.to_json() for s in self.conflicts],
+            "drops": self.drops,
+        }
+
+
+# --- level 1 ------------------------------------------------------------------------------
+
+
+def _scoped_calendars(session: Session, scope: str | None) -> list[Calendar]:
+    rows = list(session.exec(select(Calendar).where(col(Calendar.enabled).is_(True))))
+    if scope is not None:
+        rows = [c for c in rows if c.google_id == scope]
+        if not rows:
+            raise CalsyncError(f"calendar {scope!r} is not an enabled calendar")
+    return rows
+
+
+def level1(session: Session, scope: str | None, why: str, *, dry_run: bool = False) -> list[str]:
+    """Engine mode back to legacy; returns the calendars that changed."""
+    changed = []
+    for c in _scoped_calendars(session, scope):
+        if c.engine_mode != EngineMode.LEGACY:
+            changed.append(c.google_id)
+            if not dry_run:
+                c.engine_mode = EngineMode.LEGACY
+                c.updated_at = datetime.now(UTC)
+                session.add(c)
+    if not dry_run:
+        state = load_state(session)
+        state.legacy_detection = True
+        if scope is None:
+            set_phase_back(state, min(Phase(state.phase), Phase.BACKFILL), why)
+            state.rollout_percent = 0
+        record_event(state, "rollback", level=1, scope=scope, calendars=changed, why=why)
+        session.add(state)
+        session.commit()
+    return changed
+
+
+# --- level 2 ------------------------------------------------------------------------------
+
+
+def _undo_rows(session: Session, scope_local: int | None) -> list[Mutation]:
+    q = (
+        select(Mutation)
+        .where(col(Mutation.origin).in_(MIGRATION_ORIGINS), Mutation.status == MutationStatus.DONE)
+        .order_by(col(Mutation.id).desc())
+    )
+    if scope_local is not None:
+        q = q.where(Mutation.calendar_id == scope_local)
+    return list(session.exec(q))
+
+
+def undo_body(m: Mutation) -> tuple[str, GoogleEvent | None]:
+    """How to undo one journaled write: (gateway op, body)."""
+    before = json.loads(m.before_json) if m.before_json else None
+    if m.op == Op.INSERT:
+        return "delete", None
+    if m.op == Op.DELETE:
+        if before is None:
+            return "none", None
+        body = {k: v for k, v in before.items() if k not in READ_ONLY_FIELDS}
+        body["status"] = "confirmed"
+        return "insert", body
+    sent = journal.body_of(m) or {}
+    prior = before or {}
+    restore: dict[str, Any] = {}
+    for key, value in sent.items():
+        if key == "extendedProperties" and isinstance(value, dict):
+            had = prior.get("extendedProperties")
+            if not had:
+                restore["extendedProperties"] = None
+                continue
+            priv_before = private_props(prior)
+            restore["extendedProperties"] = {
+                "private": {k: priv_before.get(k) for k in (value.get("private") or {})}
+            }
+        else:
+            restore[key] = prior.get(key)
+    return "patch", restore
+
+
+def _expected_now(m: Mutation) -> GoogleEvent | None:
+    """What our write left on Google (the answer we got), for conflict detection."""
+    return journal.result_of(m)
+
+
+def _same(a: GoogleEvent | None, b: GoogleEvent | None) -> bool:
+    return content(a) == content(b)
+
+
+def _strip(event: GoogleEvent | None) -> GoogleEvent | None:
+    if event is None:
+        return None
+    return {k: v for k, v in event.items() if k not in READ_ONLY_FIELDS and k != "status"}
+
+
+def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
+    """Read the current state of every event the migration wrote (batched gets), plan undos."""
+    with env.store.session() as session:
+        cals = enabled_calendars(session)
+        by_local = {c.local_id: c for c in cals}
+        by_google = {c.google_id: c for c in cals}
+        if scope is not None and scope not in by_google:
+            raise CalsyncError(f"calendar {scope!r} is not an enabled calendar")
+        rows = _undo_rows(session, by_google[scope].local_id if scope else None)
+    current = _read_current(env, rows, by_local)
+    steps: list[UndoStep] = []
+    # Later undos change events that earlier (older) rows also touched: track the content
+    # each event will have after the newer undos, so conflicts are judged against it.
+    simulated: dict[tuple[int, str], GoogleEvent | None] = {}
+    for m in rows:
+        cal = by_local[m.calendar_id]
+        action, body = undo_body(m)
+        key = (m.calendar_id, m.google_event_id)
+        now = simulated[key] if key in simulated else current.get(str(m.id))
+        step = UndoStep(
+            int(m.id or 0), m.op, cal.google_id, m.google_event_id, action, body, None, now
+        )
+        expected = _expected_now(m)
+        alive = now is not None and now.get("status") != "cancelled"
+        before_ev = json.loads(m.before_json) if m.before_json else None
+        if m.op == Op.DELETE:
+            if alive and _same(_strip(now), _strip(before_ev)):
+                step.action = "none"  # already re-created (a resumed rollback)
+            elif alive:
+                step.conflict = "the deleted event exists again"
+        elif m.op == Op.INSERT:
+            if not alive:
+                step.action = "none"  # already gone
+            elif expected is not None and not _same(now, expected):
+                step.conflict = "block edited since the migration created it"
+        elif not alive:
+            step.conflict = "event deleted since the migration wrote it"
+        elif body is not None and journal.applied(body, now):
+            step.action = "none"  # already restored (a resumed rollback)
+        elif expected is not None and not _same(now, expected):
+            step.conflict = "event edited since the migration wrote it"
+        steps.append(step)
+        simulated[key] = before_ev if m.op != Op.INSERT else None
+    summary = (
+        f"undo {len(steps)} migration write(s) newest first"
+        f"{' on ' + scope if scope else ''}; {sum(1 for s in steps if s.conflict)} conflict(s)"
+    )
+    return RollbackPreview(2, scope, summary, sorted({s.calendar for s in steps}), steps)
+
+
+def _read_current(
+    env: MigrationEnv, rows: Sequence[Mutation], by_local: Mapping[int, CalendarRef]
+) -> dict[str, GoogleEvent | None]:
+    """Current Google copy of each distinct event (one batched get per event)."""
+    first: dict[tuple[int, str], str] = {}
+    per_email: dict[str, list[WriteCall]] = {}
+    for m in rows:
+        key = (m.calendar_id, m.google_event_id)
+        if key in first:
+            continue
+        first[key] = str(m.id)
+        cal = by_local[m.calendar_id]
+        per_email.setdefault(cal.email, []).append(
+            WriteCall(str(m.id), "get", cal.google_id, m.google_event_id)
+        )
+    got: dict[str, WriteResult] = {}
+    for email, calls in per_email.items():
+        for r in env.gateway_for(email).execute(calls, batch_size=env.settings.batch_size):
+            got[r.key] = r
+    out: dict[str, GoogleEvent | None] = {}
+    for m in rows:
+        res = got.get(first[(m.calendar_id, m.google_event_id)])
+        if res is not None and not res.ok:
+            raise CalsyncError(
+                f"cannot read {m.google_event_id}: {res.status} {res.reason or ''}".strip()
+            )
+        out[str(m.id)] = res.event if res is not None else None
+    return out
+
+
+def level2(
+    env: MigrationEnv,
+    scope: str | None,
+    *,
+    force: bool = False,
+    progress: journal.ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Undo the migration's Google writes newest first; conflicts kept unless `force`."""
+    preview = plan_level2(env, scope)
+    rollback_id = f"rollback-{uuid.uuid4()}"
+    kept: list[dict[str, Any]] = []
+    with env.store.session() as session:
+        cals = enabled_calendars(session)
+        by_google = {c.google_id: c for c in cals}
+        stale = session.exec(
+            select(Mutation).where(
+                Mutation.origin == ORIGIN_ROLLBACK,
+                col(Mutation.status).in_((MutationStatus.PENDING, MutationStatus.FAILED)),
+            )
+        )
+        for old in stale:  # an interrupted rollback: its undos are planned again below
+            old.status = MutationStatus.SKIPPED
+            session.add(old)
+        seq = 0
+        for step in preview.steps:
+            original = session.get(Mutation, step.mutation_id)
+            assert original is not None
+            if step.conflict and not force:
+                kept.append(step.to_json())
+                continue
+            if step.action == "none" or (
+                step.action == "patch"
+                and step.body is not None
+                and journal.applied(step.body, step.current)
+            ):
+                original.status = MutationStatus.UNDONE
+                session.add(original)
+                continue
+            seq += 1
+            body = step.body
+            if step.action == "insert" and body is not None:
+                body = {**body, "id": step.event_id}
+            session.add(
+                Mutation(
+                    plan_id=rollback_id,
+                    seq=seq,
+                    origin=ORIGIN_ROLLBACK,
+                    op=Op.RESTORE,
+                    calendar_id=by_google[step.calendar].local_id,
+                    google_event_id=step.event_id,
+                    correlation_id=original.correlation_id,
+                    reason=f"undo {step.op} #{step.mutation_id}",
+                    before_json=json.dumps(step.current, ensure_ascii=False)
+                    if step.current
+                    else None,
+                    after_json=json.dumps(
+                        {"body": body, "gateway_op": step.action, "undoes": step.mutation_id},
+                        ensure_ascii=False,
+                    ),
+                )
+            )
+        state = load_state(session)
+        state.active_plan_id = rollback_id
+        record_event(
+            state,
+            "rollback_started",
+            level=2,
+            scope=scope,
+            writes=seq,
+            conflicts=len(preview.conflicts),
+        )
+        session.add(state)
+        session.commit()
+    result = run_rollback_rows(env, rollback_id, progress=progress)
+    with env.store.session() as session:
+        c = journal.counts(session, rollback_id)
+        state = load_state(session)
+        complete = not (c[MutationStatus.FAILED] or c[MutationStatus.PENDING] or result.paused)
+        if complete:
+            level1(session, scope, "rollback level 2")
+            state = load_state(session)
+            if scope is None:
+                set_phase_back(state, min(Phase(state.phase), Phase.PREPARE), "rollback level 2")
+                state.approved_plan_id = None
+        record_event(
+            state, "rollback", level=2, scope=scope, journal=c, kept=len(kept), complete=complete
+        )
+        session.add(state)
+        session.commit()
+    return {
+        "level": 2,
+        "rollback_id": rollback_id,
+        "journal": c,
+        "kept_conflicts": kept,
+        "complete": complete,
+        "progress": result.to_json(),
+    }
+
+
+def run_rollback_rows(
+    env: MigrationEnv, rollback_id: str, *, progress: journal.ProgressCallback | None = None
+) -> journal.Progress:
+    """Execute a rollback's journal; marks each undone original row."""
+
+    def mark(session: Session, m: Mutation) -> None:
+        data = json.loads(m.after_json or "{}")
+        original = session.get(Mutation, int(data.get("undoes", 0)))
+        if original is not None:
+            original.status = MutationStatus.UNDONE
+            original.updated_at = datetime.now(UTC)
+            session.add(original)
+
+    with env.store.session() as session:
+        cals = enabled_calendars(session)
+    return journal.run_rows(
+        env,
+        rollback_id,
+        cals,
+        batch_size=env.settings.batch_size,
+        progress=progress,
+        check_pause=False,
+        on_done=mark,
+    )
+
+
+# --- level 3 ------------------------------------------------------------------------------
+
+
+def level3_counts(session: Session, scope_local: int | None) -> dict[str, int]:
+    q = select(EventState)
+    if scope_local is not None:
+        q = q.where(EventState.calendar_id == scope_local)
+    return {"event_states": len(list(session.exec(q)))}
+
+
+def level3(env: MigrationEnv, scope: str | None) -> dict[str, Any]:
+    """Backup file first (0600), then drop correlation state."""
+    backup = backup_file(env.store.db_path, env.store.backups_dir, "rollback-l3")
+    with env.store.session() as session:
+        scope_local = None
+        if scope is not None:
+            cal = _scoped_calendars(session, scope)[0]
+            scope_local = cal.id
+        dropped = level3_counts(session, scope_local)
+        stmt = delete(EventState)
+        if scope_local is not None:
+            stmt = stmt.where(col(EventState.calendar_id) == scope_local)
+        session.exec(stmt)
+        session.commit()
+        level1(session, scope, "rollback level 3")
+        state = load_state(session)
+        if scope is None:
+            set_phase_back(state, Phase.DISCOVER, "rollback level 3")
+            state.gates_json = "{}"
+            state.rollout_percent = 0
+            state.active_plan_id = None
+            state.approved_plan_id = None
+            state.paused = False
+        record_event(state, "rollback", level=3, scope=scope, backup=str(backup), dropped=dropped)
+        session.add(state)
+        session.commit()
+    return {"level": 3, "backup": str(backup), "dropped": dropped}
+
+
+# --- preview for the confirmation modal ---------------------------------------------------------
+
+
+def rollback_preview(env: MigrationEnv, level: int, scope: str | None = None) -> RollbackPreview:
+    """Exactly what a rollback of `level` would do; reads Google only for level 2."""
+    if level not in (1, 2, 3):
+        raise UsageError("--level must be 1, 2 or 3")
+    if level == 2:
+        return plan_level2(env, scope)
+    with env.store.session() as session:
+        if level == 1:
+            changed = level1(session, scope, "preview", dry_run=True)
+            return RollbackPreview(
+                1,
+                scope,
+                f"{len(changed)} calendar(s) back to legacy mode, no Google writes",
+                changed,
+            )
+        scope_local = _scoped_calendars(session, scope)[0].id if scope else None
+        drops = level3_counts(session, scope_local)
+    return RollbackPreview(
+        3,
+        scope,
+        f"write a backup to {env.store.backups_dir}, then drop {drops['event_states']} correlation row(s); journal kept",
+        drops=drops,
+    )
+
+
+# --- auto-rollback --------------------------------------------------------------------------
+
+
+def _field(report: Any, name: str, default: Any = None) -> Any:
+    if isinstance(report, Mapping):
+        return report.get(name, default)
+    return getattr(report, name, default)
+
+
+def check_auto_rollback(session: Session, report: Any, error_rate_limit: float = 0.05) -> list[str]:
+    """After a sync cycle: a cascade or an error rate over the limit drops the affected
+    hybrid calendars to legacy (level 1), raises an Alert and returns why (one line each).
+
+    `report` is the cycle's SyncRun or any object/mapping with `cascades`, `success_rate`
+    (or `failed` and `mutations`), and optionally `per_calendar` = {calendar google id or
+    local id: {"cascades": n, "failed": n, "writes": n}} to limit the rollback to the
+    calendars involved. Outside rollout (no hybrid calendar) it does nothing.
+    """
+    hybrid = [
+        c
+        for c in session.exec(select(Calendar).where(col(Calendar.enabled).is_(True)))
+        if c.engine_mode == EngineMode.HYBRID
+    ]
+    if not hybrid:
+        return []
+    per = _field(report, "per_calendar") or {}
+    affected: dict[str, str] = {}
+    if per:
+        for c in hybrid:
+            info = per.get(c.google_id) or per.get(c.id) or {}
+            cas = int(_field(info, "cascades", 0) or 0)
+            writes = int(_field(info, "writes", 0) or 0)
+            failed = int(_field(info, "failed", 0) or 0)
+            if cas:
+                affected[c.google_id] = f"{cas} cascade(s) detected"
+            elif writes and failed / writes > error_rate_limit:
+                affected[c.google_id] = (
+                    f"error rate {failed / writes:.1%} over {error_rate_limit:.1%}"
+                )
+    else:
+        cas = int(_field(report, "cascades", 0) or 0)
+        rate = _field(report, "success_rate", 1.0)
+        err = 1.0 - float(rate if rate is not None else 1.0)
+        why = None
+        if cas:
+            why = f"{cas} cascade(s) detected"
+        elif err > error_rate_limit:
+            why = f"error rate {err:.1%} over {error_rate_limit:.1%}"
+        if why:
+            affected = {c.google_id: why for c in hybrid}
+    messages: list[str] = []
+    for cal_id, why in sorted(affected.items()):
+        level1(session, cal_id, f"auto-rollback: {why}")
+        msg = f"auto-rollback: {cal_id} back to legacy mode ({why})"
+        local = next((c.id for c in hybrid if c.google_id == cal_id), None)
+        session.add(Alert(level="error", kind="auto_rollback", message=msg, calendar_id=local))
+        messages.append(msg)
+    if messages:
+        session.commit()
+    return messages
+
+
+def resume_rollback(env: MigrationEnv) -> dict[str, Any] | None:
+    """Finish a rollback interrupted by a crash (its journal rows still pending)."""
+    with env.store.session() as session:
+        state = load_state(session)
+        plan_id = state.active_plan_id
+        if not plan_id or not plan_id.startswith("rollback-"):
+            return None
+        c = journal.counts(session, plan_id)
+    if not (c[MutationStatus.PENDING] or c[MutationStatus.FAILED]):
+        return None
+    result = run_rollback_rows(env, plan_id)
+    with env.store.session() as session:
+        return {
+            "rollback_id": plan_id,
+            "journal": journal.counts(session, plan_id),
+            "progress": result.to_json(),
+        }

@@ -1,0 +1,649 @@
+"""The migration's operations, one function per command, shared by the CLI and the TUI.
+
+Each returns plain values (dicts / plans / progress) so the TUI can show exactly what the
+CLI prints. Google is read through the gateway; every write goes through `journal`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from calsync_tui.engine.model import EngineMode, EventClass, MutationStatus
+from calsync_tui.errors import CalsyncError, UsageError
+from calsync_tui.migration import gates, journal
+from calsync_tui.migration.env import (
+    CalendarRef,
+    MigrationEnv,
+    Snapshot,
+    enabled_calendars,
+    read_snapshot,
+    require_calendars,
+)
+from calsync_tui.migration.journal import Progress, ProgressCallback
+from calsync_tui.migration.phases import (
+    GateResult,
+    Phase,
+    advance,
+    history,
+    load_state,
+    record_event,
+    record_gate,
+    require_phase,
+)
+from calsync_tui.migration.plan_file import MigrationPlan, read_plan, write_plan
+from calsync_tui.migration.planner import build_backfill, retitle_writes
+from local_store.models import Alert, Calendar, EventState, Mutation, SyncRun
+
+ORIGIN_BACKFILL = "migration"
+ORIGIN_CUTOVER = "cutover"
+ORIGIN_ROLLBACK = "rollback"
+MIGRATION_ORIGINS = (ORIGIN_BACKFILL, ORIGIN_CUTOVER)
+
+
+# --- discover / prepare -----------------------------------------------------------------
+
+
+def discover_report(snap: Snapshot) -> dict[str, Any]:
+    """Per calendar counts per class and the legacy findings, plus the lists themselves."""
+    inv = snap.inventory
+    per_cal = inv.counts()
+    names = {c.google_id: c.summary for c in snap.calendars}
+    totals: dict[str, int] = {}
+    for counts in per_cal.values():
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+    return {
+        "calendars": [
+            {"calendar": cal, "summary": names.get(cal, ""), **counts}
+            for cal, counts in per_cal.items()
+        ],
+        "totals": totals,
+        "events_seen": len(inv.items),
+        "fingerprint": inv.fingerprint(),
+        "api_calls": snap.api_calls,
+        "links": inv.links.to_json(),
+    }
+
+
+def discover(env: MigrationEnv) -> dict[str, Any]:
+    """Read-only inventory. Records that an inventory exists (the discover gate)."""
+    started = datetime.now(UTC)
+    with env.store.session() as session:
+        cals = require_calendars(session)
+    snap = read_snapshot(env, cals)
+    report = discover_report(snap)
+    with env.store.session() as session:
+        state = load_state(session)
+        record_gate(state, gates.discover_gate(True, report["events_seen"]))
+        record_event(state, "discover", totals=_short_totals(report["totals"]))
+        session.add(state)
+        _sync_run(session, "discover", started, snap, report["totals"])
+        session.commit()
+    return report
+
+
+def _short_totals(totals: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in totals.items() if v}
+
+
+def _sync_run(
+    session: Session, kind: str, started: datetime, snap: Snapshot | None, classes: dict[str, int]
+) -> None:
+    now = datetime.now(UTC)
+    session.add(
+        SyncRun(
+            kind=kind,
+            started_at=started,
+            finished_at=now,
+            duration_ms=(now - started).total_seconds() * 1000,
+            events_seen=len(snap.inventory.items) if snap else 0,
+            classes_json=json.dumps(classes),
+            api_calls=snap.api_calls if snap else 0,
+        )
+    )
+
+
+def prepare(env: MigrationEnv) -> dict[str, Any]:
+    """Enter phase 1: link legacy blocks locally and check the prepare gate.
+
+    The store was already backed up and upgraded by `open_store`. Every enabled calendar
+    is put in `legacy` mode (today's behaviour) until rollout picks it.
+    """
+    with env.store.session() as session:
+        state = load_state(session)
+        g = json.loads(state.gates_json or "{}").get("discover", {})
+        advance(
+            state,
+            Phase.PREPARE,
+            gates.discover_gate(bool(g.get("passed")), g.get("details", {}).get("events_seen", 0)),
+        )
+        session.add(state)
+        session.commit()
+        cals = require_calendars(session)
+    snap = read_snapshot(env, cals)
+    report = discover_report(snap)
+    inv = snap.inventory
+    legacy = report["totals"].get(EventClass.LEGACY_BUSY_BLOCK.value, 0)
+    gate = gates.prepare_gate(
+        legacy, len(inv.links.links), len(inv.links.unlinked), len(inv.links.ambiguous)
+    )
+    with env.store.session() as session:
+        state = load_state(session)
+        if state.phase <= Phase.PREPARE:
+            for c in session.exec(select(Calendar).where(col(Calendar.enabled).is_(True))):
+                c.engine_mode = EngineMode.LEGACY
+                session.add(c)
+        _store_links(session, snap)
+        record_gate(state, gate)
+        record_event(state, "prepare", linked=len(inv.links.links), passed=gate.passed)
+        session.add(state)
+        session.commit()
+    report["gate"] = gate.to_json()
+    return report
+
+
+def _store_links(session: Session, snap: Snapshot) -> None:
+    """Keep each legacy block's link locally (EventState of the block, source id)."""
+    from calsync_tui.engine.model import block_correlation_id
+    from calsync_tui.migration.planner import CidResolver
+
+    local = {c.google_id: c.local_id for c in snap.calendars}
+    resolver = CidResolver({})
+    by_ref = {i.ref: i for i in snap.inventory.items}
+    for lk in snap.inventory.links.links:
+        src = by_ref[lk.source]
+        key = resolver.source_key(src)
+        cid = block_correlation_id(key, lk.block.calendar)
+        block = by_ref[lk.block].event
+        existing = session.get(EventState, cid)
+        row = existing or EventState(
+            correlation_id=cid,
+            calendar_id=local[lk.block.calendar],
+            google_event_id=lk.block.event_id,
+        )
+        row.google_event_id = lk.block.event_id
+        row.calendar_id = local[lk.block.calendar]
+        row.event_type = "busy_block"
+        row.event_class = EventClass.LEGACY_BUSY_BLOCK
+        row.source_correlation_id = key
+        row.summary = str(block.get("summary") or "")
+        row.etag = block.get("etag")
+        row.start = str(
+            (block.get("start") or {}).get("dateTime")
+            or (block.get("start") or {}).get("date")
+            or ""
+        )
+        row.end = str(
+            (block.get("end") or {}).get("dateTime") or (block.get("end") or {}).get("date") or ""
+        )
+        row.last_seen = datetime.now(UTC)
+        clash = session.exec(
+            select(EventState).where(
+                EventState.calendar_id == row.calendar_id,
+                EventState.google_event_id == row.google_event_id,
+                EventState.correlation_id != cid,
+            )
+        ).first()
+        if clash is not None:
+            session.delete(clash)
+            session.flush()
+        session.add(row)
+
+
+# --- plan / backfill ----------------------------------------------------------------------
+
+
+def make_plan(
+    env: MigrationEnv,
+    scope: str | None = None,
+    out: Path | None = None,
+    batch_size: int | None = None,
+) -> tuple[MigrationPlan, Path | None]:
+    """Compute the backfill plan from a fresh read; save it (0600) when `out` is given."""
+    size = _batch(env, batch_size)
+    with env.store.session() as session:
+        state = load_state(session)
+        require_phase(state, Phase.PREPARE, "plan")
+        cals = require_calendars(session, scope)
+    snap = read_snapshot(env, cals, with_masters=True)
+    writes = build_backfill(snap.inventory, env.options(), scope=scope)
+    report = discover_report(snap)
+    plan = MigrationPlan.new(
+        "backfill",
+        scope,
+        snap.inventory.fingerprint(),
+        writes,
+        size,
+        {"totals": _short_totals(report["totals"]), "read_api_calls": snap.api_calls},
+    )
+    path = write_plan(plan, out) if out is not None else None
+    with env.store.session() as session:
+        state = load_state(session)
+        record_event(
+            state,
+            "plan",
+            plan_id=plan.plan_id,
+            writes=len(writes),
+            file=str(path) if path else None,
+        )
+        session.add(state)
+        session.commit()
+    return plan, path
+
+
+def default_plan_path(env: MigrationEnv, plan: MigrationPlan) -> Path:
+    return env.home.plans_dir / f"plan-{plan.plan_id}.json"
+
+
+def _batch(env: MigrationEnv, batch_size: int | None) -> int:
+    size = batch_size or env.settings.batch_size
+    if not 1 <= size <= 1000:
+        raise UsageError("--batch-size must be between 1 and 1000 (Google's batch limit)")
+    return size
+
+
+def _cal_ids(cals: Sequence[CalendarRef]) -> dict[str, int]:
+    return {c.google_id: c.local_id for c in cals}
+
+
+def backfill(
+    env: MigrationEnv,
+    plan_path: Path,
+    *,
+    batch_size: int | None = None,
+    scope: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Execute exactly the approved plan, journaled; resume it if it was started before."""
+    plan = read_plan(plan_path)
+    if plan.kind != "backfill":
+        raise CalsyncError(f"{plan_path} is a {plan.kind} plan, not a backfill plan")
+    if scope is not None and plan.scope not in (None, scope):
+        raise CalsyncError(f"plan {plan.plan_id} covers {plan.scope}, not {scope}")
+    size = _batch(env, batch_size or plan.batch_size)
+    with env.store.session() as session:
+        state = load_state(session)
+        cals = require_calendars(session, scope)
+        started = bool(journal.plan_rows(session, plan.plan_id))
+        if state.paused:
+            raise CalsyncError("the migration is paused: run `migrate resume` first")
+        if not started:
+            prep = json.loads(state.gates_json or "{}").get("prepare")
+            gate = GateResult(**prep) if prep else gates.prepare_gate(1, 0, 0, 0)
+            advance(state, Phase.BACKFILL, gate)
+            if state.phase > Phase.BACKFILL:
+                raise CalsyncError("backfill is over: the migration is past phase 2")
+            session.add(state)
+            session.commit()
+    if not started:
+        snap = read_snapshot(env, cals, with_masters=True)
+        now_fp = snap.inventory.fingerprint()
+        if now_fp != plan.fingerprint:
+            raise CalsyncError(
+                f"plan {plan.plan_id} is stale: Google changed since it was made; "
+                "run `migrate plan` again and review the new plan"
+            )
+        missing = {w.calendar for w in plan.writes} - set(_cal_ids(cals))
+        if missing:
+            raise CalsyncError(
+                f"plan writes to calendars that are not enabled: {', '.join(sorted(missing))}"
+            )
+        with env.store.session() as session:
+            journal.journal_plan(
+                session, plan.plan_id, ORIGIN_BACKFILL, plan.writes, _cal_ids(cals)
+            )
+            state = load_state(session)
+            state.active_plan_id = plan.plan_id
+            state.approved_plan_id = plan.plan_id
+            record_event(state, "backfill_started", plan_id=plan.plan_id, writes=len(plan.writes))
+            session.add(state)
+            session.commit()
+    began = datetime.now(UTC)
+    result = journal.run_rows(
+        env,
+        plan.plan_id,
+        enabled_calendars_all(env),
+        batch_size=size,
+        progress=progress,
+        scope=scope,
+    )
+    return _finish_backfill(env, plan.plan_id, result, began)
+
+
+def enabled_calendars_all(env: MigrationEnv) -> list[CalendarRef]:
+    with env.store.session() as session:
+        return enabled_calendars(session)
+
+
+def _finish_backfill(
+    env: MigrationEnv, plan_id: str, result: Progress, began: datetime
+) -> dict[str, Any]:
+    with env.store.session() as session:
+        c = journal.counts(session, plan_id)
+        gate = backfill_gate_now(session)
+        state = load_state(session)
+        record_gate(state, gate)
+        if result.paused:
+            record_event(state, "backfill_paused", plan_id=plan_id, done=c[MutationStatus.DONE])
+        else:
+            record_event(
+                state,
+                "backfill_run",
+                plan_id=plan_id,
+                done=c[MutationStatus.DONE],
+                failed=c[MutationStatus.FAILED],
+            )
+        session.add(state)
+        now = datetime.now(UTC)
+        session.add(
+            SyncRun(
+                kind="backfill",
+                started_at=began,
+                finished_at=now,
+                duration_ms=(now - began).total_seconds() * 1000,
+                mutations_json=json.dumps(c),
+                failed=c[MutationStatus.FAILED],
+                success_rate=(c[MutationStatus.DONE] / c["total"]) if c["total"] else 1.0,
+            )
+        )
+        session.commit()
+    return {"plan_id": plan_id, "progress": result.to_json(), "journal": c, "gate": gate.to_json()}
+
+
+def backfill_gate_now(session: Session) -> GateResult:
+    """Coverage on the approved plan's scope: every write done, none failed or pending."""
+    state = load_state(session)
+    if not state.approved_plan_id:
+        return gates.backfill_gate(1, 0, 0, 0)
+    c = journal.counts(session, state.approved_plan_id)
+    done = c[MutationStatus.DONE] + c[MutationStatus.UNDONE] + c[MutationStatus.SKIPPED]
+    return gates.backfill_gate(
+        c["total"], done, c[MutationStatus.FAILED], c[MutationStatus.PENDING]
+    )
+
+
+def set_paused(env: MigrationEnv, paused: bool) -> dict[str, Any]:
+    with env.store.session() as session:
+        state = load_state(session)
+        state.paused = paused
+        record_event(state, "pause" if paused else "resume")
+        session.add(state)
+        session.commit()
+        return {"paused": paused, "active_plan_id": state.active_plan_id}
+
+
+def resume(
+    env: MigrationEnv, *, batch_size: int | None = None, progress: ProgressCallback | None = None
+) -> dict[str, Any]:
+    """Clear the pause flag and continue the active plan from the journal."""
+    info = set_paused(env, False)
+    plan_id = info["active_plan_id"]
+    if not plan_id:
+        return {"paused": False, "continued": None}
+    with env.store.session() as session:
+        c = journal.counts(session, plan_id)
+    if not (c[MutationStatus.PENDING] or c[MutationStatus.FAILED]):
+        return {"paused": False, "continued": None}
+    began = datetime.now(UTC)
+    result = journal.run_rows(
+        env,
+        plan_id,
+        enabled_calendars_all(env),
+        batch_size=_batch(env, batch_size),
+        progress=progress,
+    )
+    out = _finish_backfill(env, plan_id, result, began)
+    out["continued"] = plan_id
+    return out
+
+
+# --- rollout ------------------------------------------------------------------------------
+
+
+def rollout_bucket(google_id: str) -> int:
+    """Stable 0..99 bucket of a calendar: sha256 of its Google id mod 100."""
+    return int(hashlib.sha256(google_id.encode()).hexdigest(), 16) % 100
+
+
+def rollout(
+    env: MigrationEnv, percent: int | None, calendar_ids: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Hybrid mode for a stable hash-selected `percent` of calendars (plus explicit ones)."""
+    if percent is not None and not 0 <= percent <= 100:
+        raise UsageError("--percent must be between 0 and 100")
+    with env.store.session() as session:
+        state = load_state(session)
+        if state.phase < Phase.ROLLOUT:
+            require_phase(state, Phase.BACKFILL, "rollout")
+            advance(state, Phase.ROLLOUT, backfill_gate_now(session))
+        elif state.phase > Phase.ROLLOUT:
+            raise CalsyncError("the migration is past rollout (cutover done); roll back first")
+        cals = require_calendars(session)
+        known = {c.google_id for c in cals}
+        for cid in calendar_ids:
+            if cid not in known:
+                raise CalsyncError(f"calendar {cid!r} is not an enabled calendar")
+        pct = state.rollout_percent if percent is None else percent
+        chosen: list[str] = []
+        for row in session.exec(select(Calendar).where(col(Calendar.enabled).is_(True))):
+            pick = rollout_bucket(row.google_id) < pct or row.google_id in calendar_ids
+            row.engine_mode = EngineMode.HYBRID if pick else EngineMode.LEGACY
+            if pick:
+                chosen.append(row.google_id)
+            session.add(row)
+        state.rollout_percent = pct
+        record_event(state, "rollout", percent=pct, calendars=sorted(set(chosen)))
+        session.add(state)
+        session.commit()
+        return {
+            "percent": pct,
+            "hybrid": sorted(set(chosen)),
+            "gate": rollout_gate_now(session, env).to_json(),
+        }
+
+
+def rollout_gate_now(session: Session, env: MigrationEnv) -> GateResult:
+    """Clean cycles (SyncRun) since the last rollout change, coverage of hybrid calendars."""
+    state = load_state(session)
+    since = None
+    for h in history(state):
+        if h.get("event") == "rollout":
+            since = h.get("at")
+    runs = list(
+        session.exec(select(SyncRun).where(SyncRun.kind == "sync").order_by(col(SyncRun.id)))
+    )
+    if since:
+        cutoff = datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        runs = [r for r in runs if _aware(r.started_at) >= cutoff]
+    cycles = [gates.CycleMetrics(r.cascades, r.stuck, r.success_rate, r.failed) for r in runs]
+    hybrid = [
+        c.id
+        for c in session.exec(select(Calendar).where(col(Calendar.enabled).is_(True)))
+        if c.engine_mode in (EngineMode.HYBRID, EngineMode.UUID)
+    ]
+    coverage = _coverage(session, hybrid)
+    return gates.rollout_gate(cycles, env.settings.rollout_clean_cycles, coverage, len(hybrid))
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _coverage(session: Session, calendar_ids: Sequence[int | None]) -> float:
+    """Share of relevant EventState rows on those calendars that carry our properties."""
+    ids = [i for i in calendar_ids if i is not None]
+    if not ids:
+        return 1.0
+    relevant = (
+        EventClass.TRACKED_USER_EVENT,
+        EventClass.NEW_USER_EVENT,
+        EventClass.BUSY_BLOCK,
+        EventClass.LEGACY_BUSY_BLOCK,
+    )
+    base = (
+        select(func.count())
+        .select_from(EventState)
+        .where(col(EventState.calendar_id).in_(ids), col(EventState.event_class).in_(relevant))
+    )
+    total = session.exec(base).one()
+    if not total:
+        return 1.0
+    stamped = session.exec(
+        base.where(
+            col(EventState.event_class).in_((EventClass.TRACKED_USER_EVENT, EventClass.BUSY_BLOCK))
+        )
+    ).one()
+    return float(stamped) / float(total)
+
+
+# --- cutover ------------------------------------------------------------------------------
+
+
+def cutover(
+    env: MigrationEnv,
+    *,
+    dry_run: bool,
+    batch_size: int | None = None,
+    progress: ProgressCallback | None = None,
+    force_gate: bool = False,
+) -> dict[str, Any]:
+    """uuid mode everywhere, legacy titles -> template titles (journaled), detection off."""
+    size = _batch(env, batch_size)
+    with env.store.session() as session:
+        state = load_state(session)
+        require_phase(state, Phase.ROLLOUT, "cutover")
+        gate = rollout_gate_now(session, env)
+        if not gate.passed and not force_gate and not dry_run:
+            record_gate(state, gate)
+            session.add(state)
+            session.commit()
+            raise CalsyncError("rollout gate not passed: " + "; ".join(gate.reasons))
+        cals = require_calendars(session)
+        resume_id = (
+            state.active_plan_id
+            if _unfinished(session, state.active_plan_id, ORIGIN_CUTOVER)
+            else None
+        )
+    if resume_id is None:
+        snap = read_snapshot(env, cals)
+        writes = retitle_writes(snap.inventory, env.options())
+        plan = MigrationPlan.new("cutover", None, snap.inventory.fingerprint(), writes, size)
+        if dry_run:
+            return {
+                "dry_run": True,
+                "plan": plan.summary(),
+                "writes": [w.to_json() for w in writes],
+                "gate": gate.to_json(),
+            }
+        with env.store.session() as session:
+            journal.journal_plan(session, plan.plan_id, ORIGIN_CUTOVER, writes, _cal_ids(cals))
+            state = load_state(session)
+            state.active_plan_id = plan.plan_id
+            record_event(state, "cutover_started", plan_id=plan.plan_id, writes=len(writes))
+            session.add(state)
+            session.commit()
+        resume_id = plan.plan_id
+    elif dry_run:
+        return {"dry_run": True, "resume_plan_id": resume_id}
+    result = journal.run_rows(env, resume_id, cals, batch_size=size, progress=progress)
+    with env.store.session() as session:
+        c = journal.counts(session, resume_id)
+        state = load_state(session)
+        if result.paused or c[MutationStatus.FAILED] or c[MutationStatus.PENDING]:
+            record_event(state, "cutover_incomplete", plan_id=resume_id, journal=c)
+            session.add(state)
+            session.commit()
+            return {
+                "plan_id": resume_id,
+                "progress": result.to_json(),
+                "journal": c,
+                "complete": False,
+            }
+        for row in session.exec(select(Calendar).where(col(Calendar.enabled).is_(True))):
+            row.engine_mode = EngineMode.UUID
+            session.add(row)
+        state.legacy_detection = False
+        advance(
+            state,
+            Phase.CUTOVER,
+            gate
+            if gate.passed
+            else GateResult(Phase.ROLLOUT, True, ["gate overridden"], gate.details),
+        )
+        session.add(state)
+        session.commit()
+    return {"plan_id": resume_id, "progress": result.to_json(), "journal": c, "complete": True}
+
+
+def _unfinished(session: Session, plan_id: str | None, origin: str) -> bool:
+    if not plan_id:
+        return False
+    rows = journal.plan_rows(session, plan_id)
+    return (
+        bool(rows)
+        and rows[0].origin == origin
+        and any(m.status in (MutationStatus.PENDING, MutationStatus.FAILED) for m in rows)
+    )
+
+
+# --- overview / alerts --------------------------------------------------------------------
+
+
+def phase_overview(session: Session) -> dict[str, Any]:
+    """Everything the migration screen and `status` show, from the store only."""
+    state = load_state(session)
+    cals = [
+        {
+            "calendar": c.google_id,
+            "summary": c.summary,
+            "engine_mode": c.engine_mode,
+            "rollout_bucket": rollout_bucket(c.google_id),
+        }
+        for c in session.exec(
+            select(Calendar).where(col(Calendar.enabled).is_(True)).order_by(Calendar.google_id)
+        )
+    ]
+    plan = None
+    if state.active_plan_id:
+        plan = {"plan_id": state.active_plan_id, **journal.counts(session, state.active_plan_id)}
+    alerts = [
+        {"at": a.created_at, "kind": a.kind, "message": a.message}
+        for a in session.exec(
+            select(Alert).where(
+                col(Alert.kind).startswith("auto_rollback"), col(Alert.acknowledged).is_(False)
+            )
+        )
+    ]
+    return {
+        "phase": state.phase,
+        "phase_name": Phase(state.phase).name.lower(),
+        "paused": state.paused,
+        "rollout_percent": state.rollout_percent,
+        "legacy_detection": state.legacy_detection,
+        "active_plan": plan,
+        "approved_plan_id": state.approved_plan_id,
+        "gates": json.loads(state.gates_json or "{}"),
+        "history": history(state)[-20:],
+        "calendars": cals,
+        "alerts": alerts,
+        "journal": _journal_totals(session),
+    }
+
+
+def _journal_totals(session: Session) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    rows = session.exec(
+        select(Mutation.origin, Mutation.status, func.count()).group_by(
+            Mutation.origin, Mutation.status
+        )
+    )
+    for origin, status, n in rows:
+        out.setdefault(origin, {})[status] = int(n)
+    return out
