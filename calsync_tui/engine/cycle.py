@@ -1,0 +1,795 @@
+"""One sync cycle over every enabled calendar: reconcile, read, classify, plan, execute.
+
+Reads are incremental (`Calendar.sync_token`); a full listing over the window happens on
+the first run and after 410. The plan is computed from the *whole* stored state (not only
+this cycle's changes), so a crash between saving state and writing to Google is healed by
+the next cycle. An idle cycle costs one `events.list` per enabled calendar and no writes.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import insert, select, update
+
+from calsync_tui.engine.classify import ClassifyContext, classify, legacy_suffix
+from calsync_tui.engine.events import (
+    AlertRaised,
+    CalendarRead,
+    CycleDone,
+    CycleStarted,
+    EventSink,
+    PlanReady,
+    emit,
+)
+from calsync_tui.engine.execute import ExecuteReport, execute_plan
+from calsync_tui.engine.fields import (
+    BadEventData,
+    mirror_digest,
+    parse_times,
+    title_digest,
+    title_of,
+)
+from calsync_tui.engine.model import (
+    CALSYNC_NAMESPACE,
+    EngineMode,
+    EventClass,
+    EventType,
+    MutationStatus,
+    Op,
+    Status,
+)
+from calsync_tui.engine.plan import BlockItem, CalendarRef, Plan, SourceItem, build_plan
+from calsync_tui.engine.reconcile import reconcile
+from calsync_tui.engine.state import Row, all_correlation_ids, load_rows, upsert_rows
+from calsync_tui.errors import CalsyncError
+from calsync_tui.google.types import EventPage, Gateway, GoogleEvent
+from calsync_tui.settings import Settings
+from local_store.models import Account, Alert, Calendar, EventState, Mutation, SyncRun
+
+_CAL = Calendar.__table__  # type: ignore[attr-defined]
+_ACC = Account.__table__  # type: ignore[attr-defined]
+_ES = EventState.__table__  # type: ignore[attr-defined]
+_MUT = Mutation.__table__  # type: ignore[attr-defined]
+_RUN = SyncRun.__table__  # type: ignore[attr-defined]
+_ALERT = Alert.__table__  # type: ignore[attr-defined]
+_ROLE_RANK = {"owner": 0, "writer": 1, "reader": 2}
+DELETED_BY_HAND = "deleted by hand"
+OUTSIDE_WINDOW = "ignored: outside the window"
+
+
+class EngineContext(Protocol):
+    """What a cycle needs (AppContext satisfies it)."""
+
+    settings: Settings
+
+    @property
+    def installation_id(self) -> str: ...
+
+    @property
+    def store(self) -> Any: ...
+
+    def gateway_for(self, account_email: str) -> Gateway: ...
+
+
+@dataclass
+class CycleReport:
+    """Metrics of one cycle; also written as a SyncRun row."""
+
+    dry_run: bool
+    started_at: datetime
+    duration_ms: float = 0.0
+    calendars: int = 0
+    events_listed: int = 0
+    events_seen: int = 0
+    classes: dict[str, int] = field(default_factory=dict)
+    planned: dict[str, int] = field(default_factory=dict)
+    mutations: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+    api_calls: int = 0
+    api_round_trips: int = 0
+    cascades: int = 0
+    stuck: int = 0
+    success_rate: float = 1.0
+    latency_ms: float | None = None
+    latency_p50_ms: float | None = None
+    needs_signin: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    plan: Plan | None = None
+    run_id: int | None = None
+    reconciled: int = 0
+
+    def to_json(self, *, with_plan: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "dry_run": self.dry_run,
+            "started_at": self.started_at.isoformat(),
+            "duration_ms": round(self.duration_ms, 1),
+            "calendars": self.calendars,
+            "events_listed": self.events_listed,
+            "events_seen": self.events_seen,
+            "classes": self.classes,
+            "planned": self.planned,
+            "mutations": self.mutations,
+            "failed": self.failed,
+            "api_calls": self.api_calls,
+            "api_round_trips": self.api_round_trips,
+            "cascades": self.cascades,
+            "stuck": self.stuck,
+            "success_rate": self.success_rate,
+            "latency_ms": self.latency_ms,
+            "latency_p50_ms": self.latency_p50_ms,
+            "needs_signin": self.needs_signin,
+            "errors": self.errors,
+            "alerts": self.alerts,
+            "reconciled": self.reconciled,
+            "run_id": self.run_id,
+            "plan_id": self.plan.plan_id if self.plan else None,
+        }
+        if with_plan and self.plan is not None:
+            out["plan"] = self.plan.to_json()
+        return out
+
+    def summary(self) -> str:
+        """One line for people."""
+        verb = "would write" if self.dry_run else "wrote"
+        count = sum(self.planned.values()) if self.dry_run else sum(self.mutations.values())
+        ops = self.planned if self.dry_run else self.mutations
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(ops.items())) or "nothing"
+        return (
+            f"{self.calendars} calendars, {self.events_seen} events; {verb} {count} ({detail}); "
+            f"failed {self.failed}, cascades {self.cascades}, stuck {self.stuck}, "
+            f"{self.api_calls} API calls in {self.api_round_trips} round trips, {self.duration_ms:.0f} ms"
+        )
+
+
+@dataclass
+class _Cal:
+    row: dict[str, Any]
+    email: str
+    ref: CalendarRef
+    first_run: bool
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _surrogate_id(calendar_id: int, google_event_id: str) -> str:
+    """Row id for events that have no correlation id of their own (legacy, external...)."""
+    return str(uuid.uuid5(CALSYNC_NAMESPACE, f"row|{calendar_id}|{google_event_id}"))
+
+
+def enabled_calendars(conn: Any) -> list[_Cal]:
+    """Enabled calendars, one per Google id (the best access role wins across accounts)."""
+    rows = conn.execute(
+        select(_CAL, _ACC.c.email, _ACC.c.needs_signin.label("acc_needs_signin"))
+        .join(_ACC, _ACC.c.id == _CAL.c.account_id)
+        .where(_CAL.c.enabled.is_(True))
+        .order_by(_CAL.c.id)
+    ).mappings()
+    best: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["access_role"] not in _ROLE_RANK:
+            continue
+        cur = best.get(r["google_id"])
+        if cur is None or _ROLE_RANK[r["access_role"]] < _ROLE_RANK[cur["access_role"]]:
+            best[r["google_id"]] = dict(r)
+    out = []
+    for r in best.values():
+        try:
+            mode = EngineMode(r["engine_mode"])
+        except ValueError:
+            mode = EngineMode.LEGACY
+        ref = CalendarRef(r["id"], r["google_id"], r["access_role"], r["email"], mode)
+        out.append(_Cal(r, r["email"], ref, r["last_synced_at"] is None))
+    return out
+
+
+def _time_row(event: GoogleEvent) -> dict[str, Any]:
+    try:
+        start, end = parse_times(event)
+    except BadEventData:
+        return {}
+    return {
+        "start": start.raw,
+        "end": end.raw,
+        "start_utc": start.utc,
+        "all_day": start.all_day,
+        "time_zone": start.time_zone,
+    }
+
+
+def _when_dict(raw: str, all_day: bool, tz: str | None) -> dict[str, str]:
+    if all_day:
+        return {"date": raw}
+    return {"dateTime": raw, **({"timeZone": tz} if tz else {})}
+
+
+def _has_legacy_blocks(events: list[GoogleEvent], markers: tuple[str, ...]) -> bool:
+    for e in events:
+        if e.get("status") == "cancelled":
+            continue
+        ext = e.get("extendedProperties")
+        priv = ext.get("private") if isinstance(ext, dict) else None
+        if isinstance(priv, dict) and any(str(k).startswith("calsync_") for k in priv):
+            continue
+        if legacy_suffix(title_of(e), markers) is not None:
+            return True
+    return False
+
+
+class _Cycle:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        *,
+        dry_run: bool,
+        on_event: EventSink | None,
+        cancel: Callable[[], bool] | None,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.store = ctx.store
+        self.installation_id = ctx.installation_id
+        self.dry_run = dry_run
+        self.on_event = on_event
+        self.cancel = cancel
+        self.now = now
+        self.report = CycleReport(dry_run=dry_run, started_at=now())
+        self.gateways: dict[str, Gateway] = {}
+        self.counters_before: dict[str, tuple[int, int]] = {}
+        self.unavailable_accounts: dict[str, str] = {}
+
+    # --- gateways --------------------------------------------------------------------
+
+    def gateway(self, email: str) -> Gateway | None:
+        if email in self.unavailable_accounts:
+            return None
+        if email not in self.gateways:
+            try:
+                gw = self.ctx.gateway_for(email)
+            except CalsyncError as exc:
+                self._account_failed(email, exc)
+                return None
+            self.gateways[email] = gw
+            self.counters_before[email] = (gw.counter.units, gw.counter.round_trips)
+        return self.gateways[email]
+
+    def _account_failed(self, email: str, exc: CalsyncError) -> None:
+        from calsync_tui.google.errors import NeedsSignIn
+
+        self.unavailable_accounts[email] = str(exc)
+        if isinstance(exc, NeedsSignIn):
+            self.report.needs_signin.append(email)
+            if not self.dry_run:
+                with self.store.engine.begin() as conn:
+                    conn.execute(
+                        update(_ACC)
+                        .where(_ACC.c.email == email)
+                        .values(needs_signin=True, signin_error=exc.reason, updated_at=self.now())
+                    )
+        self.report.errors.append(str(exc))
+
+    # --- the cycle -------------------------------------------------------------------
+
+    def run(self) -> CycleReport:
+        t0 = time.perf_counter()
+        s = self.settings
+        with self.store.engine.connect() as conn:
+            cals = enabled_calendars(conn)
+        self.report.calendars = len(cals)
+        emit(self.on_event, CycleStarted(self.dry_run, len(cals)))
+        if not self.dry_run:
+            rec = reconcile(self.store, self.gateway, batch_size=s.batch_size, now=self.now)
+            self.report.reconciled = rec.resent + rec.creating_resolved + rec.gave_up
+            self.report.alerts.extend(rec.alerts)
+        now = self.now()
+        window_start = now - timedelta(days=s.window_days_back)
+        window_end = now + timedelta(days=s.window_days_ahead)
+        pages: dict[int, EventPage] = {}
+        for cal in cals:
+            gw = self.gateway(cal.email)
+            if gw is None:
+                continue
+            try:
+                page = gw.list_events(
+                    cal.ref.google_id,
+                    sync_token=cal.row["sync_token"],
+                    time_min=_iso(window_start),
+                    time_max=_iso(window_end),
+                )
+            except CalsyncError as exc:
+                from calsync_tui.google.errors import NeedsSignIn
+
+                if isinstance(exc, NeedsSignIn):
+                    self._account_failed(cal.email, exc)
+                else:
+                    self.report.errors.append(f"{cal.ref.google_id}: {exc}")
+                    cal.row["last_error"] = str(exc)
+                emit(self.on_event, CalendarRead(cal.ref.google_id, 0, False, str(exc)))
+                continue
+            pages[cal.ref.local_id] = page
+            self.report.events_listed += len(page.events)
+            emit(self.on_event, CalendarRead(cal.ref.google_id, len(page.events), page.full))
+        # Engine mode of a calendar's first cycle: legacy while legacy blocks exist.
+        for cal in cals:
+            first = pages.get(cal.ref.local_id)
+            if (
+                cal.first_run
+                and first is not None
+                and cal.ref.mode == EngineMode.UUID
+                and _has_legacy_blocks(first.events, s.legacy_markers)
+            ):
+                cal.ref = CalendarRef(
+                    cal.ref.local_id,
+                    cal.ref.google_id,
+                    cal.ref.access_role,
+                    cal.ref.account,
+                    EngineMode.LEGACY,
+                )
+                cal.row["engine_mode"] = str(EngineMode.LEGACY)
+        with self.store.engine.connect() as conn:
+            rows = load_rows(conn, [c.ref.local_id for c in cals])
+            used_ids = all_correlation_ids(conn)
+        changed: dict[tuple[int, str], Row] = {}
+        for cal in cals:
+            listed = pages.get(cal.ref.local_id)
+            if listed is None:
+                continue
+            cctx = ClassifyContext(
+                installation_id=self.installation_id,
+                calendar_google_id=cal.ref.google_id,
+                mode=cal.ref.mode,
+                legacy_markers=s.legacy_markers,
+                ignored_event_types=s.ignored_event_types,
+                owner_emails=frozenset({cal.email.lower(), cal.ref.google_id.lower()}),
+                window_start=window_start,
+                window_end=window_end,
+            )
+            self._apply_page(cal, listed, cctx, rows, used_ids, changed, now)
+        self._rewindow(cals, rows, changed, window_start, window_end)
+        unavailable = frozenset(
+            c.ref.google_id
+            for c in cals
+            if c.email in self.unavailable_accounts or c.row.get("last_error")
+        )
+        sources, blocks, classes = self._items(cals, rows, changed)
+        self.report.classes = dict(classes)
+        self.report.events_seen = sum(classes.values())
+        plan = build_plan(
+            [c.ref for c in cals],
+            sources,
+            blocks,
+            installation_id=self.installation_id,
+            settings=s,
+            unavailable=unavailable,
+        )
+        self.report.plan = plan
+        self.report.planned = plan.by_op
+        self.report.cascades = self._cascades(blocks)
+        for m in plan.mutations:  # orphans get their class for display
+            if m.op == Op.DELETE and m.reason.startswith("orphan"):
+                row = rows.get((m.calendar_id, m.google_event_id))
+                if row is not None and row.get("event_class") == str(EventClass.BUSY_BLOCK):
+                    row["event_class"] = str(EventClass.ORPHANED_BLOCK)
+                    changed[(m.calendar_id, m.google_event_id)] = row
+        emit(self.on_event, PlanReady(plan.plan_id, len(plan), plan.by_op))
+        exec_report = ExecuteReport()
+        if not self.dry_run:
+            self._save_state(cals, pages, changed, now)
+            exec_report = execute_plan(
+                self.store,
+                plan.mutations,
+                {e: g for e, g in self.gateways.items() if e not in self.unavailable_accounts},
+                plan_id=plan.plan_id,
+                batch_size=s.batch_size,
+                now=self.now,
+                on_event=self.on_event,
+                cancel=self.cancel,
+            )
+        self._finish(exec_report, sources, t0)
+        return self.report
+
+    # --- reading ---------------------------------------------------------------------
+
+    def _apply_page(
+        self,
+        cal: _Cal,
+        page: EventPage,
+        cctx: ClassifyContext,
+        rows: dict[tuple[int, str], Row],
+        used_ids: dict[str, tuple[int, str]],
+        changed: dict[tuple[int, str], Row],
+        now: datetime,
+    ) -> None:
+        cal_id = cal.ref.local_id
+        seen: set[str] = set()
+        for event in page.events:
+            gid = str(event.get("id") or "")
+            if not gid:
+                continue
+            seen.add(gid)
+            key = (cal_id, gid)
+            old = rows.get(key)
+            if event.get("status") == "cancelled":
+                self._gone(rows, changed, key, by_hand=True)
+                if not event.get("recurringEventId"):  # a whole series went away
+                    for k, r in rows.items():
+                        if k[0] == cal_id and r.get("recurring_event_id") == gid:
+                            self._gone(rows, changed, k, by_hand=True)
+                continue
+            cls = classify(event, cctx)
+            cid = cls.correlation_id
+            if cls.event_class in (
+                EventClass.LEGACY_BUSY_BLOCK,
+                EventClass.EXTERNAL_CALSYNC,
+                EventClass.ERROR,
+            ):
+                cid = None
+            reason = cls.reason
+            event_class = cls.event_class
+            if cid is not None:
+                owner = used_ids.get(cid)
+                if owner is not None and owner != key:
+                    other = rows.get(owner)
+                    if other is not None and other.get("status") != str(Status.DELETED):
+                        event_class = EventClass.ERROR
+                        reason = f"duplicate calsync_id {cid} (also on {owner[1]})"
+                        cid = None
+            if cid is None:
+                cid = _surrogate_id(cal_id, gid)
+            if old is not None and old["correlation_id"] != cid:
+                used_ids.pop(old["correlation_id"], None)
+            used_ids[cid] = key
+            is_block = cls.event_type == EventType.BUSY_BLOCK
+            row: Row = dict(old) if old else {"created_at": now}
+            row.update(
+                {
+                    "correlation_id": cid,
+                    "calendar_id": cal_id,
+                    "google_event_id": gid,
+                    "event_type": str(cls.event_type),
+                    "event_class": str(event_class),
+                    "created_by_us": bool(old and old.get("created_by_us"))
+                    or event_class == EventClass.BUSY_BLOCK,
+                    "stamped": cls.stamped
+                    or bool(old and old.get("stamped") and old["correlation_id"] == cid),
+                    "source_correlation_id": cls.source_correlation_id,
+                    "status": str(Status.SYNCED),
+                    "recurring_event_id": cls.recurring_event_id,
+                    "summary": title_of(event),
+                    "title_hash": mirror_digest(event)
+                    if is_block
+                    else title_digest(title_of(event)),
+                    "etag": event.get("etag"),
+                    "google_updated": event.get("updated"),
+                    "error": (
+                        reason
+                        if event_class == EventClass.ERROR
+                        else OUTSIDE_WINDOW
+                        if reason == "outside the window"
+                        else None
+                    ),
+                    "last_seen": now,
+                    **_time_row(event),
+                }
+            )
+            rows[key] = row
+            changed[key] = row
+        if page.full:
+            for k in list(rows):
+                if k[0] == cal_id and k[1] not in seen:
+                    self._gone(rows, changed, k, by_hand=False)
+
+    def _gone(
+        self,
+        rows: dict[tuple[int, str], Row],
+        changed: dict[tuple[int, str], Row],
+        key: tuple[int, str],
+        *,
+        by_hand: bool,
+    ) -> None:
+        row = rows.get(key)
+        if row is None or row.get("status") == str(Status.DELETED):
+            return
+        if row.get("status") == str(Status.CREATING):
+            return  # our own write in flight (reconcile decides)
+        row = dict(row)
+        row["status"] = str(Status.DELETED)
+        if row.get("event_type") == str(EventType.BUSY_BLOCK):
+            row["error"] = DELETED_BY_HAND if by_hand else "missing from full listing"
+        rows[key] = row
+        changed[key] = row
+
+    def _rewindow(
+        self,
+        cals: list[_Cal],
+        rows: dict[tuple[int, str], Row],
+        changed: dict[tuple[int, str], Row],
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        """Sources ignored as outside the window come in as the window slides."""
+        for key, row in rows.items():
+            if row.get("error") != OUTSIDE_WINDOW or row.get("status") == str(Status.DELETED):
+                continue
+            start_utc = row.get("start_utc")
+            if start_utc is None:
+                continue
+            if start_utc.tzinfo is None:
+                start_utc = start_utc.replace(tzinfo=UTC)
+            if start <= start_utc < end:
+                row = dict(row)
+                row["event_class"] = str(
+                    EventClass.TRACKED_USER_EVENT
+                    if row.get("stamped")
+                    else EventClass.NEW_USER_EVENT
+                )
+                row["error"] = None
+                rows[key] = row
+                changed[key] = row
+
+    # --- planning inputs -------------------------------------------------------------
+
+    def _items(
+        self,
+        cals: list[_Cal],
+        rows: dict[tuple[int, str], Row],
+        changed: dict[tuple[int, str], Row],
+    ) -> tuple[list[SourceItem], list[BlockItem], Counter[str]]:
+        by_id = {c.ref.local_id: c for c in cals}
+        markers = self.settings.legacy_markers
+        sources: list[SourceItem] = []
+        blocks: list[BlockItem] = []
+        classes: Counter[str] = Counter()
+        for key, row in rows.items():
+            cal = by_id.get(row["calendar_id"])
+            if cal is None:
+                continue
+            status = row.get("status")
+            cls = row.get("event_class")
+            suffix = legacy_suffix(row.get("summary") or "", markers)
+            # Mode may have changed since the row was classified (rollout/rollback).
+            if cls == str(EventClass.LEGACY_BUSY_BLOCK) and cal.ref.mode == EngineMode.UUID:
+                cls = str(EventClass.IGNORED)
+            elif (
+                cls == str(EventClass.IGNORED)
+                and suffix is not None
+                and not row.get("stamped")
+                and cal.ref.mode != EngineMode.UUID
+                and row.get("error") is None
+                and row.get("event_type") == str(EventType.USER_EVENT)
+            ):
+                cls = str(EventClass.LEGACY_BUSY_BLOCK)
+            if cls != row.get("event_class"):
+                row = dict(row)
+                row["event_class"] = cls
+                row["event_type"] = str(
+                    EventType.BUSY_BLOCK
+                    if cls == str(EventClass.LEGACY_BUSY_BLOCK)
+                    else EventType.USER_EVENT
+                )
+                rows[key] = row
+                changed[key] = row
+            if status != str(Status.DELETED):
+                classes[str(cls)] += 1
+            start = _when_dict(
+                row.get("start") or "", bool(row.get("all_day")), row.get("time_zone")
+            )
+            end = _when_dict(row.get("end") or "", bool(row.get("all_day")), row.get("time_zone"))
+            if cls in (str(EventClass.NEW_USER_EVENT), str(EventClass.TRACKED_USER_EVENT)):
+                if status == str(Status.DELETED):
+                    continue
+                stamp_event_id = row.get("recurring_event_id") or row["google_event_id"]
+                sources.append(
+                    SourceItem(
+                        cal.ref,
+                        row["google_event_id"],
+                        row["correlation_id"],
+                        row.get("summary") or "",
+                        start,
+                        end,
+                        stamped=bool(row.get("stamped")),
+                        stamp_event_id=stamp_event_id,
+                        stamp_id=self._stamp_id(cal, row),
+                        updated=row.get("google_updated"),
+                    )
+                )
+            elif cls in (
+                str(EventClass.BUSY_BLOCK),
+                str(EventClass.ORPHANED_BLOCK),
+                str(EventClass.LEGACY_BUSY_BLOCK),
+            ):
+                legacy = cls == str(EventClass.LEGACY_BUSY_BLOCK)
+                live = status in (str(Status.CREATED), str(Status.SYNCED))
+                blocks.append(
+                    BlockItem(
+                        cal.ref,
+                        row["google_event_id"],
+                        None if legacy else row["correlation_id"],
+                        row.get("source_correlation_id"),
+                        digest=row.get("title_hash") or "",
+                        live=live,
+                        deleted_by_hand=status == str(Status.DELETED)
+                        and row.get("error") == DELETED_BY_HAND,
+                        legacy=legacy,
+                        legacy_suffix=suffix,
+                        cascade=legacy
+                        and suffix is not None
+                        and legacy_suffix(suffix, markers) is not None,
+                        start_key=_key(start),
+                        end_key=_key(end),
+                        before={
+                            "id": row["google_event_id"],
+                            "summary": row.get("summary") or "",
+                            "start": start,
+                            "end": end,
+                            "etag": row.get("etag"),
+                        },
+                    )
+                )
+        return sources, blocks, classes
+
+    def _stamp_id(self, cal: _Cal, row: Row) -> str:
+        from calsync_tui.engine.model import unstamped_correlation_id
+
+        master = row.get("recurring_event_id")
+        if master:
+            return unstamped_correlation_id(cal.ref.google_id, master)
+        return str(row["correlation_id"])
+
+    def _cascades(self, blocks: list[BlockItem]) -> int:
+        """Blocks of blocks: legacy cascade titles, or our block whose source is a block."""
+        block_ids = {b.correlation_id for b in blocks if b.correlation_id and b.live}
+        n = sum(1 for b in blocks if b.live and b.cascade)
+        n += sum(
+            1 for b in blocks if b.live and not b.legacy and b.source_correlation_id in block_ids
+        )
+        return n
+
+    # --- writing ---------------------------------------------------------------------
+
+    def _save_state(
+        self,
+        cals: list[_Cal],
+        pages: dict[int, EventPage],
+        changed: dict[tuple[int, str], Row],
+        now: datetime,
+    ) -> None:
+        with self.store.engine.begin() as conn:
+            upsert_rows(conn, list(changed.values()), now)
+            for cal in cals:
+                page = pages.get(cal.ref.local_id)
+                values: dict[str, Any] = {
+                    "last_error": cal.row.get("last_error"),
+                    "updated_at": now,
+                }
+                if page is not None:
+                    values.update(
+                        sync_token=page.next_sync_token,
+                        last_synced_at=now,
+                        last_error=None,
+                        engine_mode=str(cal.ref.mode),
+                    )
+                conn.execute(update(_CAL).where(_CAL.c.id == cal.ref.local_id).values(**values))
+
+    def _finish(self, exec_report: ExecuteReport, sources: list[SourceItem], t0: float) -> None:
+        r = self.report
+        r.mutations = dict(exec_report.done)
+        r.failed = exec_report.failed_total
+        attempted = exec_report.done_total + exec_report.failed_total
+        r.success_rate = 1.0 if attempted == 0 else exec_report.done_total / attempted
+        r.errors.extend(exec_report.errors[:20])
+        now = self.now()
+        lat = []
+        for src in sources:
+            if src.correlation_id in exec_report.touched_sources and src.updated:
+                try:
+                    upd = datetime.fromisoformat(src.updated.replace("Z", "+00:00"))
+                except ValueError:
+                    continue
+                lat.append(max(0.0, (now - upd).total_seconds() * 1000))
+        if lat:
+            r.latency_ms = max(lat)
+            r.latency_p50_ms = statistics.median(lat)
+        for email, gw in self.gateways.items():
+            units, trips = self.counters_before.get(email, (0, 0))
+            r.api_calls += gw.counter.units - units
+            r.api_round_trips += gw.counter.round_trips - trips
+        with self.store.engine.connect() as conn:
+            r.stuck = len(
+                conn.execute(
+                    select(_ES.c.correlation_id).where(_ES.c.status == str(Status.CREATING))
+                ).all()
+            ) + len(
+                conn.execute(
+                    select(_MUT.c.id).where(
+                        _MUT.c.status == str(MutationStatus.PENDING), _MUT.c.origin == "sync"
+                    )
+                ).all()
+            )
+        r.duration_ms = (time.perf_counter() - t0) * 1000
+        alerts: list[tuple[str, str, str]] = []
+        if r.cascades:
+            alerts.append(
+                ("cascade", "error", f"{r.cascades} cascade block(s) detected (a block of a block)")
+            )
+        for email in r.needs_signin:
+            alerts.append(
+                (
+                    "needs_signin",
+                    "warning",
+                    f"{email} needs to sign in again: calsync-tui auth login",
+                )
+            )
+        with self.store.engine.begin() as conn:
+            res = conn.execute(
+                insert(_RUN).values(
+                    kind="dry_run" if self.dry_run else "sync",
+                    started_at=r.started_at,
+                    finished_at=now,
+                    duration_ms=r.duration_ms,
+                    events_seen=r.events_seen,
+                    classes_json=json.dumps(r.classes, sort_keys=True),
+                    mutations_json=json.dumps(
+                        r.planned if self.dry_run else r.mutations, sort_keys=True
+                    ),
+                    api_calls=r.api_calls,
+                    api_round_trips=r.api_round_trips,
+                    cascades=r.cascades,
+                    stuck=r.stuck,
+                    failed=r.failed,
+                    success_rate=r.success_rate,
+                    latency_ms=r.latency_ms,
+                    error="; ".join(r.errors[:3]) or None,
+                )
+            )
+            r.run_id = res.inserted_primary_key[0] if res.inserted_primary_key else None
+            if not self.dry_run:
+                for kind, level, message in alerts:
+                    conn.execute(
+                        insert(_ALERT).values(
+                            created_at=now,
+                            level=level,
+                            kind=kind,
+                            message=message,
+                            acknowledged=False,
+                        )
+                    )
+        for kind, level, message in alerts:
+            r.alerts.append(message)
+            emit(self.on_event, AlertRaised(kind, message, level))
+        emit(self.on_event, CycleDone(r))
+
+
+def _key(value: dict[str, str]) -> str:
+    from calsync_tui.engine.fields import parse_when
+
+    try:
+        return parse_when(value, "t").key()
+    except BadEventData:
+        return ""
+
+
+def run_cycle(
+    ctx: EngineContext,
+    *,
+    dry_run: bool = False,
+    on_event: EventSink | None = None,
+    cancel: Callable[[], bool] | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> CycleReport:
+    """Run one cycle over all enabled calendars. Dry-run plans and writes nothing
+    (no Google write, no EventState, no sync token); it records a `dry_run` SyncRun."""
+    clock = now or (lambda: datetime.now(UTC))
+    return _Cycle(ctx, dry_run=dry_run, on_event=on_event, cancel=cancel, now=clock).run()
