@@ -16,14 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from calsync_tui.engine.model import (
-    KEY_ID,
-    KEY_INSTANCE,
-    KEY_SOURCE,
-    KEY_TYPE,
-    EventClass,
-    EventType,
-)
+from calsync_tui.engine.classify import Classification, ClassifyContext, classify
+from calsync_tui.engine.model import KEY_SOURCE, EngineMode, EventClass
 from calsync_tui.google.types import GoogleEvent
 from calsync_tui.migration.events import private_props, time_key, title
 
@@ -64,6 +58,21 @@ class Item:
     cls: EventClass
     marker: str | None = None
     suffix: str | None = None
+    info: Classification | None = None
+
+    @property
+    def cascade(self) -> bool:
+        return bool(self.info and self.info.cascade)
+
+    @property
+    def correlation_id(self) -> str:
+        """Source: its (instance) correlation id; block: its own id ("" if none)."""
+        return (self.info.correlation_id if self.info else None) or ""
+
+    @property
+    def source_key(self) -> str:
+        """Busy block: the `calsync_source` it names."""
+        return (self.info.source_correlation_id if self.info else None) or ""
 
     @property
     def ref(self) -> EventRef:
@@ -82,17 +91,6 @@ def parse_legacy_title(summary: str, markers: Iterable[str]) -> tuple[str, str] 
     return None
 
 
-def _self_declined(event: GoogleEvent) -> bool:
-    for attendee in event.get("attendees") or []:
-        if (
-            isinstance(attendee, dict)
-            and attendee.get("self")
-            and attendee.get("responseStatus") == "declined"
-        ):
-            return True
-    return False
-
-
 def classify_item(
     calendar: str,
     event: GoogleEvent,
@@ -102,32 +100,21 @@ def classify_item(
     ignored_event_types: Sequence[str],
     legacy_detection: bool = True,
 ) -> Item:
-    """Class of one event for the migration's inventory (DESIGN.md section 3 order)."""
-    if event.get("status") == "cancelled":
-        return Item(calendar, event, EventClass.IGNORED)
-    props = private_props(event)
-    if any(k.startswith("calsync_") for k in props):
-        if props.get(KEY_INSTANCE) != installation_id:
-            return Item(calendar, event, EventClass.EXTERNAL_CALSYNC)
-        if not props.get(KEY_ID) or props.get(KEY_TYPE) not in (
-            EventType.USER_EVENT,
-            EventType.BUSY_BLOCK,
-        ):
-            return Item(calendar, event, EventClass.ERROR)
-        if props[KEY_TYPE] == EventType.BUSY_BLOCK:
-            return Item(calendar, event, EventClass.BUSY_BLOCK)
-        return Item(calendar, event, EventClass.TRACKED_USER_EVENT)
-    if legacy_detection:
-        parsed = parse_legacy_title(title(event), markers)
-        if parsed is not None:
-            return Item(calendar, event, EventClass.LEGACY_BUSY_BLOCK, parsed[0], parsed[1])
-    if not isinstance(event.get("start"), dict) or not isinstance(event.get("end"), dict):
-        return Item(calendar, event, EventClass.ERROR)
-    if event.get("transparency") == "transparent" or _self_declined(event):
-        return Item(calendar, event, EventClass.IGNORED)
-    if event.get("eventType", "default") in ignored_event_types:
-        return Item(calendar, event, EventClass.IGNORED)
-    return Item(calendar, event, EventClass.NEW_USER_EVENT)
+    """Class of one event, by the engine's classifier (hybrid mode: properties first,
+    legacy titles as fallback; uuid mode once legacy detection is off)."""
+    ctx = ClassifyContext(
+        installation_id=installation_id,
+        calendar_google_id=calendar,
+        mode=EngineMode.HYBRID if legacy_detection else EngineMode.UUID,
+        legacy_markers=tuple(markers),
+        ignored_event_types=tuple(ignored_event_types),
+    )
+    c = classify(event, ctx)
+    marker = None
+    if c.event_class == EventClass.LEGACY_BUSY_BLOCK:
+        text = title(event)
+        marker = text[: text.find("Busy")].strip() or None
+    return Item(calendar, event, c.event_class, marker, c.legacy_suffix, c)
 
 
 @dataclass(frozen=True)
@@ -221,7 +208,7 @@ def link_legacy(
     pending: list[Item] = []
     for b in blocks:
         suffix = b.suffix or ""
-        if parse_legacy_title(suffix, all_markers) is not None:
+        if b.cascade or parse_legacy_title(suffix, all_markers) is not None:
             report.unlinked.append(Unlinked(b.ref, "cascade", f"title {title(b.event)!r}"))
             continue
         cands = [s for s in by_exact[(time_key(b.event), suffix)] if s.calendar != b.calendar]

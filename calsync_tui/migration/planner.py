@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from calsync_tui.engine.model import (
-    CALSYNC_NAMESPACE,
     KEY_ID,
     KEY_INSTANCE,
     KEY_SOURCE,
@@ -35,7 +33,7 @@ from calsync_tui.engine.model import (
     google_event_id_for,
 )
 from calsync_tui.google.types import GoogleEvent
-from calsync_tui.migration.events import original_start, private_props, time_key, title
+from calsync_tui.migration.events import private_props, time_key, title
 from calsync_tui.migration.linking import (
     CalendarView,
     EventRef,
@@ -139,51 +137,17 @@ def build_inventory(
         for v in views
         for e in v.events
     ]
-    resolver = CidResolver({})
-    live = {resolver.source_key(s) for s in source_items(items)}
+    key_to_ref = {s.correlation_id: s.ref for s in source_items(items)}
     stamped_pairs: set[tuple[EventRef, str]] = set()
-    key_to_ref = {resolver.source_key(s): s.ref for s in source_items(items)}
     for i in items:
         if i.cls == EventClass.BUSY_BLOCK:
-            src = private_props(i.event).get(KEY_SOURCE)
-            if src not in live:
+            src = i.source_key
+            if src not in key_to_ref:
                 i.cls = EventClass.ORPHANED_BLOCK
             elif src in key_to_ref:
                 stamped_pairs.add((key_to_ref[src], i.calendar))
     links = link_legacy(items, stamped_pairs, options.legacy_markers)
     return Inventory(list(views), items, links, dict(masters or {}))
-
-
-class CidResolver:
-    """Correlation ids of sources: the stamped one, a known local one, or a derived one.
-
-    Unstamped events get a uuid5 of (calendar, event id) unless the store already gave
-    them an id, so re-planning the same state gives the same plan.
-    """
-
-    def __init__(self, known: Mapping[tuple[str, str], str]) -> None:
-        self.known = known
-
-    def cid(self, calendar: str, event_id: str) -> str:
-        got = self.known.get((calendar, event_id))
-        if got:
-            return got
-        return str(uuid.uuid5(CALSYNC_NAMESPACE, f"user|{calendar}|{event_id}"))
-
-    def series_cid(self, item: Item) -> str:
-        """Cid the source's own record carries (the master's for a recurring instance)."""
-        stamped = private_props(item.event).get(KEY_ID)
-        if stamped and item.cls == EventClass.TRACKED_USER_EVENT:
-            return stamped
-        master = item.event.get("recurringEventId")
-        return self.cid(item.calendar, str(master or item.event.get("id", "")))
-
-    def source_key(self, item: Item) -> str:
-        """Engine's source key: the cid, or `"{series_cid}:{originalStartTime}"`."""
-        base = self.series_cid(item)
-        if item.event.get("recurringEventId"):
-            return f"{base}:{original_start(item.event)}"
-        return base
 
 
 @dataclass
@@ -257,11 +221,9 @@ def _props(options: MigrationOptions, **values: str) -> dict[str, str]:
 def build_backfill(
     inv: Inventory,
     options: MigrationOptions,
-    known_cids: Mapping[tuple[str, str], str] | None = None,
     scope: str | None = None,
 ) -> list[PlannedWrite]:
     """The backfill's writes, in a stable order: deletes, stamps of sources, blocks."""
-    resolver = CidResolver(known_cids or {})
     writes: list[PlannedWrite] = []
     sources = source_items(inv.items)
     by_ref = {i.ref: i for i in inv.items}
@@ -280,13 +242,14 @@ def build_backfill(
     for s in sources:
         if s.cls != EventClass.NEW_USER_EVENT:
             continue
-        master_id = s.event.get("recurringEventId")
-        target_id = str(master_id or s.event.get("id", ""))
+        assert s.info is not None
+        master_id = s.info.recurring_event_id
+        target_id = s.info.stamp_event_id or str(s.event.get("id", ""))
         if (s.calendar, target_id) in stamped_targets:
             continue
         stamped_targets.add((s.calendar, target_id))
         before = inv.masters.get((s.calendar, target_id)) if master_id else s.event
-        cid = resolver.cid(s.calendar, target_id)
+        cid = s.info.stamp_id or s.correlation_id
         body: dict[str, Any] = {
             "extendedProperties": {
                 "private": _props(options, **{KEY_ID: cid, KEY_TYPE: EventType.USER_EVENT})
@@ -304,10 +267,10 @@ def build_backfill(
     ours: dict[tuple[str, str], Item] = {}
     for i in inv.items:
         if i.cls == EventClass.BUSY_BLOCK:
-            ours[(private_props(i.event).get(KEY_SOURCE, ""), i.calendar)] = i
+            ours[(i.source_key, i.calendar)] = i
     blocked = {(c, a.block.calendar) for a in inv.links.ambiguous for c in a.candidates}
     for s in sorted(sources, key=lambda x: (x.calendar, time_key(x.event), str(x.event.get("id")))):
-        key = resolver.source_key(s)
+        key = s.correlation_id
         for target in writable:
             if target == s.calendar or (s.ref, target) in blocked:
                 continue
@@ -389,7 +352,7 @@ def retitle_writes(
     inv: Inventory, options: MigrationOptions, scope: str | None = None
 ) -> list[PlannedWrite]:
     """Cutover: every block still titled the legacy way gets the template title."""
-    by_key = {CidResolver({}).source_key(s): s for s in source_items(inv.items)}
+    by_key = {s.correlation_id: s for s in source_items(inv.items)}
     writes: list[PlannedWrite] = []
     for i in inv.items:
         if i.cls != EventClass.BUSY_BLOCK or (scope and i.calendar != scope):
@@ -397,7 +360,7 @@ def retitle_writes(
         if parse_legacy_title(title(i.event), options.legacy_markers) is None:
             continue
         props = private_props(i.event)
-        source = by_key.get(props.get(KEY_SOURCE, ""))
+        source = by_key.get(i.source_key)
         src_title = (
             title(source.event)
             if source

@@ -152,14 +152,12 @@ def prepare(env: MigrationEnv) -> dict[str, Any]:
 def _store_links(session: Session, snap: Snapshot) -> None:
     """Keep each legacy block's link locally (EventState of the block, source id)."""
     from calsync_tui.engine.model import block_correlation_id
-    from calsync_tui.migration.planner import CidResolver
 
     local = {c.google_id: c.local_id for c in snap.calendars}
-    resolver = CidResolver({})
     by_ref = {i.ref: i for i in snap.inventory.items}
     for lk in snap.inventory.links.links:
         src = by_ref[lk.source]
-        key = resolver.source_key(src)
+        key = src.correlation_id
         cid = block_correlation_id(key, lk.block.calendar)
         block = by_ref[lk.block].event
         existing = session.get(EventState, cid)

@@ -32,6 +32,8 @@ from calsync_tui.migration.planner import (
 from calsync_tui.settings import Settings
 
 INST = "11111111-2222-4333-8444-555555555555"
+CID_S = "aaaaaaaa-2222-4333-8444-555555555555"
+CID_K = "bbbbbbbb-2222-4333-8444-555555555555"
 OPTS = MigrationOptions(
     installation_id=INST,
     legacy_markers=("🔒", "📅"),
@@ -179,7 +181,7 @@ def test_cutover_retitles_stamped_legacy_blocks() -> None:
         "Review",
         *T1,
         extendedProperties={
-            "private": {KEY_ID: "cid-s", KEY_TYPE: "user_event", "calsync_instance": INST}
+            "private": {KEY_ID: CID_S, KEY_TYPE: "user_event", "calsync_instance": INST}
         },
     )
     blk = ev(
@@ -188,9 +190,9 @@ def test_cutover_retitles_stamped_legacy_blocks() -> None:
         *T1,
         extendedProperties={
             "private": {
-                KEY_ID: "cid-k",
+                KEY_ID: CID_K,
                 KEY_TYPE: "busy_block",
-                KEY_SOURCE: "cid-s",
+                KEY_SOURCE: CID_S,
                 "calsync_instance": INST,
             }
         },
