@@ -1,0 +1,352 @@
+"""Read models shared by `status`, the TUI and others: plain functions over a sync Session.
+
+They return dataclasses (or the table rows themselves for pages) so callers never build
+their own SQL for display. Event and journal pages use indexed ORDER BY + LIMIT/OFFSET:
+at 50,000 events a page costs milliseconds (see tests/store/test_queries.py).
+
+The vocabulary is repeated here as strings on purpose: the store sits below the engine
+and must not import it (`calsync_tui.engine.model` holds the same names).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, or_
+from sqlmodel import Session, col, select
+
+from local_store.models import (
+    Account,
+    Alert,
+    Calendar,
+    EventState,
+    MigrationState,
+    Mutation,
+    SyncRun,
+)
+
+SOURCE_CLASSES = ("tracked_user_event", "new_user_event")
+WRITABLE_ROLES = ("owner", "writer")
+# A block counts toward coverage only once Google's copy is confirmed up to date.
+COVERED_STATUSES = ("synced",)
+GONE_STATUS = "deleted"
+
+
+@dataclass
+class CalendarSummary:
+    """One calendar as the dashboard shows it."""
+
+    id: int
+    google_id: str
+    summary: str
+    account_email: str
+    access_role: str
+    enabled: bool
+    engine_mode: str
+    counts: dict[str, int] = field(default_factory=dict)  # event_class -> live events
+    sources: int = 0
+    covered_sources: int = 0
+    coverage: float = 100.0  # percent; 100 when there is nothing to cover
+    last_synced_at: datetime | None = None
+    last_error: str | None = None
+
+    @property
+    def writable(self) -> bool:
+        return self.access_role in WRITABLE_ROLES
+
+
+@dataclass
+class AccountSummary:
+    email: str
+    auth_kind: str
+    needs_signin: bool
+    signin_error: str | None
+    calendars: int
+    enabled_calendars: int
+
+
+def _live() -> ColumnElement[bool]:
+    return col(EventState.status) != GONE_STATUS
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _target_ids(session: Session) -> list[int]:
+    """Enabled calendars that can receive busy blocks."""
+    rows = session.exec(
+        select(Calendar.id).where(
+            col(Calendar.enabled).is_(True), col(Calendar.access_role).in_(WRITABLE_ROLES)
+        )
+    ).all()
+    return [r for r in rows if r is not None]
+
+
+def coverage_by_calendar(session: Session) -> dict[int, tuple[int, int]]:
+    """calendar id -> (sources, covered sources).
+
+    A source is covered when every enabled writable calendar other than its own holds a
+    synced busy block for it. Two flat scans joined in Python: a SQL self-join lets
+    SQLite pick the low-selectivity status index and go quadratic at 50k rows.
+    """
+    targets = set(_target_ids(session))
+    blocks: dict[str, set[int]] = defaultdict(set)
+    block_rows = session.execute(
+        select(EventState.source_correlation_id, EventState.calendar_id).where(
+            col(EventState.event_type) == "busy_block",
+            col(EventState.status).in_(COVERED_STATUSES),
+            col(EventState.source_correlation_id).is_not(None),
+        )
+    )
+    for source_id, calendar_id in block_rows:
+        if calendar_id in targets:
+            blocks[source_id].add(calendar_id)
+    result: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    source_rows = session.execute(
+        select(EventState.correlation_id, EventState.calendar_id).where(
+            col(EventState.event_class).in_(SOURCE_CLASSES), _live()
+        )
+    )
+    for correlation_id, calendar_id in source_rows:
+        entry = result[calendar_id]
+        entry[0] += 1
+        if not (targets - {calendar_id}) - blocks.get(correlation_id, set()):
+            entry[1] += 1
+    return {k: (v[0], v[1]) for k, v in result.items()}
+
+
+def _percent(part: int, whole: int) -> float:
+    return 100.0 if whole == 0 else round(100.0 * part / whole, 2)
+
+
+def calendar_summaries(session: Session) -> list[CalendarSummary]:
+    """Every known calendar with its class counts and coverage, enabled ones first."""
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    count_stmt = (
+        select(EventState.calendar_id, EventState.event_class, func.count())
+        .where(_live())
+        .group_by(col(EventState.calendar_id), col(EventState.event_class))
+    )
+    for calendar_id, event_class, n in session.execute(count_stmt):
+        counts[calendar_id][event_class] = n
+    coverage = coverage_by_calendar(session)
+    rows = session.execute(
+        select(Calendar, Account.email)
+        .join(Account, col(Account.id) == col(Calendar.account_id))
+        .order_by(col(Calendar.enabled).desc(), col(Account.email), col(Calendar.summary))
+    ).all()
+    out: list[CalendarSummary] = []
+    for cal, email in rows:
+        assert cal.id is not None
+        sources, covered = coverage.get(cal.id, (0, 0))
+        out.append(
+            CalendarSummary(
+                id=cal.id,
+                google_id=cal.google_id,
+                summary=cal.summary,
+                account_email=email,
+                access_role=cal.access_role,
+                enabled=cal.enabled,
+                engine_mode=cal.engine_mode,
+                counts=counts.get(cal.id, {}),
+                sources=sources,
+                covered_sources=covered,
+                coverage=_percent(covered, sources),
+                last_synced_at=cal.last_synced_at,
+                last_error=cal.last_error,
+            )
+        )
+    return out
+
+
+def class_totals(session: Session, calendar_ids: list[int] | None = None) -> dict[str, int]:
+    """Live events per class over all (or the given) calendars."""
+    stmt = select(EventState.event_class, func.count()).where(_live())
+    if calendar_ids is not None:
+        stmt = stmt.where(col(EventState.calendar_id).in_(calendar_ids))
+    stmt = stmt.group_by(col(EventState.event_class))
+    return {event_class: n for event_class, n in session.execute(stmt)}
+
+
+def overall_coverage(session: Session) -> tuple[int, int, float]:
+    """(sources, covered, percent) over every enabled calendar."""
+    enabled = set(session.exec(select(Calendar.id).where(col(Calendar.enabled).is_(True))).all())
+    sources = covered = 0
+    for calendar_id, (s, c) in coverage_by_calendar(session).items():
+        if calendar_id in enabled:
+            sources += s
+            covered += c
+    return sources, covered, _percent(covered, sources)
+
+
+def migration_state(session: Session) -> MigrationState:
+    """The singleton MigrationState row, created (phase 0) and committed if absent."""
+    state = session.get(MigrationState, 1)
+    if state is None:
+        state = MigrationState(id=1)
+        session.add(state)
+        session.commit()
+        session.refresh(state)
+    return state
+
+
+def peek_migration_state(session: Session) -> MigrationState:
+    """The MigrationState row, or an unsaved default: for readers that must not write."""
+    return session.get(MigrationState, 1) or MigrationState(id=1)
+
+
+def latest_runs(session: Session, n: int = 10, kind: str | None = None) -> list[SyncRun]:
+    """The newest `n` runs (optionally of one kind), newest first."""
+    stmt = select(SyncRun)
+    if kind is not None:
+        stmt = stmt.where(SyncRun.kind == kind)
+    stmt = stmt.order_by(col(SyncRun.started_at).desc(), col(SyncRun.id).desc()).limit(n)
+    return list(session.exec(stmt).all())
+
+
+def open_alerts(session: Session) -> list[Alert]:
+    """Unacknowledged alerts, newest first."""
+    stmt = (
+        select(Alert)
+        .where(col(Alert.acknowledged).is_(False))
+        .order_by(col(Alert.created_at).desc(), col(Alert.id).desc())
+    )
+    return list(session.exec(stmt).all())
+
+
+def account_summaries(session: Session) -> list[AccountSummary]:
+    """Accounts with their sign-in state and calendar counts."""
+    cal_counts: dict[int, tuple[int, int]] = {}
+    stmt = select(
+        Calendar.account_id,
+        func.count(),
+        func.sum(case((col(Calendar.enabled).is_(True), 1), else_=0)),
+    ).group_by(col(Calendar.account_id))
+    for account_id, total, enabled in session.execute(stmt):
+        cal_counts[account_id] = (total, int(enabled or 0))
+    out = []
+    for acc in session.exec(select(Account).order_by(col(Account.email))).all():
+        total, enabled = cal_counts.get(acc.id or -1, (0, 0))
+        out.append(
+            AccountSummary(
+                email=acc.email,
+                auth_kind=acc.auth_kind,
+                needs_signin=acc.needs_signin,
+                signin_error=acc.signin_error,
+                calendars=total,
+                enabled_calendars=enabled,
+            )
+        )
+    return out
+
+
+def _journal_filter(
+    status: str | None, plan_id: str | None, text: str | None
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if status is not None:
+        where.append(col(Mutation.status) == status)
+    if plan_id is not None:
+        where.append(col(Mutation.plan_id) == plan_id)
+    if text:
+        pattern = _like(text)
+        where.append(
+            or_(
+                col(Mutation.google_event_id).like(pattern, escape="\\"),
+                col(Mutation.correlation_id).like(pattern, escape="\\"),
+                col(Mutation.reason).like(pattern, escape="\\"),
+                col(Mutation.op).like(pattern, escape="\\"),
+                col(Mutation.error).like(pattern, escape="\\"),
+            )
+        )
+    return where
+
+
+def count_journal(
+    session: Session,
+    *,
+    status: str | None = None,
+    plan_id: str | None = None,
+    text: str | None = None,
+) -> int:
+    stmt = select(func.count()).select_from(Mutation)
+    for clause in _journal_filter(status, plan_id, text):
+        stmt = stmt.where(clause)
+    return int(session.exec(stmt).one())
+
+
+def journal_page(
+    session: Session,
+    *,
+    status: str | None = None,
+    plan_id: str | None = None,
+    text: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> list[Mutation]:
+    """Journal rows: one plan in execution order (seq), otherwise newest first."""
+    stmt = select(Mutation)
+    for clause in _journal_filter(status, plan_id, text):
+        stmt = stmt.where(clause)
+    if plan_id is not None:
+        stmt = stmt.order_by(col(Mutation.seq), col(Mutation.id))
+    else:
+        stmt = stmt.order_by(col(Mutation.id).desc())
+    return list(session.exec(stmt.offset(offset).limit(limit)).all())
+
+
+def _event_filter(calendar_id: int | None, text: str | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if calendar_id is not None:
+        where.append(col(EventState.calendar_id) == calendar_id)
+    if text:
+        pattern = _like(text)
+        where.append(
+            or_(
+                col(EventState.summary).like(pattern, escape="\\"),
+                col(EventState.google_event_id).like(pattern, escape="\\"),
+                col(EventState.correlation_id).like(pattern, escape="\\"),
+                col(EventState.event_class).like(pattern, escape="\\"),
+            )
+        )
+    return where
+
+
+def count_events(session: Session, calendar_id: int | None, text: str | None = None) -> int:
+    """How many events (any status) a calendar holds, optionally matching `text`."""
+    stmt = select(func.count()).select_from(EventState)
+    for clause in _event_filter(calendar_id, text):
+        stmt = stmt.where(clause)
+    return int(session.exec(stmt).one())
+
+
+def events_page(
+    session: Session,
+    calendar_id: int | None,
+    *,
+    text: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> list[EventState]:
+    """A page of a calendar's events ordered by start (index ix_eventstate_calendar_start).
+
+    `text` matches title, Google event id, correlation id or class (case-insensitive
+    for ASCII). `calendar_id=None` pages over every calendar.
+    """
+    stmt = select(EventState)
+    for clause in _event_filter(calendar_id, text):
+        stmt = stmt.where(clause)
+    stmt = stmt.order_by(col(EventState.start_utc), col(EventState.correlation_id))
+    return list(session.exec(stmt.offset(offset).limit(limit)).all())
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A row or summary as a JSON-ready dict (datetimes left for `print_json`)."""
+    if hasattr(value, "model_dump"):
+        return dict(value.model_dump())
+    return asdict(value)
