@@ -30,7 +30,7 @@ from calsync_tui.palette import ConsoleCommands
 from calsync_tui.screens.accounts import AccountsScreen
 from calsync_tui.screens.activity import ActivityScreen
 from calsync_tui.screens.alerts import AlertsScreen
-from calsync_tui.screens.base import ConsoleScreen, ago
+from calsync_tui.screens.base import ConsoleScreen
 from calsync_tui.screens.bridge import Backend
 from calsync_tui.screens.dashboard import DashboardScreen
 from calsync_tui.screens.events import EventsScreen
@@ -196,7 +196,6 @@ class CalsyncApp(App[None]):
             parts.append("engine: off")
         if self.last_cycle:
             parts.append(f"last: {self.last_cycle}")
-        parts.append(f"home {self.home.root}")
         return "  ·  ".join(parts)
 
     # --- engine loop ------------------------------------------------------------------------

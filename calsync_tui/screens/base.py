@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlmodel import Session
 from textual.app import ComposeResult
@@ -53,7 +53,7 @@ class ConsoleScreen(Screen[None]):
         yield Header(show_clock=False)
         yield from self.body()
         yield Static("", id="status-line", classes="status-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def body(self) -> ComposeResult:
         yield from ()
@@ -95,5 +95,3 @@ class ConsoleScreen(Screen[None]):
             return
         line.update(self.capp.status_text())
 
-    def handle(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return fn(*args)

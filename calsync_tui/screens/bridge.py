@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from calsync_tui.errors import CalsyncError
 from calsync_tui.home import AppHome
+from calsync_tui.screens import readmodel as rm
 
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
@@ -227,12 +228,38 @@ class Backend:
         fn(self.context(), email)
 
     def rollback_preview(self, level: int) -> list[str]:
-        """What rollback `level` would do, as lines for the confirmation modal."""
-        preview = self._migration("rollback_preview")(self.context(), level)
-        return preview_lines(preview)
+        """What rollback `level` would do, as lines for the confirmation modal (a dry-run)."""
+        fn = self._optional_migration("rollback_preview")
+        if fn is not None:
+            return preview_lines(fn(self.migration_env(), level))
+        if level != 1:
+            raise CalsyncError(f"rollback level {level} is not available in this build")
+        with self.session() as s:
+            cals = [c for c in rm.rollout_calendars(s) if c[1] != "legacy"]
+        if not cals:
+            return ["Every calendar is already in legacy mode: nothing to change."]
+        return [f"  {name}: {mode} → legacy" for name, mode, _ in cals]
 
     def rollback(self, level: int, progress: ProgressFn, cancel: CancelFn) -> Any:
-        return self._migration("rollback")(self.context(), level, progress=progress, cancel=cancel)
+        fn = self._optional_migration("rollback")
+        if fn is not None:
+            return fn(self.migration_env(), level, progress=progress)
+        if level != 1:
+            raise CalsyncError(f"rollback level {level} is not available in this build")
+        with self.session() as s:
+            n = rm.set_all_modes(s, "legacy")
+        return f"{n} calendar(s) back to legacy mode"
+
+    def _optional_migration(self, name: str) -> Callable[..., Any] | None:
+        try:
+            mod = importlib.import_module("calsync_tui.migration.service")
+        except ImportError:
+            return None
+        fn = getattr(mod, name, None)
+        return fn if callable(fn) else None
+
+    def migration_env(self) -> Any:
+        raise CalsyncError("the migration core is not available in this build")
 
 
 def preview_lines(preview: Any) -> list[str]:

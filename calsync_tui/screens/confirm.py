@@ -33,8 +33,8 @@ class ConfirmScreen(ModalScreen[bool]):
             with VerticalScroll(id="confirm-body"):
                 yield Static("\n".join(self.lines) or "(nothing to do)", id="confirm-text")
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self.confirm_label} [y]", variant="error", id="confirm-yes")
-                yield Button("Cancel [n]", variant="primary", id="confirm-no")
+                yield Button(f"{self.confirm_label} (y)", variant="error", id="confirm-yes")
+                yield Button("Cancel (n)", variant="primary", id="confirm-no")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()

@@ -42,6 +42,11 @@ class DashboardScreen(ConsoleScreen):
         yield PhaseStepper(id="dash-phase")
         table: DataTable[str] = DataTable(id="calendars", cursor_type="row", zebra_stripes=True)
         yield table
+        yield Static(
+            "No calendars yet. Sign in on the Accounts screen (u), enable calendars with "
+            "`calsync-tui calendars enable`, or try `calsync-tui demo`.",
+            id="dash-empty",
+        )
 
     def on_mount(self) -> None:
         table = self.query_one("#calendars", DataTable)
@@ -69,6 +74,7 @@ class DashboardScreen(ConsoleScreen):
                         table.update_cell(str(r.id), name, value)
                 else:
                     table.add_row(*cells, key=str(r.id))
+        self.query_one("#dash-empty", Static).display = not rows
         if rows and keep < len(rows):
             table.move_cursor(row=keep)
         super().refresh_data()
@@ -105,7 +111,7 @@ class DashboardScreen(ConsoleScreen):
             put("success", _metric("success rate", "-"))
             put("latency", _metric("cycle latency", "-"))
             put("stuck", _metric("stuck", "0"))
-            put("api", _metric("API calls (last hour)", "0"))
+            put("api", _metric("API calls/hour", "0"))
             put("alerts", _metric("open alerts", str(h.open_alerts if h else 0)))
             return
         put("cascades", _metric("cascades", str(h.cascades), "red" if h.cascades else "green"))
@@ -114,7 +120,7 @@ class DashboardScreen(ConsoleScreen):
         lat = "-" if h.latency_ms is None else f"{h.latency_ms:.0f} ms"
         put("latency", _metric("cycle latency", lat))
         put("stuck", _metric("stuck", str(h.stuck), "red" if h.stuck else "green"))
-        put("api", _metric("API calls, last hour", str(h.api_calls_last_hour)))
+        put("api", _metric("API calls/hour", str(h.api_calls_last_hour)))
         put("alerts", _metric("open alerts", str(h.open_alerts), "red" if h.open_alerts else "green"))
 
     def action_open_calendar(self) -> None:

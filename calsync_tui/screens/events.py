@@ -73,10 +73,11 @@ class EventsScreen(ConsoleScreen):
         lst.load(count, loader)
         if keep and keep < count:
             lst.cursor = keep
+        where = cal.account if cal.google_id == cal.account else f"{cal.google_id} via {cal.account}"
         shown = f"{count:,} of {cal.total:,}" if text else f"{count:,}"
         filt = f"  filter: [b]{text}[/b]" if text else ""
         title.update(
-            f"[b]{cal.summary}[/b] [dim]{cal.google_id} · {cal.account} · {cal.engine_mode}[/]"
+            f"[b]{cal.summary}[/b] [dim]{where} · {cal.engine_mode} mode[/]"
             f"  {shown} events{filt}  [dim]\\[ ] other calendars[/]"
         )
         super().refresh_data()

@@ -62,24 +62,31 @@ class MigrationScreen(ConsoleScreen):
     BINDINGS: list[BindingType] = [
         Binding("v", "discover", "Discover", id="migration.discover",
                 tooltip="Read-only inventory of every enabled calendar"),
-        Binding("p", "plan", "Plan (dry-run)", id="migration.plan",
+        Binding("p", "plan", "Plan", id="migration.plan",
                 tooltip="Compute the backfill plan; nothing is written"),
         Binding("y", "approve", "Approve", id="migration.approve",
                 tooltip="Approve the plan under review and run the backfill"),
         Binding("n", "reject", "Reject", id="migration.reject", tooltip="Discard the plan"),
-        Binding("space", "pause", "Pause/resume", id="migration.pause"),
-        Binding("x", "cancel", "Cancel task", id="migration.cancel"),
-        Binding("plus,equals_sign", "rollout_step(10)", "Rollout +10%", key_display="+",
+        Binding("space", "pause", "Pause", id="migration.pause"),
+        Binding("x", "cancel", "Cancel", id="migration.cancel"),
+        Binding("plus,equals_sign", "rollout_step(10)", "Rollout %", key_display="+/-",
                 id="migration.rollout_up"),
-        Binding("minus", "rollout_step(-10)", "-10%", key_display="-", id="migration.rollout_down"),
-        Binding("o", "rollout_apply", "Apply rollout", id="migration.rollout"),
+        Binding("minus", "rollout_step(-10)", "Rollout -10%", show=False, id="migration.rollout_down"),
+        Binding("o", "rollout_apply", "Apply %", id="migration.rollout"),
         Binding("c", "cutover", "Cutover", id="migration.cutover"),
-        Binding("1", "rollback(1)", "Rollback L1", id="migration.rollback1",
+        Binding("1", "rollback(1)", "Rollback", key_display="1/2/3", id="migration.rollback1",
                 tooltip="Engine back to legacy mode, no Google writes"),
-        Binding("2", "rollback(2)", "L2", id="migration.rollback2",
+        Binding("2", "rollback(2)", "Rollback L2", show=False, id="migration.rollback2",
                 tooltip="Undo the migration's Google writes"),
-        Binding("3", "rollback(3)", "L3", id="migration.rollback3",
+        Binding("3", "rollback(3)", "Rollback L3", show=False, id="migration.rollback3",
                 tooltip="Backup, then drop local correlation state"),
+    ]
+
+    # The cockpit's own keys fill the footer; the global ones stay active, listed under `?`.
+    BINDINGS += [
+        Binding(key, f"app.switch_mode('{mode}')", mode.title(), show=False)
+        for key, mode in (("d", "dashboard"), ("e", "events"), ("j", "activity"),
+                          ("a", "alerts"), ("u", "accounts"))
     ]
 
     def __init__(self) -> None:
@@ -106,7 +113,9 @@ class MigrationScreen(ConsoleScreen):
                 yield writes
         with Horizontal(id="mig-progress"):
             yield Label("idle", id="task-label")
-            yield ProgressBar(total=None, show_eta=False, id="task-bar")
+            bar = ProgressBar(total=100, show_eta=False, id="task-bar")
+            bar.display = False
+            yield bar
             yield Static("", id="task-rate")
 
     def on_mount(self) -> None:
@@ -207,6 +216,7 @@ class MigrationScreen(ConsoleScreen):
 
     def show_progress(self, msg: TaskProgress) -> None:
         bar = self.query_one("#task-bar", ProgressBar)
+        bar.display = True
         bar.update(total=max(1, msg.total), progress=msg.done)
         paused = " [yellow](paused)[/]" if self.read(rm.migration_view, None) and self._paused() else ""
         self.query_one("#task-label", Label).update(f"{msg.task}{paused}")
@@ -252,11 +262,13 @@ class MigrationScreen(ConsoleScreen):
     def _run(self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]) -> None:
         self.task_name = name
         self.query_one("#task-label", Label).update(name)
-        self.query_one("#task-bar", ProgressBar).update(total=None, progress=0)
-        self._task(name, fn)
+        bar = self.query_one("#task-bar", ProgressBar)
+        bar.update(total=100, progress=0)
+        bar.display = True
+        self._run_task(name, fn)
 
     @work(thread=True, group="migration", exclusive=True)
-    def _task(self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]) -> None:
+    def _run_task(self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]) -> None:
         worker = get_current_worker()
         tracker = ProgressTracker(name, self.post_message)
         try:

@@ -18,7 +18,15 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from calsync_tui.engine.model import EventClass
-from local_store.models import Account, Alert, Calendar, EventState, MigrationState, Mutation, SyncRun
+from local_store.models import (
+    Account,
+    Alert,
+    Calendar,
+    EventState,
+    MigrationState,
+    Mutation,
+    SyncRun,
+)
 
 CLASS_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("user", (EventClass.NEW_USER_EVENT.value,)),
