@@ -168,6 +168,16 @@ def _inspect(db_path: Path, lock_timeout: float) -> str | None:
         conn.close()
 
 
+def inspect_store(db_path: Path, lock_timeout: float = 1.0) -> str | None:
+    """Check an existing DB without changing it; its Alembic revision (None = base).
+
+    For `doctor`: raises StoreError exactly as `open_store` would, but never upgrades.
+    """
+    if not Path(db_path).is_file():
+        raise StoreError(f"database {db_path} does not exist")
+    return _inspect(Path(db_path), lock_timeout)
+
+
 def backup_file(db_path: Path, backups_dir: Path, revision: str | None) -> Path:
     """Copy the DB with SQLite's online backup API (consistent even under WAL), 0600."""
     backups_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
