@@ -115,13 +115,21 @@ def counts(session: Session, plan_id: str) -> dict[str, int]:
 
 
 def body_of(m: Mutation) -> GoogleEvent | None:
+    """The body sent: `{"body": ...}` in migration rows, the raw body in engine rows."""
     data = json.loads(m.after_json or "{}")
+    if not isinstance(data, dict):
+        return None
+    if m.origin == "sync":
+        return data
     body = data.get("body")
     return body if isinstance(body, dict) else None
 
 
 def result_of(m: Mutation) -> GoogleEvent | None:
+    """Google's answer to a migration write (what it left on the event)."""
     data = json.loads(m.after_json or "{}")
+    if m.origin == "sync" or not isinstance(data, dict):
+        return None
     got = data.get("result")
     return got if isinstance(got, dict) else None
 

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, func, select
 
 from calsync_tui.engine.model import EngineMode, MutationStatus, Op
 from calsync_tui.errors import CalsyncError, UsageError
 from calsync_tui.google.types import GoogleEvent, WriteCall, WriteResult
 from calsync_tui.migration import journal
 from calsync_tui.migration.env import CalendarRef, MigrationEnv, enabled_calendars
-from calsync_tui.migration.events import VOLATILE_FIELDS, content, private_props
+from calsync_tui.migration.events import VOLATILE_FIELDS, content
 from calsync_tui.migration.phases import Phase, load_state, record_event, set_phase_back
 from calsync_tui.migration.service import MIGRATION_ORIGINS, ORIGIN_ROLLBACK
 from local_store.db import backup_file
@@ -61,6 +61,7 @@ class UndoStep:
     body: GoogleEvent | None
     conflict: str | None = None
     current: GoogleEvent | None = None
+    mutation_ids: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class UndoStep:
             "action": self.action,
             "body": self.body,
             "conflict": self.conflict,
+            "journal_rows": self.mutation_ids,
         }
 
 
@@ -137,9 +139,21 @@ def level1(session: Session, scope: str | None, why: str, *, dry_run: bool = Fal
 
 
 def _undo_rows(session: Session, scope_local: int | None) -> list[Mutation]:
+    """Done writes of the migration era, newest first: the migration's own (backfill,
+    cutover) and the engine's sync writes made after the migration's first write (the
+    hybrid engine normalises adopted blocks; those must be undone too for exactness)."""
+    first = session.exec(
+        select(func.min(Mutation.id)).where(col(Mutation.origin).in_(MIGRATION_ORIGINS))
+    ).one()
+    if first is None:
+        return []
     q = (
         select(Mutation)
-        .where(col(Mutation.origin).in_(MIGRATION_ORIGINS), Mutation.status == MutationStatus.DONE)
+        .where(
+            Mutation.status == MutationStatus.DONE,
+            col(Mutation.id) >= first,
+            col(Mutation.origin).in_((*MIGRATION_ORIGINS, "sync")),
+        )
         .order_by(col(Mutation.id).desc())
     )
     if scope_local is not None:
@@ -147,52 +161,37 @@ def _undo_rows(session: Session, scope_local: int | None) -> list[Mutation]:
     return list(session.exec(q))
 
 
-def undo_body(m: Mutation) -> tuple[str, GoogleEvent | None]:
-    """How to undo one journaled write: (gateway op, body)."""
-    before = json.loads(m.before_json) if m.before_json else None
-    if m.op == Op.INSERT:
-        return "delete", None
-    if m.op == Op.DELETE:
-        if before is None:
-            return "none", None
-        body = {k: v for k, v in before.items() if k not in READ_ONLY_FIELDS}
-        body["status"] = "confirmed"
-        return "insert", body
-    sent = journal.body_of(m) or {}
-    prior = before or {}
-    restore: dict[str, Any] = {}
-    for key, value in sent.items():
-        if key == "extendedProperties" and isinstance(value, dict):
-            had = prior.get("extendedProperties")
-            if not had:
-                restore["extendedProperties"] = None
-                continue
-            priv_before = private_props(prior)
-            restore["extendedProperties"] = {
-                "private": {k: priv_before.get(k) for k in (value.get("private") or {})}
-            }
+def restore_patch(current: GoogleEvent, target: GoogleEvent, top: bool = True) -> dict[str, Any]:
+    """A patch turning `current` into `target` (patch merges: absent keys patched to null)."""
+    skip = READ_ONLY_FIELDS | {"id"} if top else frozenset()
+    out: dict[str, Any] = {}
+    for key, want in target.items():
+        if key in skip:
+            continue
+        have = current.get(key)
+        if have == want:
+            continue
+        if isinstance(want, dict) and isinstance(have, dict):
+            out[key] = restore_patch(have, want, top=False)
         else:
-            restore[key] = prior.get(key)
-    return "patch", restore
+            out[key] = want
+    for key in current:
+        if key not in target and key not in skip and current[key] is not None:
+            out[key] = None
+    return out
 
 
-def _expected_now(m: Mutation) -> GoogleEvent | None:
-    """What our write left on Google (the answer we got), for conflict detection."""
-    return journal.result_of(m)
+def _alive(event: GoogleEvent | None) -> bool:
+    return event is not None and event.get("status") != "cancelled"
 
 
-def _same(a: GoogleEvent | None, b: GoogleEvent | None) -> bool:
-    return content(a) == content(b)
-
-
-def _strip(event: GoogleEvent | None) -> GoogleEvent | None:
-    if event is None:
-        return None
-    return {k: v for k, v in event.items() if k not in READ_ONLY_FIELDS and k != "status"}
+def _loads(raw: str | None) -> Any:
+    return json.loads(raw) if raw else None
 
 
 def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
-    """Read the current state of every event the migration wrote (batched gets), plan undos."""
+    """One restoring step per event the migration era wrote: back to its content before
+    the first such write. Reads each event's current copy (batched gets)."""
     with env.store.session() as session:
         cals = enabled_calendars(session)
         by_local = {c.local_id: c for c in cals}
@@ -200,43 +199,56 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
         if scope is not None and scope not in by_google:
             raise CalsyncError(f"calendar {scope!r} is not an enabled calendar")
         rows = _undo_rows(session, by_google[scope].local_id if scope else None)
+    rows = [m for m in rows if m.calendar_id in by_local]
     current = _read_current(env, rows, by_local)
+    per_event: dict[tuple[int, str], list[Mutation]] = {}
+    for m in rows:  # newest first
+        per_event.setdefault((m.calendar_id, m.google_event_id), []).append(m)
     steps: list[UndoStep] = []
-    # Later undos change events that earlier (older) rows also touched: track the content
-    # each event will have after the newer undos, so conflicts are judged against it.
-    simulated: dict[tuple[int, str], GoogleEvent | None] = {}
-    for m in rows:
-        cal = by_local[m.calendar_id]
-        action, body = undo_body(m)
-        key = (m.calendar_id, m.google_event_id)
-        now = simulated[key] if key in simulated else current.get(str(m.id))
-        step = UndoStep(
-            int(m.id or 0), m.op, cal.google_id, m.google_event_id, action, body, None, now
-        )
-        expected = _expected_now(m)
-        alive = now is not None and now.get("status") != "cancelled"
-        before_ev = json.loads(m.before_json) if m.before_json else None
-        if m.op == Op.DELETE:
-            if alive and _same(_strip(now), _strip(before_ev)):
-                step.action = "none"  # already re-created (a resumed rollback)
-            elif alive:
-                step.conflict = "the deleted event exists again"
-        elif m.op == Op.INSERT:
-            if not alive:
-                step.action = "none"  # already gone
-            elif expected is not None and not _same(now, expected):
-                step.conflict = "block edited since the migration created it"
-        elif not alive:
-            step.conflict = "event deleted since the migration wrote it"
-        elif body is not None and journal.applied(body, now):
-            step.action = "none"  # already restored (a resumed rollback)
-        elif expected is not None and not _same(now, expected):
-            step.conflict = "event edited since the migration wrote it"
+    for (cal_local, event_id), ms in per_event.items():
+        newest, oldest = ms[0], ms[-1]
+        cal = by_local[cal_local]
+        now = current.get(str(newest.id))
+        ids = [int(m.id or 0) for m in ms]
+        step = UndoStep(ids[-1], oldest.op, cal.google_id, event_id, "none", None, None, now, ids)
+        if oldest.op == Op.INSERT:
+            if _alive(now):
+                step.action = "delete"
+        else:
+            target = _loads(oldest.before_json)
+            if not isinstance(target, dict) or set(target) <= {
+                "id",
+                "summary",
+                "start",
+                "end",
+                "etag",
+            }:
+                step.conflict = "no full prior state journaled; left as is"
+            elif not _alive(now):
+                body = {k: v for k, v in target.items() if k not in READ_ONLY_FIELDS}
+                body["id"] = event_id
+                body.setdefault("status", "confirmed")
+                step.action, step.body = "insert", body
+            else:
+                assert now is not None
+                body = restore_patch(now, target)
+                if body:
+                    step.action, step.body = "patch", body
+        expected = journal.result_of(newest) if newest.origin in MIGRATION_ORIGINS else None
+        if step.conflict is None and step.action != "none":
+            if newest.op == Op.DELETE:
+                if _alive(now):
+                    step.conflict = "the deleted event exists again"
+            elif not _alive(now) and oldest.op != Op.DELETE:
+                step.conflict = "event deleted since the migration wrote it"
+            elif expected is not None and content(now) != content(expected):
+                step.conflict = "event edited since the migration wrote it"
         steps.append(step)
-        simulated[key] = before_ev if m.op != Op.INSERT else None
+    steps.sort(key=lambda st: -max(st.mutation_ids or [st.mutation_id]))
     summary = (
-        f"undo {len(steps)} migration write(s) newest first"
-        f"{' on ' + scope if scope else ''}; {sum(1 for s in steps if s.conflict)} conflict(s)"
+        f"restore {sum(1 for s in steps if s.action != 'none')} event(s) to their pre-migration "
+        f"content ({len(rows)} journaled write(s)){' on ' + scope if scope else ''}; "
+        f"{len([s for s in steps if s.conflict])} conflict(s)"
     )
     return RollbackPreview(2, scope, summary, sorted({s.calendar for s in steps}), steps)
 
@@ -278,7 +290,7 @@ def level2(
     force: bool = False,
     progress: journal.ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Undo the migration's Google writes newest first; conflicts kept unless `force`."""
+    """Restore every event the migration era wrote; conflicts kept unless `force`."""
     preview = plan_level2(env, scope)
     rollback_id = f"rollback-{uuid.uuid4()}"
     kept: list[dict[str, Any]] = []
@@ -291,28 +303,18 @@ def level2(
                 col(Mutation.status).in_((MutationStatus.PENDING, MutationStatus.FAILED)),
             )
         )
-        for old in stale:  # an interrupted rollback: its undos are planned again below
+        for old in stale:  # an interrupted rollback: its steps are planned again here
             old.status = MutationStatus.SKIPPED
             session.add(old)
         seq = 0
         for step in preview.steps:
-            original = session.get(Mutation, step.mutation_id)
-            assert original is not None
             if step.conflict and not force:
                 kept.append(step.to_json())
                 continue
-            if step.action == "none" or (
-                step.action == "patch"
-                and step.body is not None
-                and journal.applied(step.body, step.current)
-            ):
-                original.status = MutationStatus.UNDONE
-                session.add(original)
+            if step.action == "none":
+                _mark_undone(session, step.mutation_ids)
                 continue
             seq += 1
-            body = step.body
-            if step.action == "insert" and body is not None:
-                body = {**body, "id": step.event_id}
             session.add(
                 Mutation(
                     plan_id=rollback_id,
@@ -321,13 +323,12 @@ def level2(
                     op=Op.RESTORE,
                     calendar_id=by_google[step.calendar].local_id,
                     google_event_id=step.event_id,
-                    correlation_id=original.correlation_id,
-                    reason=f"undo {step.op} #{step.mutation_id}",
+                    reason=f"restore pre-migration content ({step.action})",
                     before_json=json.dumps(step.current, ensure_ascii=False)
                     if step.current
                     else None,
                     after_json=json.dumps(
-                        {"body": body, "gateway_op": step.action, "undoes": step.mutation_id},
+                        {"body": step.body, "gateway_op": step.action, "undoes": step.mutation_ids},
                         ensure_ascii=False,
                     ),
                 )
@@ -335,19 +336,13 @@ def level2(
         state = load_state(session)
         state.active_plan_id = rollback_id
         record_event(
-            state,
-            "rollback_started",
-            level=2,
-            scope=scope,
-            writes=seq,
-            conflicts=len(preview.conflicts),
+            state, "rollback_started", level=2, scope=scope, writes=seq, conflicts=len(kept)
         )
         session.add(state)
         session.commit()
     result = run_rollback_rows(env, rollback_id, progress=progress)
     with env.store.session() as session:
         c = journal.counts(session, rollback_id)
-        state = load_state(session)
         complete = not (c[MutationStatus.FAILED] or c[MutationStatus.PENDING] or result.paused)
         if complete:
             level1(session, scope, "rollback level 2")
@@ -355,6 +350,8 @@ def level2(
             if scope is None:
                 set_phase_back(state, min(Phase(state.phase), Phase.PREPARE), "rollback level 2")
                 state.approved_plan_id = None
+                state.active_plan_id = None
+        state = load_state(session)
         record_event(
             state, "rollback", level=2, scope=scope, journal=c, kept=len(kept), complete=complete
         )
@@ -370,18 +367,23 @@ def level2(
     }
 
 
-def run_rollback_rows(
-    env: MigrationEnv, rollback_id: str, *, progress: journal.ProgressCallback | None = None
-) -> journal.Progress:
-    """Execute a rollback's journal; marks each undone original row."""
-
-    def mark(session: Session, m: Mutation) -> None:
-        data = json.loads(m.after_json or "{}")
-        original = session.get(Mutation, int(data.get("undoes", 0)))
-        if original is not None:
+def _mark_undone(session: Session, ids: Sequence[int]) -> None:
+    for mid in ids:
+        original = session.get(Mutation, mid)
+        if original is not None and original.status == MutationStatus.DONE:
             original.status = MutationStatus.UNDONE
             original.updated_at = datetime.now(UTC)
             session.add(original)
+
+
+def run_rollback_rows(
+    env: MigrationEnv, rollback_id: str, *, progress: journal.ProgressCallback | None = None
+) -> journal.Progress:
+    """Execute a rollback's journal; marks the restored rows `undone`."""
+
+    def mark(session: Session, m: Mutation) -> None:
+        data = json.loads(m.after_json or "{}")
+        _mark_undone(session, [int(i) for i in data.get("undoes") or []])
 
     with env.store.session() as session:
         cals = enabled_calendars(session)
