@@ -112,7 +112,8 @@ def read_snapshot(
         page = env.gateway_for(c.email).list_events(
             c.google_id, sync_token=None, time_min=time_min, time_max=time_max
         )
-        views.append(CalendarView(c.google_id, c.summary, c.access_role, page.events))
+        owners = frozenset({c.email, c.google_id})
+        views.append(CalendarView(c.google_id, c.summary, c.access_role, page.events, owners))
     inv = build_inventory(views, env.options())
     if with_masters:
         masters: dict[tuple[str, str], GoogleEvent] = {}

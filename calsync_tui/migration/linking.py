@@ -34,6 +34,7 @@ class CalendarView:
     summary: str
     access_role: str
     events: Sequence[GoogleEvent]
+    owners: frozenset[str] = frozenset()  # emails of the calendar's owner (declines count)
 
     @property
     def writable(self) -> bool:
@@ -99,6 +100,7 @@ def classify_item(
     installation_id: str,
     ignored_event_types: Sequence[str],
     legacy_detection: bool = True,
+    owners: frozenset[str] = frozenset(),
 ) -> Item:
     """Class of one event, by the engine's classifier (hybrid mode: properties first,
     legacy titles as fallback; uuid mode once legacy detection is off)."""
@@ -108,6 +110,7 @@ def classify_item(
         mode=EngineMode.HYBRID if legacy_detection else EngineMode.UUID,
         legacy_markers=tuple(markers),
         ignored_event_types=tuple(ignored_event_types),
+        owner_emails=frozenset(o.lower() for o in owners),
     )
     c = classify(event, ctx)
     marker = None

@@ -133,6 +133,7 @@ def build_inventory(
             installation_id=options.installation_id,
             ignored_event_types=options.ignored_event_types,
             legacy_detection=options.legacy_detection,
+            owners=v.owners,
         )
         for v in views
         for e in v.events
