@@ -1,17 +1,71 @@
-"""`calsync-tui sync`: run sync cycles (--once, --dry-run). (Skeleton: filled in by its issue.)"""
+"""`calsync-tui sync`: one cycle (`--once`), a preview (`--dry-run`), or a loop."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
+from types import FrameType
 from typing import Any
 
-from calsync_tui.errors import CalsyncError
+from calsync_tui.commands.output import print_json
+from calsync_tui.context import AppContext
+from calsync_tui.errors import UsageError
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser('sync', parents=[common], help='run sync cycles (--once, --dry-run)')
+    p = sub.add_parser("sync", parents=[common], help="run sync cycles (--once, --dry-run)")
+    p.add_argument("--once", action="store_true", help="one cycle, then exit")
+    p.add_argument("--dry-run", action="store_true", help="plan and show; write nothing")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--interval", type=int, default=None, help="seconds between cycles (loop)")
+    p.add_argument("--verbose", "-v", action="store_true", help="list planned mutations")
     p.set_defaults(func=run)
 
 
+def _print(report: Any, args: argparse.Namespace) -> None:
+    if args.json:
+        print_json(report.to_json(with_plan=args.dry_run or args.verbose))
+        return
+    print(("dry run: " if report.dry_run else "") + report.summary(), flush=True)
+    if (args.dry_run or args.verbose) and report.plan is not None:
+        for m in report.plan.mutations:
+            print(f"  {m.op:<7} {m.calendar_google_id}  {m.google_event_id}  {m.reason}")
+    for err in report.errors[:10]:
+        print(f"  error: {err}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    raise CalsyncError("sync: not implemented yet")
+    from calsync_tui.engine.cycle import run_cycle
+    from calsync_tui.locking import home_lock
+
+    if args.interval is not None and args.interval < 1:
+        raise UsageError("--interval must be at least 1 second")
+    once = args.once or args.dry_run
+    stop = threading.Event()
+
+    def on_signal(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    with AppContext.from_args(args) as ctx, home_lock(ctx.home, "sync"):
+        interval = args.interval or ctx.settings.sync_interval_seconds
+        if once:
+            report = run_cycle(ctx, dry_run=args.dry_run)
+            _print(report, args)
+            return (
+                1
+                if report.failed or (report.errors and not report.mutations and report.planned)
+                else 0
+            )
+        previous = signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        try:
+            while not stop.is_set():
+                report = run_cycle(ctx, cancel=stop.is_set)
+                _print(report, args)
+                stop.wait(interval)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        print("sync stopped", file=sys.stderr)
+    return 0
