@@ -53,11 +53,7 @@ def run(args: argparse.Namespace) -> int:
         if once:
             report = run_cycle(ctx, dry_run=args.dry_run)
             _print(report, args)
-            return (
-                1
-                if report.failed or (report.errors and not report.mutations and report.planned)
-                else 0
-            )
+            return 1 if report.failed or report.errors else 0
         previous = signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         try:
