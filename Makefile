@@ -20,11 +20,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+LINT_PATHS := calsync_tui local_store tests benchmarks
+
+# Runs every linter even when an earlier one fails, then fails if any did.
 lint: $(STAMP)
-	$(BIN)/ruff check calsync_tui local_store tests benchmarks
-	$(BIN)/ruff format --check calsync_tui local_store tests benchmarks
-	$(BIN)/mypy
-	$(BIN)/lint-imports
+	@status=0; \
+	echo "== ruff check"; $(BIN)/ruff check $(LINT_PATHS) || status=1; \
+	echo "== ruff format --check"; $(BIN)/ruff format --check $(LINT_PATHS) || status=1; \
+	echo "== mypy --strict (calsync_tui, local_store)"; $(BIN)/mypy || status=1; \
+	echo "== lint-imports"; $(BIN)/lint-imports || status=1; \
+	exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
