@@ -1,0 +1,328 @@
+"""`SandboxServer`: the world behind a stdlib ThreadingHTTPServer in a background thread.
+
+Root layout like https://www.googleapis.com/: REST under `/calendar/v3/`, batches at
+`/batch/calendar/v3`, plus unauthenticated `/_sandbox/*` endpoints for harnesses
+(stats, faults, expire sync tokens, dump). Stdlib only: starts in milliseconds, no
+dependency, easy to embed in a test or the demo.
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from calsync_tui.sandbox import persist
+from calsync_tui.sandbox.batch import BATCH_PATH, run_batch
+from calsync_tui.sandbox.errors import ApiError
+from calsync_tui.sandbox.faults import FaultSpec, coerce
+from calsync_tui.sandbox.handlers import Api, ApiRequest, ApiResponse, sleep_ms
+from calsync_tui.sandbox.listing import Lister
+from calsync_tui.sandbox.quota import DEFAULT_PER_PROJECT, DEFAULT_PER_USER, SlidingWindowQuota
+from calsync_tui.sandbox.state import World
+from calsync_tui.sandbox.stats import Stats
+
+
+class SandboxServer:
+    """A local Google Calendar v3 server. Also a context manager (start/stop)."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        faults: FaultSpec | str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        quota_per_user: int | None = DEFAULT_PER_USER,
+        quota_per_project: int | None = DEFAULT_PER_PROJECT,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.world = World()
+        self._stats = Stats()
+        self.quota = SlidingWindowQuota(quota_per_user, quota_per_project)
+        self._faults: FaultSpec | None = coerce(faults)
+        self.api = Api(self.world, self._stats, self.quota, lambda: self._faults)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def start(self) -> SandboxServer:
+        if self._httpd is not None:
+            return self
+        handler = type("BoundHandler", (_Handler,), {"sandbox": self})
+        httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        httpd.daemon_threads = True
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    # ---- world setup (a person in Google's UI: validated, not counted, no quota) ---
+    def add_user(self, email: str, token: str) -> None:
+        self.world.add_user(email, token)
+
+    def create_calendar(
+        self,
+        owner_email: str,
+        summary: str,
+        time_zone: str = "UTC",
+        calendar_id: str | None = None,
+    ) -> str:
+        return _admin(
+            lambda: self.world.create_calendar(owner_email, summary, time_zone, calendar_id)
+        )
+
+    def share(self, calendar_id: str, email: str, role: str) -> None:
+        _admin(lambda: self.world.share(calendar_id, email, role))
+
+    def put_event(self, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return copy.deepcopy(_admin(lambda: self.world.insert_event(calendar_id, body, None)))
+
+    def patch_event(self, calendar_id: str, event_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        return copy.deepcopy(
+            _admin(lambda: self.world.patch_event(calendar_id, event_id, patch, None))
+        )
+
+    def delete_event(self, calendar_id: str, event_id: str) -> None:
+        _admin(lambda: self.world.delete_event(calendar_id, event_id, None))
+
+    def events(
+        self,
+        calendar_id: str,
+        *,
+        include_cancelled: bool = False,
+        single_events: bool = False,
+        time_min: str | None = None,
+        time_max: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Server truth, as a full listing with these options would show it (no counting)."""
+        params: dict[str, list[str]] = {}
+        if include_cancelled:
+            params["showDeleted"] = ["true"]
+        if single_events:
+            params["singleEvents"] = ["true"]
+        if time_min:
+            params["timeMin"] = [time_min]
+        if time_max:
+            params["timeMax"] = [time_max]
+
+        def run() -> list[dict[str, Any]]:
+            with self.world.lock:
+                cal = self.world.calendar(calendar_id)
+                rows = Lister(cache_size=1).compute(
+                    cal,
+                    params,
+                    single=single_events,
+                    lo=_opt_time(time_min),
+                    hi=_opt_time(time_max),
+                    since=None,
+                )
+                return copy.deepcopy([e for _, e in rows])
+
+        return _admin(run)
+
+    def calendars(self) -> list[str]:
+        with self.world.lock:
+            return list(self.world.calendars)
+
+    # ---- counters, faults, tokens, persistence ---------------------------------------
+    def stats(self) -> dict[str, Any]:
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        self._stats.reset()
+
+    def set_faults(self, spec: FaultSpec | str | None) -> None:
+        self._faults = coerce(spec)
+
+    @property
+    def faults(self) -> FaultSpec | None:
+        return self._faults
+
+    def set_quota(
+        self, per_user: int | None, per_project: int | None = DEFAULT_PER_PROJECT
+    ) -> None:
+        """Change the sliding-window limits at run time (None = unlimited); clears the window."""
+        self.quota.per_user = per_user
+        self.quota.per_project = per_project
+        self.quota.reset()
+
+    def expire_sync_tokens(self, calendar_id: str | None = None) -> None:
+        self.world.expire_sync_tokens(calendar_id)
+
+    def dump(self) -> dict[str, Any]:
+        return persist.dump(self.world)
+
+    def load(self, data: dict[str, Any]) -> None:
+        persist.load(self.world, data)
+
+
+def _opt_time(value: str | None) -> Any:
+    from calsync_tui.sandbox.times import parse_rfc3339
+
+    return parse_rfc3339(value) if value else None
+
+
+def _admin(fn: Any) -> Any:
+    """Harness calls raise ValueError/KeyError-like errors, not HTTP-shaped ones."""
+    try:
+        return fn()
+    except ApiError as exc:
+        raise SandboxError(exc.code, exc.reason, exc.message) from None
+
+
+class SandboxError(ValueError):
+    """A harness call the sandbox refused (same check Google would make)."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(f"{code} {reason}: {message}")
+        self.code = code
+        self.reason = reason
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    sandbox: SandboxServer
+    server_version = "calsync-sandbox"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read stats instead
+        return
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self) -> None:
+        sb = self.sandbox
+        url = urlsplit(self.path)
+        body = self._read_body()
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        if url.path.startswith("/_sandbox/"):
+            self._admin(url.path, parse_qs(url.query), body)
+            return
+        spec = sb.faults
+        if spec is not None and spec.latency_ms:
+            sleep_ms(spec.latency_ms)
+        if url.path == BATCH_PATH and self.command == "POST":
+            sb._stats.round_trip(batch=True)
+            try:
+                summary, payload, ctype = run_batch(
+                    sb.api, headers.get("content-type", ""), body, headers
+                )
+            except ApiError as exc:
+                self._send(ApiResponse.error(exc))
+                return
+            if summary.drop:
+                self._drop()
+                return
+            self._send_raw(200, payload, ctype)
+            return
+        sb._stats.round_trip(batch=False)
+        req = ApiRequest(
+            self.command, url.path, parse_qs(url.query, keep_blank_values=True), headers, body
+        )
+        resp = sb.api.handle(req)
+        if resp.drop:
+            self._drop()
+            return
+        self._send(resp)
+
+    def _admin(self, path: str, query: dict[str, list[str]], body: bytes) -> None:
+        sb = self.sandbox
+        try:
+            if path == "/_sandbox/stats" and self.command == "GET":
+                self._send(ApiResponse(200, sb.stats()))
+            elif path == "/_sandbox/reset_stats" and self.command == "POST":
+                sb.reset_stats()
+                self._send(ApiResponse(200, {"ok": True}))
+            elif path == "/_sandbox/faults" and self.command == "POST":
+                sb.set_faults(body.decode() or None)
+                spec = sb.faults
+                self._send(ApiResponse(200, {"faults": spec.to_spec() if spec else None}))
+            elif path == "/_sandbox/expire_sync_tokens" and self.command == "POST":
+                cal = query.get("calendarId", [None])[-1]
+                sb.expire_sync_tokens(cal)
+                self._send(ApiResponse(200, {"ok": True}))
+            elif path == "/_sandbox/dump" and self.command == "GET":
+                self._send(ApiResponse(200, sb.dump()))
+            else:
+                self._send(ApiResponse.error(ApiError(404, "notFound", "Not Found")))
+        except Exception as exc:  # a harness mistake must not kill the server thread
+            self._send(ApiResponse.error(ApiError(400, "badRequest", str(exc))))
+
+    def _send(self, resp: ApiResponse) -> None:
+        payload = resp.payload()
+        self.send_response(resp.status)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+        for key, value in resp.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+
+    def _send_raw(self, status: int, payload: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _drop(self) -> None:
+        """The write happened; the answer is lost (connection closed without a byte)."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+__all__ = ["SandboxError", "SandboxServer"]
