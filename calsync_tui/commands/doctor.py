@@ -137,8 +137,9 @@ def check_file_modes(home: AppHome) -> Check:
         home.config_path,
         home.lock_path,
     ]
-    if home.backups_dir.is_dir():
-        candidates += sorted(home.backups_dir.iterdir())
+    for folder in (home.backups_dir, home.plans_dir):
+        if folder.is_dir():
+            candidates += sorted(folder.iterdir())
     present = [p for p in candidates if p.is_file()]
     loose = [f"{p.name} {_mode(p):04o}" for p in present if _mode(p) != FILE_MODE]
     if loose:
