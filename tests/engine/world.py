@@ -28,7 +28,13 @@ from local_store.models import Calendar, EventState
 _tokens = itertools.count(1)
 
 
-def when(days: float = 1, hours: float = 10, minutes: int = 0, length_min: int = 60, tz: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+def when(
+    days: float = 1,
+    hours: float = 10,
+    minutes: int = 0,
+    length_min: int = 60,
+    tz: str | None = None,
+) -> tuple[dict[str, str], dict[str, str]]:
     """start/end dicts `days` from today at `hours` UTC."""
     base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = base + timedelta(days=days, hours=hours, minutes=minutes)
@@ -76,8 +82,15 @@ class World:
     def disable(self, *cal_ids: str) -> None:
         set_enabled(self.ctx.store, list(cal_ids), False)
 
-    def put(self, cal_id: str, summary: str, *, start: dict[str, str] | None = None,
-            end: dict[str, str] | None = None, **extra: Any) -> GoogleEvent:
+    def put(
+        self,
+        cal_id: str,
+        summary: str,
+        *,
+        start: dict[str, str] | None = None,
+        end: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> GoogleEvent:
         if start is None or end is None:
             start, end = when()
         body = {"summary": summary, "start": start, "end": end, **extra}
@@ -106,8 +119,12 @@ class World:
             page = gw.list_events(
                 cal.google_id,
                 sync_token=None,
-                time_min=(now - timedelta(days=self.settings.window_days_back)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                time_max=(now + timedelta(days=self.settings.window_days_ahead)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                time_min=(now - timedelta(days=self.settings.window_days_back)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                ),
+                time_max=(now + timedelta(days=self.settings.window_days_ahead)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                ),
             )
             out[cal.google_id] = [e for e in page.events if e.get("status") != "cancelled"]
         return out
@@ -122,8 +139,10 @@ class World:
 
     def blocks_on(self, cal_id: str) -> list[GoogleEvent]:
         return [
-            e for e in self.truth()[cal_id]
-            if (e.get("extendedProperties") or {}).get("private", {}).get("calsync_type") == "busy_block"
+            e
+            for e in self.truth()[cal_id]
+            if (e.get("extendedProperties") or {}).get("private", {}).get("calsync_type")
+            == "busy_block"
         ]
 
     def violations(self) -> list[Violation]:
@@ -152,5 +171,7 @@ class World:
 
 def iter_blocks(events: list[GoogleEvent]) -> Iterator[GoogleEvent]:
     for e in events:
-        if (e.get("extendedProperties") or {}).get("private", {}).get("calsync_type") == "busy_block":
+        if (e.get("extendedProperties") or {}).get("private", {}).get(
+            "calsync_type"
+        ) == "busy_block":
             yield e
