@@ -1,17 +1,118 @@
-"""`calsync-tui demo`: sandbox + demo data + TUI (no Google account needed). (Skeleton: filled in by its issue.)"""
+"""`calsync-tui demo`: the sandbox with its demo world, a throwaway home, the console.
+
+A new user sees a living system in seconds without a Google account: the sandbox runs
+in-process on 127.0.0.1, its accounts are registered with their static sandbox tokens,
+their calendars are listed and enabled, and the home is removed at exit.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from calsync_tui.errors import CalsyncError
+from sqlmodel import select
+
+from calsync_tui.errors import UsageError
+from calsync_tui.home import AppHome
+from local_store.models import Account, Calendar
+
+MIRRORABLE_ROLES = ("owner", "writer", "reader")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser('demo', parents=[common], help='sandbox + demo data + TUI (no Google account needed)')
+    p = sub.add_parser(
+        "demo", parents=[common], help="sandbox + demo data + TUI (no Google account needed)"
+    )
+    p.add_argument("--seed", type=int, default=7, help="demo world seed (default 7)")
+    p.add_argument("--events", type=int, default=400, help="events in the demo world (default 400)")
     p.set_defaults(func=run)
 
 
+@dataclass
+class Demo:
+    """A running sandbox and a home wired to it."""
+
+    server: Any
+    home: AppHome
+    api_endpoint: str
+    calendars: int
+
+
+def enable_calendars(ctx: Any) -> int:
+    """List every account's calendars into the store and enable the mirrorable ones."""
+    from calsync_tui.google.accounts import account_emails
+
+    store = ctx.store
+    n = 0
+    for email in account_emails(store):
+        infos = ctx.gateway_for(email).list_calendars()
+        with store.session() as s:
+            account = s.exec(select(Account).where(Account.email == email)).one()
+            for info in infos:
+                row = s.exec(
+                    select(Calendar)
+                    .where(Calendar.account_id == account.id)
+                    .where(Calendar.google_id == info.google_id)
+                ).first()
+                if row is None:
+                    row = Calendar(account_id=account.id or 0, google_id=info.google_id)
+                row.summary = info.summary
+                row.time_zone = info.time_zone
+                row.access_role = info.access_role
+                row.primary = info.primary
+                row.enabled = info.access_role in MIRRORABLE_ROLES
+                # The demo world is the legacy system's world: migration starts from there.
+                row.engine_mode = "legacy"
+                row.updated_at = datetime.now(UTC)
+                s.add(row)
+                n += int(row.enabled)
+            s.commit()
+    return n
+
+
+@contextmanager
+def demo_world(
+    root: Path, *, seed: int = 7, events: int = 400, now: datetime | None = None
+) -> Iterator[Demo]:
+    """Start the sandbox with the demo world and prepare a home at `root` for it."""
+    from calsync_tui.context import AppContext
+    from calsync_tui.google.accounts import register_static_token
+    from calsync_tui.sandbox.demo import DEMO_ACCOUNTS, build_demo
+    from calsync_tui.sandbox.server import SandboxServer
+    from calsync_tui.settings import load_settings
+
+    if events < 0:
+        raise UsageError("--events must be >= 0")
+    srv = SandboxServer(port=0)
+    srv.start()
+    try:
+        build_demo(srv, seed=seed, events=events, now=now)
+        home = AppHome(root).ensure()
+        settings = load_settings(home, srv.url)
+        with AppContext(home, settings) as ctx:
+            for email, token in DEMO_ACCOUNTS:
+                register_static_token(home, ctx.store, email, token)
+            n = enable_calendars(ctx)
+        yield Demo(server=srv, home=home, api_endpoint=srv.url, calendars=n)
+    finally:
+        srv.stop()
+
+
 def run(args: argparse.Namespace) -> int:
-    raise CalsyncError("demo: not implemented yet")
+    from calsync_tui.app import CalsyncApp
+
+    tmp = Path(tempfile.mkdtemp(prefix="calsync-demo-"))
+    try:
+        with demo_world(tmp / "home", seed=args.seed, events=args.events) as demo:
+            app = CalsyncApp(home=demo.home.root, api_endpoint=demo.api_endpoint)
+            app.run()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from calsync_tui.home import AppHome
 from calsync_tui.screens import readmodel as rm
 
 ProgressFn = Callable[[int, int], None]
+MAX_STEPS = 12
 CancelFn = Callable[[], bool]
 
 
@@ -136,6 +138,8 @@ class Backend:
         self.api_endpoint = api_endpoint
         self._store: Any = None
         self._ctx: Any = None
+        # googleapiclient/httplib2 are not thread-safe: one Google-using job at a time.
+        self.google = threading.RLock()
 
     # --- store ---------------------------------------------------------------------------
 
@@ -172,66 +176,120 @@ class Backend:
             self._ctx = AppContext.from_args(args)
         return self._ctx
 
-    def run_cycle(self, *, dry_run: bool, on_event: Callable[[object], None], cancel: CancelFn) -> Any:
-        mod = _module("calsync_tui.engine.cycle", "the sync engine")
-        fn = _call(mod, "run_cycle", "the sync engine")
-        return fn(self.context(), dry_run=dry_run, on_event=on_event, cancel=cancel)
+    def run_cycle(
+        self, *, dry_run: bool, on_event: Callable[[object], None], cancel: CancelFn
+    ) -> Any:
+        fn = _call(_module("calsync_tui.engine.cycle", "the sync engine"), "run_cycle", "sync")
+        with self.google:
+            return fn(self.context(), dry_run=dry_run, on_event=on_event, cancel=cancel)
 
     def after_cycle(self, report: Any) -> list[str]:
-        """Let the migration core auto-roll-back after a bad cycle; returns what it did."""
-        try:
-            mod = importlib.import_module("calsync_tui.migration")
-        except ImportError:
+        """Auto-rollback (level 1) after a bad cycle during rollout; returns what it did."""
+        fn = self._optional("calsync_tui.migration.rollback", "check_auto_rollback")
+        if fn is None or report is None or getattr(report, "dry_run", False):
             return []
-        fn = getattr(mod, "check_auto_rollback", None)
-        if not callable(fn):
-            return []
+        limit = self.context().settings.auto_rollback_error_rate
         with self.session() as s:
-            return list(fn(s, report) or [])
+            return list(fn(s, report, limit) or [])
 
     # --- migration ----------------------------------------------------------------------------
 
-    def _migration(self, name: str) -> Callable[..., Any]:
-        return _call(_module("calsync_tui.migration", "the migration core"), name, "migration")
+    def _optional(self, module: str, name: str) -> Callable[..., Any] | None:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            return None
+        fn = getattr(mod, name, None)
+        return fn if callable(fn) else None
 
-    def discover(self, on_event: Callable[[object], None], cancel: CancelFn) -> Any:
-        return self._migration("discover")(self.context())
+    def _service(self, name: str) -> Callable[..., Any]:
+        return _call(_module("calsync_tui.migration.service", "the migration core"), name, name)
+
+    def migration_env(self) -> Any:
+        from calsync_tui.migration.env import MigrationEnv
+
+        ctx = self.context()
+        return MigrationEnv(ctx.home, ctx.store, ctx.settings, ctx.installation_id, ctx.gateway_for)
+
+    def _names(self) -> dict[str, str]:
+        with self.session() as s:
+            return {c.google_id: c.summary for c in rm.calendar_rows(s)}
+
+    def discover(self, progress: ProgressFn, cancel: CancelFn) -> str:
+        with self.google:
+            report = self._service("discover")(self.migration_env())
+        totals = {k: v for k, v in (report.get("totals") or {}).items() if v}
+        seen = report.get("events_seen", sum(totals.values()))
+        parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(totals.items()))
+        return f"inventory: {seen} events ({parts})"
 
     def plan(self) -> PlanView:
-        plan = self._migration("plan")(self.context())
-        return plan_view(plan, self.context().settings.batch_size)
+        """Dry-run: compute the backfill plan (after `prepare` if still in phase 0), save it."""
+        env = self.migration_env()
+        with self.session() as s:
+            phase = rm.migration_view(s).phase
+        with self.google:
+            if phase == 0:
+                self._service("prepare")(env)
+            plan, _ = self._service("make_plan")(env)
+        path = self._service("default_plan_path")(env, plan)
+        from calsync_tui.migration.plan_file import write_plan
+
+        write_plan(plan, path)
+        view = plan_view(plan, self.context().settings.batch_size, self._names())
+        view.raw = path
+        return view
 
     def backfill(self, plan: PlanView, progress: ProgressFn, cancel: CancelFn) -> Any:
-        return self._migration("backfill")(
-            self.context(), plan.raw, progress=progress, cancel=cancel
-        )
+        with self.google:
+            return self._service("backfill")(
+                self.migration_env(), plan.raw, progress=_adapt(progress)
+            )
 
     def set_paused(self, paused: bool) -> None:
-        self._migration("resume" if not paused else "pause")(self.context())
+        self._service("set_paused")(self.migration_env(), paused)
+
+    def resume(self, progress: ProgressFn, cancel: CancelFn) -> Any:
+        with self.google:
+            return self._service("resume")(self.migration_env(), progress=_adapt(progress))
 
     def rollout(self, percent: int) -> Any:
-        return self._migration("rollout")(self.context(), percent)
+        return self._service("rollout")(self.migration_env(), percent)
+
+    def cutover_preview(self) -> list[str]:
+        with self.google:
+            return preview_lines(self._service("cutover")(self.migration_env(), dry_run=True))
 
     def cutover(self, progress: ProgressFn, cancel: CancelFn) -> Any:
-        return self._migration("cutover")(self.context(), progress=progress, cancel=cancel)
+        with self.google:
+            return self._service("cutover")(
+                self.migration_env(), dry_run=False, progress=_adapt(progress)
+            )
 
     # --- accounts -----------------------------------------------------------------------
 
     def sign_in(self, client_secrets: str | None) -> str:
         """Run the browser OAuth flow (blocking until the user finishes); returns the email."""
-        fn = _call(_module("calsync_tui.google.accounts", "Google sign-in"), "login", "sign-in")
-        result = fn(self.context(), client_secrets=client_secrets)
-        return str(_get(result, "email", default=result))
+        mod = _module("calsync_tui.google.accounts", "Google sign-in")
+        ctx = self.context()
+        from pathlib import Path
+
+        path = Path(client_secrets) if client_secrets else None
+        return str(_call(mod, "sign_in", "sign-in")(ctx.home, ctx.store, ctx.settings, path))
 
     def sign_out(self, email: str) -> None:
-        fn = _call(_module("calsync_tui.google.accounts", "Google sign-out"), "logout", "sign-out")
-        fn(self.context(), email)
+        mod = _module("calsync_tui.google.accounts", "Google sign-out")
+        ctx = self.context()
+        _call(mod, "logout", "sign-out")(ctx.home, ctx.store, email, settings=ctx.settings)
+
+    # --- rollback ----------------------------------------------------------------------------
 
     def rollback_preview(self, level: int) -> list[str]:
         """What rollback `level` would do, as lines for the confirmation modal (a dry-run)."""
-        fn = self._optional_migration("rollback_preview")
+        fn = self._optional("calsync_tui.migration.rollback", "rollback_preview")
         if fn is not None:
-            return preview_lines(fn(self.migration_env(), level))
+            with self.google:
+                return preview_lines(fn(self.migration_env(), level), self._names())
         if level != 1:
             raise CalsyncError(f"rollback level {level} is not available in this build")
         with self.session() as s:
@@ -241,28 +299,33 @@ class Backend:
         return [f"  {name}: {mode} → legacy" for name, mode, _ in cals]
 
     def rollback(self, level: int, progress: ProgressFn, cancel: CancelFn) -> Any:
-        fn = self._optional_migration("rollback")
-        if fn is not None:
-            return fn(self.migration_env(), level, progress=progress)
-        if level != 1:
-            raise CalsyncError(f"rollback level {level} is not available in this build")
-        with self.session() as s:
-            n = rm.set_all_modes(s, "legacy")
-        return f"{n} calendar(s) back to legacy mode"
-
-    def _optional_migration(self, name: str) -> Callable[..., Any] | None:
-        try:
-            mod = importlib.import_module("calsync_tui.migration.service")
-        except ImportError:
-            return None
-        fn = getattr(mod, name, None)
-        return fn if callable(fn) else None
-
-    def migration_env(self) -> Any:
-        raise CalsyncError("the migration core is not available in this build")
+        mod = "calsync_tui.migration.rollback"
+        if level == 1:
+            fn = self._optional(mod, "level1")
+            with self.session() as s:
+                if fn is not None:
+                    changed = fn(s, None, "rollback level 1 from the console")
+                    s.commit()
+                    return f"{len(changed)} calendar(s) back to legacy mode"
+                return f"{rm.set_all_modes(s, 'legacy')} calendar(s) back to legacy mode"
+        if level == 2:
+            fn2 = _call(_module(mod, "rollback"), "level2", "rollback level 2")
+            with self.google:
+                return fn2(self.migration_env(), None, progress=_adapt(progress))
+        fn3 = _call(_module(mod, "rollback"), "level3", "rollback level 3")
+        return fn3(self.migration_env(), None)
 
 
-def preview_lines(preview: Any) -> list[str]:
+def _adapt(progress: ProgressFn) -> Callable[[Any], None]:
+    """The migration core reports `Progress(done, total, ...)`; the cockpit wants (done, total)."""
+
+    def cb(p: Any) -> None:
+        progress(int(_get(p, "done", default=0)), int(_get(p, "total", default=0)))
+
+    return cb
+
+
+def preview_lines(preview: Any, names: dict[str, str] | None = None) -> list[str]:
     """Turn a rollback preview (text, list, dict or object with `lines`/`summary`) into lines."""
     if preview is None:
         return []
@@ -273,9 +336,25 @@ def preview_lines(preview: Any) -> list[str]:
     lines = _get(preview, "lines", default=None)
     if lines:
         return [str(x) for x in lines]
+    out: list[str] = []
     summary = _get(preview, "summary", "text", default=None)
-    if summary:
-        return str(summary).splitlines()
+    if isinstance(summary, str):
+        out += summary.splitlines()
+    names = names or {}
+    for cal in _get(preview, "calendars", default=None) or []:
+        out.append(f"  {names.get(str(cal), str(cal))} ({cal})" if str(cal) in names else f"  {cal}")
+    steps = _get(preview, "steps", default=None) or []
+    for step in steps[:MAX_STEPS]:
+        conflict = _get(step, "conflict", default=None)
+        out.append(
+            f"  {_get(step, 'action', default='?')} {_get(step, 'calendar', default='')} "
+            f"{_get(step, 'event_id', default='')}"
+            + (f"  [conflict: {conflict}]" if conflict else "")
+        )
+    if len(steps) > MAX_STEPS:
+        out.append(f"  … and {len(steps) - MAX_STEPS} more")
+    if out:
+        return out
     if isinstance(preview, dict):
-        return [f"{k}: {v}" for k, v in preview.items()]
+        return [f"{k}: {v}" for k, v in preview.items() if not isinstance(v, list | dict)]
     return [str(preview)]

@@ -235,6 +235,8 @@ class MigrationScreen(ConsoleScreen):
 
     def on_task_finished(self, msg: TaskFinished) -> None:
         self.task_name = None
+        if msg.ok and msg.task in ("backfill", "resume"):
+            self.plan = None  # executed: nothing left to review
         self.query_one("#task-label", Label).update(f"{msg.task}: {'done' if msg.ok else 'failed'}")
         self.query_one("#task-rate", Static).update(msg.summary[:60])
         if msg.ok:
@@ -336,20 +338,32 @@ class MigrationScreen(ConsoleScreen):
             self.notify("plan rejected: nothing was written")
 
     def action_pause(self) -> None:
-        paused = not self._paused()
+        """Pause stops the backfill after its current batch; resume continues from the journal."""
+        backend = self.capp.backend
+        if self._paused():
+            if self._busy():
+                return
+            self._run("resume", lambda progress, cancel: backend.resume(progress, cancel))
+            return
         try:
-            self.capp.backend.set_paused(paused)
+            backend.set_paused(True)
         except CalsyncError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.notify("paused: the backfill stops after this batch" if paused else "resumed")
+        self.notify("paused: the backfill stops after this batch; space resumes")
         self.refresh_data()
 
     def action_cancel(self) -> None:
+        """Thread workers cannot be killed: pause the migration so it stops between batches."""
         if self.task_name is None:
             return
         self.workers.cancel_group(self, "migration")
-        self.notify(f"cancelling {self.task_name} after the current batch…")
+        if self.task_name in ("backfill", "resume", "cutover", "rollback L2"):
+            try:
+                self.capp.backend.set_paused(True)
+            except CalsyncError as exc:
+                self.notify(str(exc), severity="error")
+        self.notify(f"stopping {self.task_name} after the current batch (space resumes)…")
 
     def action_rollout_step(self, step: int) -> None:
         view = self.read(rm.migration_view, None)
@@ -389,6 +403,8 @@ class MigrationScreen(ConsoleScreen):
             lambda: [
                 "Engine mode uuid on every calendar; legacy detection off.",
                 "Legacy titles are rewritten to the block template (journaled with prior state).",
+                "",
+                *self.capp.backend.cutover_preview(),
             ],
             lambda progress, cancel: self.capp.backend.cutover(progress, cancel),
         )

@@ -10,9 +10,9 @@ import pytest
 
 os.environ["TEXTUAL_ANIMATIONS"] = "none"
 
-from calsync_tui.app import CalsyncApp  # noqa: E402
-from calsync_tui.home import AppHome  # noqa: E402
-from tests.tui.dataset import build_store, fixed_clock  # noqa: E402
+from calsync_tui.app import CalsyncApp
+from calsync_tui.home import AppHome
+from tests.tui.dataset import build_store, fixed_clock
 
 SIZE = (120, 40)
 

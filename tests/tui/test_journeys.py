@@ -110,7 +110,9 @@ async def test_rollback_level_1_from_the_keyboard(make_app: Callable[..., Calsyn
         await pilot.pause()
         modal = app.screen
         assert isinstance(modal, ConfirmScreen)
-        assert any("Work: hybrid → legacy" in line for line in modal.lines)
+        text = "\n".join(modal.lines)
+        assert "Work" in text and "legacy" in text
+        assert "Personal" not in text  # already legacy: not part of what will happen
         await pilot.press("n")  # cancelling changes nothing
         await pilot.pause()
         assert _modes(data_home)["Work"] == "hybrid"
