@@ -186,7 +186,7 @@ def test_recurring_with_exception_and_cancelled_instance(world: World) -> None:
     r = world.sync()
     assert r.failed == 0, r.errors
     assert r.mutations.get("stamp") == 1  # the series master, once
-    raw = [x for x in world.sandbox.events(a) if x["id"] == master["id"]][0]
+    raw = next(x for x in world.sandbox.events(a) if x["id"] == master["id"])
     assert raw["extendedProperties"]["private"]["calsync_type"] == "user_event"
     _settle(world)
     blocks = world.blocks_on(b)
