@@ -180,6 +180,8 @@ class Api:
         self.quota.charge(user)
 
     def dispatch(self, name: str, args: dict[str, str], req: ApiRequest, user: str) -> ApiResponse:
+        if args.get("cal") == "primary":  # Google's alias for the caller's primary calendar
+            args = {**args, "cal": user}
         w = self.world
         q = req.query
         if name == "calendar.calendarList.list":
