@@ -19,7 +19,7 @@ def count(world: World, table: type) -> int:
 
 
 def test_dry_run_writes_nothing(world: World) -> None:
-    a, b = two_calendars(world)
+    a, _b = two_calendars(world)
     world.put(a, "Dentist")
     world.sandbox.reset_stats()
     r = world.sync(dry_run=True)
@@ -53,7 +53,7 @@ def test_disable_orphans_and_remove_blocks(world: World) -> None:
 
 
 def test_external_calsync_events_are_never_touched(world: World) -> None:
-    a, b = two_calendars(world)
+    a, _b = two_calendars(world)
     ext = world.put(
         a,
         "Busy - elsewhere",
