@@ -16,6 +16,7 @@ import pytest
 
 from calsync_tui.home import AppHome
 from calsync_tui.locking import home_lock
+from calsync_tui.sandbox.server import SandboxServer
 from local_store import migrations
 from local_store.db import open_store
 from local_store.models import Account, Alert, Calendar, EventState, MigrationState, SyncRun
@@ -261,3 +262,32 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     result = cli("status", home=home)
     assert result.returncode == 1
     assert "9999_future, newer than this calsync-tui knows" in result.stderr
+
+
+def test_doctor_probes_the_api_of_each_signed_in_account(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    home = tmp_path / "h"
+    sandbox.add_user("me@example.com", "tok-me")
+    sandbox.create_calendar("me@example.com", "Me", calendar_id="me@example.com")
+    endpoint = ("--api-endpoint", sandbox.url)
+    stored = cli(
+        *endpoint, "auth", "token", "--email", "me@example.com", "--token", "tok-me", home=home
+    )
+    assert stored.returncode == 0, stored.stderr
+    good = cli(*endpoint, "doctor", home=home)
+    assert good.returncode == 0, good.stdout
+    assert (
+        f"ok    api: me@example.com: Google Calendar API at {sandbox.url} answered in"
+        in good.stdout
+    )
+    assert "tok-me" not in good.stdout + good.stderr  # never print a token
+
+    sandbox.add_user("other@example.com", "tok-other")
+    cli(*endpoint, "auth", "token", "--email", "other@example.com", "--token", "stale", home=home)
+    bad = cli(*endpoint, "doctor", "--json", home=home)
+    assert bad.returncode == 1
+    api = [c for c in json.loads(bad.stdout)["checks"] if c["name"] == "api"]
+    assert [c["status"] for c in api] == ["ok", "fail"]
+    assert "other@example.com" in api[1]["detail"] and "401" in api[1]["detail"]
+    assert "stale" not in bad.stdout

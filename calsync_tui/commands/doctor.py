@@ -204,10 +204,12 @@ def check_api(home: AppHome, settings: Settings | None, emails: list[str]) -> li
     checks = []
     for email in emails:
         try:
-            checks.append(Check(f"api {email}", "ok", str(probe(home, settings, email))))
+            checks.append(Check("api", "ok", str(probe(home, settings, email))))
         except Exception as exc:  # any failure is a finding, not a crash
             detail = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-            checks.append(Check(f"api {email}", "fail", detail))
+            if email not in detail:
+                detail = f"{email}: {detail}"
+            checks.append(Check("api", "fail", detail))
     return checks
 
 
