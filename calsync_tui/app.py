@@ -40,7 +40,9 @@ from calsync_tui.screens.migration import MigrationScreen
 
 Clock = Callable[[], datetime]
 
-LIVE_EVENTS = frozenset({"CalendarRead", "CycleDone", "PlanReady", "MutationsProgress", "AlertRaised"})
+LIVE_EVENTS = frozenset(
+    {"CalendarRead", "CycleDone", "PlanReady", "MutationsProgress", "AlertRaised"}
+)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -93,14 +95,34 @@ class CalsyncApp(App[None]):
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "switch_mode('dashboard')", "Dashboard", id="go.dashboard",
-                tooltip="Calendars, counts, coverage, health"),
-        Binding("e", "switch_mode('events')", "Events", id="go.events",
-                tooltip="Every event of a calendar"),
-        Binding("m", "switch_mode('migration')", "Migration", id="go.migration",
-                tooltip="Phases, plan review, backfill, rollout, rollback"),
-        Binding("j", "switch_mode('activity')", "Journal", id="go.activity",
-                tooltip="Every Google write, newest first"),
+        Binding(
+            "d",
+            "switch_mode('dashboard')",
+            "Dashboard",
+            id="go.dashboard",
+            tooltip="Calendars, counts, coverage, health",
+        ),
+        Binding(
+            "e",
+            "switch_mode('events')",
+            "Events",
+            id="go.events",
+            tooltip="Every event of a calendar",
+        ),
+        Binding(
+            "m",
+            "switch_mode('migration')",
+            "Migration",
+            id="go.migration",
+            tooltip="Phases, plan review, backfill, rollout, rollback",
+        ),
+        Binding(
+            "j",
+            "switch_mode('activity')",
+            "Journal",
+            id="go.activity",
+            tooltip="Every Google write, newest first",
+        ),
         Binding("a", "switch_mode('alerts')", "Alerts", id="go.alerts"),
         Binding("u", "switch_mode('accounts')", "Accounts", id="go.accounts"),
         Binding("s", "sync_now", "Sync", id="engine.sync", tooltip="Run one sync cycle now"),
@@ -217,9 +239,13 @@ class CalsyncApp(App[None]):
     def engine_cycle(self, dry_run: bool) -> Any:
         """One cycle in a thread; progress crosses to the UI only as messages."""
         worker = get_current_worker()
+
+        def on_event(ev: object) -> None:
+            self.post_message(EngineEvent(ev))
+
         report = self.backend.run_cycle(
             dry_run=dry_run,
-            on_event=lambda ev: self.post_message(EngineEvent(ev)),
+            on_event=on_event,
             cancel=lambda: worker.is_cancelled,
         )
         done = [] if dry_run else self.backend.after_cycle(report)

@@ -21,7 +21,11 @@ def console_commands(app: CalsyncApp) -> list[tuple[str, str, Callable[[], objec
     cmds += [
         ("Sync now", "Run one sync cycle now", app.action_sync_now),
         ("Dry-run cycle", "Plan one cycle and write nothing", app.action_dry_run),
-        ("Toggle dark/light theme", "Switch between the dark and light themes", app.action_toggle_theme),
+        (
+            "Toggle dark/light theme",
+            "Switch between the dark and light themes",
+            app.action_toggle_theme,
+        ),
         ("Help: keys", "List every key", app.action_help),
     ]
     migration = [
@@ -35,7 +39,10 @@ def console_commands(app: CalsyncApp) -> list[tuple[str, str, Callable[[], objec
         ("rollback(2)", "Rollback level 2", "Undo the migration's Google writes"),
         ("rollback(3)", "Rollback level 3", "Backup, then drop local correlation state"),
     ]
-    cmds += [(name, help_, partial(app.run_migration_action, action)) for action, name, help_ in migration]
+    cmds += [
+        (name, help_, partial(app.run_migration_action, action))
+        for action, name, help_ in migration
+    ]
     return cmds
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,11 +16,21 @@ from calsync_tui.screens.base import ConsoleScreen
 
 class AccountsScreen(ConsoleScreen):
     TITLE_TEXT = "Accounts"
-    BINDINGS: list[BindingType] = [
-        Binding("i", "sign_in", "Sign in", id="accounts.signin",
-                tooltip="Open the browser to sign in with Google"),
-        Binding("o", "sign_out", "Sign out", id="accounts.signout",
-                tooltip="Forget the selected account's token"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "i",
+            "sign_in",
+            "Sign in",
+            id="accounts.signin",
+            tooltip="Open the browser to sign in with Google",
+        ),
+        Binding(
+            "o",
+            "sign_out",
+            "Sign out",
+            id="accounts.signout",
+            tooltip="Forget the selected account's token",
+        ),
     ]
 
     def body(self) -> ComposeResult:
@@ -32,7 +44,7 @@ class AccountsScreen(ConsoleScreen):
         t.focus()
 
     def refresh_data(self) -> None:
-        rows = self.read(rm.accounts, [])
+        rows: list[rm.AccountRow] = self.read(rm.accounts, [])
         t: DataTable[str] = self.query_one(DataTable)
         with self.app.batch_update():
             t.clear()
@@ -42,7 +54,9 @@ class AccountsScreen(ConsoleScreen):
                     if a.needs_signin
                     else "[green]signed in[/]"
                 )
-                t.add_row(a.email, a.auth_kind, state, str(a.calendars), str(a.enabled), key=a.email)
+                t.add_row(
+                    a.email, a.auth_kind, state, str(a.calendars), str(a.enabled), key=a.email
+                )
         need = sum(1 for a in rows if a.needs_signin)
         self.query_one("#accounts-title", Static).update(
             f"{len(rows)} account(s)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,7 +16,7 @@ from calsync_tui.screens.base import ConsoleScreen
 class ActivityScreen(ConsoleScreen):
     TITLE_TEXT = "Activity (journal)"
     AUTO_FOCUS = "DataTable"
-    BINDINGS: list[BindingType] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter", key_display="/", id="activity.filter"),
         Binding("escape", "leave_filter", "List", show=False),
     ]
@@ -36,7 +38,7 @@ class ActivityScreen(ConsoleScreen):
 
     def refresh_data(self) -> None:
         text = self.filter_text
-        rows = self.read(lambda s: rm.journal_page(s, text), [])
+        rows: list[rm.JournalRow] = self.read(lambda s: rm.journal_page(s, text), [])
         t: DataTable[str] = self.query_one(DataTable)
         with self.app.batch_update():
             t.clear()

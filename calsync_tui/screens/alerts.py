@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
@@ -14,7 +16,7 @@ LEVEL_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 class AlertsScreen(ConsoleScreen):
     TITLE_TEXT = "Alerts"
-    BINDINGS: list[BindingType] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "ack", "Acknowledge", id="alerts.ack", tooltip="Mark the alert as seen"),
     ]
 
@@ -28,7 +30,7 @@ class AlertsScreen(ConsoleScreen):
         t.focus()
 
     def refresh_data(self) -> None:
-        rows = self.read(rm.alerts, [])
+        rows: list[rm.AlertRow] = self.read(lambda s: rm.alerts(s), [])
         t: DataTable[str] = self.query_one(DataTable)
         with self.app.batch_update():
             t.clear()

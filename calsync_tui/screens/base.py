@@ -94,4 +94,3 @@ class ConsoleScreen(Screen[None]):
         except Exception:
             return
         line.update(self.capp.status_text())
-

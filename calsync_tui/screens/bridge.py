@@ -117,9 +117,7 @@ def plan_view(plan: Any, batch_size: int = 50, names: dict[str, str] | None = No
     est = _get(plan, "estimate", "api_estimate", default=None)
     calls = int(_get(est, "units", "calls", "writes", default=writes) or writes) if est else writes
     trips = (
-        int(_get(est, "round_trips", default=0) or 0)
-        if est
-        else -(-writes // max(1, batch_size))
+        int(_get(est, "round_trips", default=0) or 0) if est else -(-writes // max(1, batch_size))
     )
     return PlanView(
         plan_id=str(_get(plan, "plan_id", "id", default="?")),
@@ -342,7 +340,9 @@ def preview_lines(preview: Any, names: dict[str, str] | None = None) -> list[str
         out += summary.splitlines()
     names = names or {}
     for cal in _get(preview, "calendars", default=None) or []:
-        out.append(f"  {names.get(str(cal), str(cal))} ({cal})" if str(cal) in names else f"  {cal}")
+        out.append(
+            f"  {names.get(str(cal), str(cal))} ({cal})" if str(cal) in names else f"  {cal}"
+        )
     steps = _get(preview, "steps", default=None) or []
     for step in steps[:MAX_STEPS]:
         conflict = _get(step, "conflict", default=None)

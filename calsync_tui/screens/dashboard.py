@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -26,13 +28,19 @@ COLUMNS = (
 
 
 def _metric(label: str, value: str, cls: str = "") -> str:
-    return f"[b]{value}[/b]\n[dim]{label}[/dim]" if not cls else f"[{cls}][b]{value}[/b][/]\n[dim]{label}[/dim]"
+    return (
+        f"[b]{value}[/b]\n[dim]{label}[/dim]"
+        if not cls
+        else f"[{cls}][b]{value}[/b][/]\n[dim]{label}[/dim]"
+    )
 
 
 class DashboardScreen(ConsoleScreen):
     TITLE_TEXT = "Dashboard"
-    BINDINGS: list[BindingType] = [
-        Binding("enter", "open_calendar", "Events", tooltip="Show the events of the selected calendar"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "enter", "open_calendar", "Events", tooltip="Show the events of the selected calendar"
+        ),
     ]
 
     def body(self) -> ComposeResult:
@@ -56,7 +64,7 @@ class DashboardScreen(ConsoleScreen):
 
     def refresh_data(self) -> None:
         now = self.now()
-        rows = self.read(rm.calendar_rows, [])
+        rows: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
         head = self.read(lambda s: rm.headline(s, now), None)
         mig = self.read(rm.migration_view, None)
         self._fill_metrics(head)
@@ -65,7 +73,7 @@ class DashboardScreen(ConsoleScreen):
         keep = table.cursor_row
         with self.app.batch_update():
             wanted = {str(r.id) for r in rows}
-            for key in [k.value for k in table.rows if k.value not in wanted]:
+            for key in [k for k in table.rows if k.value not in wanted]:
                 table.remove_row(key)
             for r in rows:
                 cells = self._cells(r, now)
@@ -116,12 +124,18 @@ class DashboardScreen(ConsoleScreen):
             return
         put("cascades", _metric("cascades", str(h.cascades), "red" if h.cascades else "green"))
         rate = "-" if h.success_rate is None else f"{h.success_rate * 100:.2f}%"
-        put("success", _metric("success rate", rate, "green" if (h.success_rate or 0) >= 0.995 else "yellow"))
+        put(
+            "success",
+            _metric("success rate", rate, "green" if (h.success_rate or 0) >= 0.995 else "yellow"),
+        )
         lat = "-" if h.latency_ms is None else f"{h.latency_ms:.0f} ms"
         put("latency", _metric("cycle latency", lat))
         put("stuck", _metric("stuck", str(h.stuck), "red" if h.stuck else "green"))
         put("api", _metric("API calls/hour", str(h.api_calls_last_hour)))
-        put("alerts", _metric("open alerts", str(h.open_alerts), "red" if h.open_alerts else "green"))
+        put(
+            "alerts",
+            _metric("open alerts", str(h.open_alerts), "red" if h.open_alerts else "green"),
+        )
 
     def action_open_calendar(self) -> None:
         table: DataTable[str] = self.query_one("#calendars", DataTable)

@@ -5,6 +5,8 @@ Rows come from the store a page at a time (`widgets.event_list.EventList`).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,11 +20,21 @@ from calsync_tui.widgets.event_list import EventList
 class EventsScreen(ConsoleScreen):
     TITLE_TEXT = "Events"
     AUTO_FOCUS = "EventList"
-    BINDINGS: list[BindingType] = [
-        Binding("slash", "focus_filter", "Filter", key_display="/", id="events.filter",
-                tooltip="Filter by title, class, status or id"),
-        Binding("left_square_bracket", "calendar(-1)", "Prev cal", key_display="[", id="events.prev"),
-        Binding("right_square_bracket", "calendar(1)", "Next cal", key_display="]", id="events.next"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "slash",
+            "focus_filter",
+            "Filter",
+            key_display="/",
+            id="events.filter",
+            tooltip="Filter by title, class, status or id",
+        ),
+        Binding(
+            "left_square_bracket", "calendar(-1)", "Prev cal", key_display="[", id="events.prev"
+        ),
+        Binding(
+            "right_square_bracket", "calendar(1)", "Next cal", key_display="]", id="events.next"
+        ),
         Binding("escape", "leave_filter", "List", show=False),
     ]
 
@@ -43,7 +55,8 @@ class EventsScreen(ConsoleScreen):
         self.query_one(EventList).focus()
 
     def _calendars(self) -> list[rm.CalendarRow]:
-        return self.read(rm.calendar_rows, [])
+        rows: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
+        return rows
 
     def show_calendar(self, calendar_id: int) -> None:
         self.calendar_id = calendar_id
@@ -73,7 +86,9 @@ class EventsScreen(ConsoleScreen):
         lst.load(count, loader)
         if keep and keep < count:
             lst.cursor = keep
-        where = cal.account if cal.google_id == cal.account else f"{cal.google_id} via {cal.account}"
+        where = (
+            cal.account if cal.google_id == cal.account else f"{cal.google_id} via {cal.account}"
+        )
         shown = f"{count:,} of {cal.total:,}" if text else f"{count:,}"
         filt = f"  filter: [b]{text}[/b]" if text else ""
         title.update(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static, Tree
@@ -31,12 +33,14 @@ def _fill(tree_node: TreeNode[None], node: rm.LineageNode) -> None:
     hist = tree_node.add(f"journal ({len(node.journal)})", expand=True)
     for j in node.journal:
         when = j.created_at.strftime("%Y-%m-%d %H:%M")
-        hist.add_leaf(f"{when} {j.origin}/{j.op} {j.status} [dim]{j.reason} plan {j.plan_id[:8]}[/]")
+        hist.add_leaf(
+            f"{when} {j.origin}/{j.op} {j.status} [dim]{j.reason} plan {j.plan_id[:8]}[/]"
+        )
 
 
 class LineageScreen(ConsoleScreen):
     TITLE_TEXT = "Lineage"
-    BINDINGS: list[BindingType] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "back", "Back", id="lineage.back"),
     ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -59,34 +59,79 @@ class ProgressTracker:
 
 class MigrationScreen(ConsoleScreen):
     TITLE_TEXT = "Migration"
-    BINDINGS: list[BindingType] = [
-        Binding("v", "discover", "Discover", id="migration.discover",
-                tooltip="Read-only inventory of every enabled calendar"),
-        Binding("p", "plan", "Plan", id="migration.plan",
-                tooltip="Compute the backfill plan; nothing is written"),
-        Binding("y", "approve", "Approve", id="migration.approve",
-                tooltip="Approve the plan under review and run the backfill"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "v",
+            "discover",
+            "Discover",
+            id="migration.discover",
+            tooltip="Read-only inventory of every enabled calendar",
+        ),
+        Binding(
+            "p",
+            "plan",
+            "Plan",
+            id="migration.plan",
+            tooltip="Compute the backfill plan; nothing is written",
+        ),
+        Binding(
+            "y",
+            "approve",
+            "Approve",
+            id="migration.approve",
+            tooltip="Approve the plan under review and run the backfill",
+        ),
         Binding("n", "reject", "Reject", id="migration.reject", tooltip="Discard the plan"),
         Binding("space", "pause", "Pause", id="migration.pause"),
         Binding("x", "cancel", "Cancel", id="migration.cancel"),
-        Binding("plus,equals_sign", "rollout_step(10)", "Rollout %", key_display="+/-",
-                id="migration.rollout_up"),
-        Binding("minus", "rollout_step(-10)", "Rollout -10%", show=False, id="migration.rollout_down"),
+        Binding(
+            "plus,equals_sign",
+            "rollout_step(10)",
+            "Rollout %",
+            key_display="+/-",
+            id="migration.rollout_up",
+        ),
+        Binding(
+            "minus", "rollout_step(-10)", "Rollout -10%", show=False, id="migration.rollout_down"
+        ),
         Binding("o", "rollout_apply", "Apply %", id="migration.rollout"),
         Binding("c", "cutover", "Cutover", id="migration.cutover"),
-        Binding("1", "rollback(1)", "Rollback", key_display="1/2/3", id="migration.rollback1",
-                tooltip="Engine back to legacy mode, no Google writes"),
-        Binding("2", "rollback(2)", "Rollback L2", show=False, id="migration.rollback2",
-                tooltip="Undo the migration's Google writes"),
-        Binding("3", "rollback(3)", "Rollback L3", show=False, id="migration.rollback3",
-                tooltip="Backup, then drop local correlation state"),
+        Binding(
+            "1",
+            "rollback(1)",
+            "Rollback",
+            key_display="1/2/3",
+            id="migration.rollback1",
+            tooltip="Engine back to legacy mode, no Google writes",
+        ),
+        Binding(
+            "2",
+            "rollback(2)",
+            "Rollback L2",
+            show=False,
+            id="migration.rollback2",
+            tooltip="Undo the migration's Google writes",
+        ),
+        Binding(
+            "3",
+            "rollback(3)",
+            "Rollback L3",
+            show=False,
+            id="migration.rollback3",
+            tooltip="Backup, then drop local correlation state",
+        ),
     ]
 
     # The cockpit's own keys fill the footer; the global ones stay active, listed under `?`.
     BINDINGS += [
         Binding(key, f"app.switch_mode('{mode}')", mode.title(), show=False)
-        for key, mode in (("d", "dashboard"), ("e", "events"), ("j", "activity"),
-                          ("a", "alerts"), ("u", "accounts"))
+        for key, mode in (
+            ("d", "dashboard"),
+            ("e", "events"),
+            ("j", "activity"),
+            ("a", "alerts"),
+            ("u", "accounts"),
+        )
     ]
 
     def __init__(self) -> None:
@@ -130,7 +175,7 @@ class MigrationScreen(ConsoleScreen):
     def refresh_data(self) -> None:
         view = self.read(rm.migration_view, None)
         self.query_one(PhaseStepper).show(view)
-        cals = self.read(rm.calendar_rows, [])
+        cals: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
         self._draw_inventory(cals)
         self._draw_rollout(view)
         self._draw_plan()
@@ -218,7 +263,9 @@ class MigrationScreen(ConsoleScreen):
         bar = self.query_one("#task-bar", ProgressBar)
         bar.display = True
         bar.update(total=max(1, msg.total), progress=msg.done)
-        paused = " [yellow](paused)[/]" if self.read(rm.migration_view, None) and self._paused() else ""
+        paused = (
+            " [yellow](paused)[/]" if self.read(rm.migration_view, None) and self._paused() else ""
+        )
         self.query_one("#task-label", Label).update(f"{msg.task}{paused}")
         self.query_one("#task-rate", Static).update(
             f"{msg.done:,}/{msg.total:,}  {msg.rate:,.1f} writes/s  ETA {format_eta(msg.eta_s)}"
@@ -261,7 +308,9 @@ class MigrationScreen(ConsoleScreen):
             return True
         return False
 
-    def _run(self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]) -> None:
+    def _run(
+        self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]
+    ) -> None:
         self.task_name = name
         self.query_one("#task-label", Label).update(name)
         bar = self.query_one("#task-bar", ProgressBar)
@@ -270,7 +319,9 @@ class MigrationScreen(ConsoleScreen):
         self._run_task(name, fn)
 
     @work(thread=True, group="migration", exclusive=True)
-    def _run_task(self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]) -> None:
+    def _run_task(
+        self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]
+    ) -> None:
         worker = get_current_worker()
         tracker = ProgressTracker(name, self.post_message)
         try:
@@ -328,7 +379,9 @@ class MigrationScreen(ConsoleScreen):
         def done(yes: bool | None) -> None:
             if yes:
                 backend = self.capp.backend
-                self._run("backfill", lambda progress, cancel: backend.backfill(plan, progress, cancel))
+                self._run(
+                    "backfill", lambda progress, cancel: backend.backfill(plan, progress, cancel)
+                )
 
         self.app.push_screen(ConfirmScreen("Approve and run this backfill?", lines), done)
 
@@ -367,7 +420,11 @@ class MigrationScreen(ConsoleScreen):
 
     def action_rollout_step(self, step: int) -> None:
         view = self.read(rm.migration_view, None)
-        base = self.rollout_target if self.rollout_target is not None else (view.rollout_percent if view else 0)
+        base = (
+            self.rollout_target
+            if self.rollout_target is not None
+            else (view.rollout_percent if view else 0)
+        )
         self.rollout_target = max(0, min(100, base + step))
         self._draw_rollout(view)
 

@@ -236,16 +236,15 @@ def headline(session: Session, now: datetime, window: int = 10) -> Headline:
     rates = [r.success_rate for r in runs]
     lats = [r.latency_ms for r in runs if r.latency_ms is not None]
     hour_ago = now.timestamp() - 3600
-    last_hour = sum(
-        r.api_calls for r in runs if r.started_at and _ts(r.started_at) >= hour_ago
-    )
+    last_hour = 0
+    for r in runs:
+        if r.started_at is not None and _ts(r.started_at) >= hour_ago:
+            last_hour += r.api_calls
     open_alerts = session.exec(
         select(func.count()).select_from(Alert).where(col(Alert.acknowledged).is_(False))
     ).one()
     stuck = session.exec(
-        select(func.count())
-        .select_from(EventState)
-        .where(col(EventState.status) == "creating")
+        select(func.count()).select_from(EventState).where(col(EventState.status) == "creating")
     ).one()
     return Headline(
         cascades=sum(r.cascades for r in runs),

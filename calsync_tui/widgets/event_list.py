@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -57,7 +58,7 @@ def _fit(text: str, width: int) -> str:
 class EventList(ScrollView, can_focus=True):
     """Rows of one calendar's events; Enter posts `EventList.Selected`."""
 
-    BINDINGS: list[BindingType] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
         Binding("down,j", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
@@ -139,7 +140,10 @@ class EventList(ScrollView, can_focus=True):
         cells: list[tuple[str, Style]] = [
             (_fit(start, 17), base),
             (_fit(row.event_class, 18), base + Style.parse(CLASS_STYLE.get(row.event_class, ""))),
-            (_fit(row.status, 9), base + (Style(color="red") if row.status == "failed" else Style())),
+            (
+                _fit(row.status, 9),
+                base + (Style(color="red") if row.status == "failed" else Style()),
+            ),
             (_fit("yes" if row.stamped else "-", 5), base),
             (_fit(row.google_event_id, 26), base + Style(dim=True)),
         ]

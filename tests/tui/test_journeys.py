@@ -28,10 +28,13 @@ def _count(home: AppHome, calendar: str, text: str) -> int:
                 select(func.count())
                 .select_from(EventState)
                 .where(EventState.calendar_id == cal.id)
-                .where(col(EventState.summary).ilike(like) | col(EventState.event_class).ilike(like)
-                       | col(EventState.status).ilike(like)
-                       | col(EventState.google_event_id).ilike(like)
-                       | col(EventState.correlation_id).ilike(like))
+                .where(
+                    col(EventState.summary).ilike(like)
+                    | col(EventState.event_class).ilike(like)
+                    | col(EventState.status).ilike(like)
+                    | col(EventState.google_event_id).ilike(like)
+                    | col(EventState.correlation_id).ilike(like)
+                )
             )
             return int(s.exec(q).one())
     finally:
@@ -55,8 +58,9 @@ async def test_filter_events_table(make_app: Callable[..., CalsyncApp], data_hom
         screen = app.screen
         assert isinstance(screen, EventsScreen)
         lst = screen.query_one(EventList)
-        cal = next(iter(c for c in ("Work", "Personal", "Side project")
-                        if screen.calendar_id is not None))
+        cal = next(
+            iter(c for c in ("Work", "Personal", "Side project") if screen.calendar_id is not None)
+        )
         total = lst.row_count
         assert total > 0
         await pilot.press("slash", *"Busy", "enter")
@@ -100,8 +104,9 @@ async def test_open_lineage_from_a_row(make_app: Callable[..., CalsyncApp]) -> N
         assert isinstance(app.screen, EventsScreen)
 
 
-async def test_rollback_level_1_from_the_keyboard(make_app: Callable[..., CalsyncApp],
-                                                  data_home: AppHome) -> None:
+async def test_rollback_level_1_from_the_keyboard(
+    make_app: Callable[..., CalsyncApp], data_home: AppHome
+) -> None:
     assert _modes(data_home)["Work"] == "hybrid"
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -37,27 +37,43 @@ def review_plan(home: AppHome) -> PlanView:
     try:
         with store.session() as s:
             names = {c.id: c.summary for c in s.exec(select(Calendar)).all()}
-            rows = s.exec(select(EventState).order_by(EventState.calendar_id, EventState.start)).all()
+            rows = s.exec(
+                select(EventState).order_by(EventState.calendar_id, EventState.start)
+            ).all()
             for e in rows:
-                op = {"new_user_event": "stamp", "legacy_busy_block": "stamp",
-                      "orphaned_block": "delete"}.get(e.event_class)
+                op = {
+                    "new_user_event": "stamp",
+                    "legacy_busy_block": "stamp",
+                    "orphaned_block": "delete",
+                }.get(e.event_class)
                 if op:
-                    writes.append({"seq": len(writes) + 1, "op": op,
-                                   "calendar": names[e.calendar_id],
-                                   "event_id": e.google_event_id,
-                                   "correlation_id": e.correlation_id,
-                                   "reason": e.event_class.replace("_", " "),
-                                   "before": {"summary": e.summary}})
+                    writes.append(
+                        {
+                            "seq": len(writes) + 1,
+                            "op": op,
+                            "calendar": names[e.calendar_id],
+                            "event_id": e.google_event_id,
+                            "correlation_id": e.correlation_id,
+                            "reason": e.event_class.replace("_", " "),
+                            "before": {"summary": e.summary},
+                        }
+                    )
     finally:
         store.close()
-    plan = {"plan_id": "7c1e0b52-5d7e-4b8e-9c61-2f4a3b9d0e11", "writes": writes,
-            "estimate": {"units": len(writes), "round_trips": -(-len(writes) // 50)}}
+    plan = {
+        "plan_id": "7c1e0b52-5d7e-4b8e-9c61-2f4a3b9d0e11",
+        "writes": writes,
+        "estimate": {"units": len(writes), "round_trips": -(-len(writes) // 50)},
+    }
     return plan_view(plan)
 
 
 def test_dashboard_empty(snap_compare: Snap, tmp_path: Path) -> None:
-    app = CalsyncApp(home=tmp_path / "empty", start_engine=False,
-                     clock=__import__("tests.tui.dataset", fromlist=["x"]).fixed_clock)
+    app = CalsyncApp(
+        home=tmp_path / "empty",
+        start_engine=False,
+        clock=__import__("tests.tui.dataset", fromlist=["x"]).fixed_clock,
+    )
     assert snap_compare(app, terminal_size=SIZE, run_before=_settle)
 
 
@@ -83,8 +99,9 @@ def test_lineage(snap_compare: Snap, make_app: Callable[..., CalsyncApp]) -> Non
     assert snap_compare(make_app(), press=keys, terminal_size=SIZE, run_before=_settle)
 
 
-def test_migration_plan_review(snap_compare: Snap, make_app: Callable[..., CalsyncApp],
-                               data_home: AppHome) -> None:
+def test_migration_plan_review(
+    snap_compare: Snap, make_app: Callable[..., CalsyncApp], data_home: AppHome
+) -> None:
     plan = review_plan(data_home)
 
     async def before(pilot: Pilot[Any]) -> None:
@@ -99,8 +116,9 @@ def test_migration_plan_review(snap_compare: Snap, make_app: Callable[..., Calsy
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=before)
 
 
-def test_migration_approve_modal(snap_compare: Snap, make_app: Callable[..., CalsyncApp],
-                                 data_home: AppHome) -> None:
+def test_migration_approve_modal(
+    snap_compare: Snap, make_app: Callable[..., CalsyncApp], data_home: AppHome
+) -> None:
     plan = review_plan(data_home)
 
     async def before(pilot: Pilot[Any]) -> None:
@@ -115,8 +133,9 @@ def test_migration_approve_modal(snap_compare: Snap, make_app: Callable[..., Cal
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=before)
 
 
-def test_migration_backfill_in_progress(snap_compare: Snap, make_app: Callable[..., CalsyncApp],
-                                        data_home: AppHome) -> None:
+def test_migration_backfill_in_progress(
+    snap_compare: Snap, make_app: Callable[..., CalsyncApp], data_home: AppHome
+) -> None:
     plan = review_plan(data_home)
 
     async def before(pilot: Pilot[Any]) -> None:
@@ -154,8 +173,9 @@ def test_accounts_needs_signin(snap_compare: Snap, make_app: Callable[..., Calsy
 
 
 def test_help(snap_compare: Snap, make_app: Callable[..., CalsyncApp]) -> None:
-    assert snap_compare(make_app(), press=["m", "question_mark"], terminal_size=SIZE,
-                        run_before=_settle)
+    assert snap_compare(
+        make_app(), press=["m", "question_mark"], terminal_size=SIZE, run_before=_settle
+    )
 
 
 def test_command_palette(snap_compare: Snap, make_app: Callable[..., CalsyncApp]) -> None:
