@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from calsync_tui.sandbox import recurrence
+from calsync_tui.sandbox.jsondata import clone
 from calsync_tui.sandbox.times import edge
 
 ROLE_RANK = {"freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from calsync_tui.sandbox.calendar import Calendar
+from calsync_tui.sandbox.calendar import Calendar, clone
 from calsync_tui.sandbox.state import World
 
 FORMAT = 1
@@ -28,8 +27,7 @@ def dump(world: World) -> dict[str, Any]:
                     "generation": cal.generation,
                     "updated": cal.updated,
                     "events": [
-                        {"seq": cal.seq[eid], "event": copy.deepcopy(ev)}
-                        for eid, ev in cal.events.items()
+                        {"seq": cal.seq[eid], "event": clone(ev)} for eid, ev in cal.events.items()
                     ],
                 }
                 for cal in world.calendars.values()
@@ -53,7 +51,7 @@ def load(world: World, data: dict[str, Any]) -> None:
             generation=int(raw.get("generation", 0)),
         )
         for row in raw["events"]:
-            cal.store(copy.deepcopy(row["event"]), int(row["seq"]))
+            cal.store(clone(row["event"]), int(row["seq"]))
         cal.updated = raw.get("updated", cal.updated)
         calendars[cal.id] = cal
     with world.lock:

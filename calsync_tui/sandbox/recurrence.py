@@ -7,7 +7,6 @@ Instance ids follow Google: `{masterId}_{YYYYMMDDTHHMMSSZ}` (UTC) for timed seri
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule, rrulestr
 
 from calsync_tui.sandbox.errors import invalid
+from calsync_tui.sandbox.jsondata import clone
 from calsync_tui.sandbox.times import edge, format_local, is_all_day, parse_date, zone
 
 MAX_INSTANCES = 2000  # per series per query: an unbounded series is cut off, as Google does
@@ -148,7 +148,7 @@ def _duration(master: dict[str, Any], cal_tz: str) -> timedelta:
 
 def make_instance(master: dict[str, Any], occ: datetime, cal_tz: str) -> dict[str, Any]:
     """One generated instance of `master` starting at `occ`."""
-    inst = copy.deepcopy(master)
+    inst = clone(master)
     inst.pop("recurrence", None)
     duration = _duration(master, cal_tz)
     all_day = occ.tzinfo is None

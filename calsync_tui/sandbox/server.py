@@ -8,7 +8,6 @@ dependency, easy to embed in a test or the demo.
 
 from __future__ import annotations
 
-import copy
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from calsync_tui.sandbox import persist
 from calsync_tui.sandbox.batch import BATCH_PATH, run_batch
+from calsync_tui.sandbox.calendar import clone
 from calsync_tui.sandbox.errors import ApiError
 from calsync_tui.sandbox.faults import FaultSpec, coerce
 from calsync_tui.sandbox.handlers import Api, ApiRequest, ApiResponse, sleep_ms
@@ -107,12 +107,10 @@ class SandboxServer:
         _admin(lambda: self.world.share(calendar_id, email, role))
 
     def put_event(self, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return copy.deepcopy(_admin(lambda: self.world.insert_event(calendar_id, body, None)))
+        return clone(_admin(lambda: self.world.insert_event(calendar_id, body, None)))
 
     def patch_event(self, calendar_id: str, event_id: str, patch: dict[str, Any]) -> dict[str, Any]:
-        return copy.deepcopy(
-            _admin(lambda: self.world.patch_event(calendar_id, event_id, patch, None))
-        )
+        return clone(_admin(lambda: self.world.patch_event(calendar_id, event_id, patch, None)))
 
     def delete_event(self, calendar_id: str, event_id: str) -> None:
         _admin(lambda: self.world.delete_event(calendar_id, event_id, None))
@@ -125,8 +123,11 @@ class SandboxServer:
         single_events: bool = False,
         time_min: str | None = None,
         time_max: str | None = None,
+        copy: bool = True,
     ) -> list[dict[str, Any]]:
-        """Server truth, as a full listing with these options would show it (no counting)."""
+        """Server truth, as a full listing with these options would show it (no counting).
+
+        `copy=False` returns the server's own dicts: faster, for read-only callers."""
         params: dict[str, list[str]] = {}
         if include_cancelled:
             params["showDeleted"] = ["true"]
@@ -148,7 +149,8 @@ class SandboxServer:
                     hi=_opt_time(time_max),
                     since=None,
                 )
-                return copy.deepcopy([e for _, e in rows])
+                found = [e for _, e in rows]
+                return clone(found) if copy else found
 
         return _admin(run)
 

@@ -7,14 +7,13 @@ status and reason.
 
 from __future__ import annotations
 
-import copy
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calsync_tui.sandbox import recurrence
-from calsync_tui.sandbox.calendar import Calendar, public, role_at_least
+from calsync_tui.sandbox.calendar import Calendar, clone, public, role_at_least
 from calsync_tui.sandbox.errors import ApiError, forbidden, invalid, not_found
 from calsync_tui.sandbox.times import edge, format_utc, now_utc
 from calsync_tui.sandbox.validate import check_event, check_id
@@ -199,9 +198,7 @@ class World:
     ) -> dict[str, Any]:
         with self.lock:
             cal = self.writable(calendar_id, user)
-            event = check_event(
-                copy.deepcopy(body), cal.time_zone, previous_type=None, creating=True
-            )
+            event = check_event(clone(body), cal.time_zone, previous_type=None, creating=True)
             eid = event.get("id")
             if eid:
                 check_id(str(eid))
@@ -252,7 +249,7 @@ class World:
             current = self.find(cal, event_id, full=True)
             self._check_etag(current, if_match)
             if replace:
-                merged = {k: v for k, v in copy.deepcopy(patch).items()}
+                merged = {k: v for k, v in clone(patch).items()}
                 for key in (
                     "recurringEventId",
                     "originalStartTime",
@@ -265,7 +262,7 @@ class World:
                         merged[key] = current[key]
                 merged.setdefault("eventType", current.get("eventType", "default"))
             else:
-                merged = merge_patch(current, copy.deepcopy(patch))
+                merged = merge_patch(current, clone(patch))
             previous_type = current.get("eventType", "default")
             clean = check_event(merged, cal.time_zone, previous_type=previous_type, creating=False)
             for key in ("id", "kind", "iCalUID", "htmlLink", "created", "creator", "organizer"):
@@ -383,7 +380,7 @@ def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
     merged = {k: v for k, v in current.items() if not k.startswith("_")}
     for key, value in patch.items():
         if key == "extendedProperties" and isinstance(value, dict):
-            props = copy.deepcopy(current.get("extendedProperties") or {})
+            props = clone(current.get("extendedProperties") or {})
             for scope in ("private", "shared"):
                 if scope not in value:
                     continue
