@@ -11,20 +11,23 @@ from __future__ import annotations
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from calsync_tui.sandbox import persist
 from calsync_tui.sandbox.batch import BATCH_PATH, run_batch
-from calsync_tui.sandbox.calendar import clone
 from calsync_tui.sandbox.errors import ApiError
 from calsync_tui.sandbox.faults import FaultSpec, coerce
+from calsync_tui.sandbox.jsondata import clone
 from calsync_tui.sandbox.handlers import Api, ApiRequest, ApiResponse, sleep_ms
 from calsync_tui.sandbox.listing import Lister
 from calsync_tui.sandbox.quota import DEFAULT_PER_PROJECT, DEFAULT_PER_USER, SlidingWindowQuota
 from calsync_tui.sandbox.state import World
 from calsync_tui.sandbox.stats import Stats
+
+T = TypeVar("T")
 
 
 class SandboxServer:
@@ -107,7 +110,10 @@ class SandboxServer:
         _admin(lambda: self.world.share(calendar_id, email, role))
 
     def put_event(self, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return clone(_admin(lambda: self.world.insert_event(calendar_id, body, None)))
+        result: dict[str, Any] = clone(
+            _admin(lambda: self.world.insert_event(calendar_id, body, None))
+        )
+        return result
 
     def patch_event(self, calendar_id: str, event_id: str, patch: dict[str, Any]) -> dict[str, Any]:
         return clone(_admin(lambda: self.world.patch_event(calendar_id, event_id, patch, None)))
@@ -196,7 +202,7 @@ def _opt_time(value: str | None) -> Any:
     return parse_rfc3339(value) if value else None
 
 
-def _admin(fn: Any) -> Any:
+def _admin(fn: Callable[[], T]) -> T:
     """Harness calls raise ValueError/KeyError-like errors, not HTTP-shaped ones."""
     try:
         return fn()
@@ -215,6 +221,9 @@ class SandboxError(ValueError):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, a keep-alive client
+    # (httplib2) waits ~40 ms for each answer's body (delayed ACK). TCP_NODELAY avoids it.
+    disable_nagle_algorithm = True
     sandbox: SandboxServer
     server_version = "calsync-sandbox"
     sys_version = ""
