@@ -221,33 +221,41 @@ def link_legacy(
             report.ambiguous.append(Ambiguous(b.ref, tuple(c.ref for c in cands)))
         else:
             pending.append(b)
+    # Out of date: first "moved" (same title, other times), then "retitled" (same times,
+    # other title), each only to a source that has no better link on that calendar yet;
+    # a block whose only explanation is already taken is an orphan, not a guess.
     linked_pairs = {(lk.source, lk.block.calendar) for lk in tentative}
+    still: list[Item] = []
+    for kind, index in (("moved", "title"), ("retitled", "time")):
+        found: list[Link] = []
+        for b in pending:
+
+            def free(s: Item, b: Item = b, taken: set[tuple[EventRef, str]] = linked_pairs) -> bool:
+                return s.calendar != b.calendar and (s.ref, b.calendar) not in taken
+
+            pool = by_title[b.suffix or ""] if index == "title" else by_time[time_key(b.event)]
+            cands = [s for s in pool if free(s)]
+            if len(cands) == 1:
+                found.append(Link(b.ref, cands[0].ref, kind))
+            elif len(cands) > 1:
+                report.ambiguous.append(Ambiguous(b.ref, tuple(c.ref for c in cands)))
+            else:
+                still.append(b)
+        tentative.extend(found)
+        linked_pairs |= {(lk.source, lk.block.calendar) for lk in found}
+        pending, still = still, []
     for b in pending:
-        suffix = b.suffix or ""
-
-        def free(s: Item, b: Item = b) -> bool:
-            return s.calendar != b.calendar and (s.ref, b.calendar) not in linked_pairs
-
-        moved = [s for s in by_title[suffix] if free(s)]
-        retitled = [s for s in by_time[time_key(b.event)] if free(s)]
-        if len(moved) == 1:
-            tentative.append(Link(b.ref, moved[0].ref, "moved"))
-        elif len(moved) > 1:
-            report.ambiguous.append(Ambiguous(b.ref, tuple(c.ref for c in moved)))
-        elif len(retitled) == 1:
-            tentative.append(Link(b.ref, retitled[0].ref, "retitled"))
-        elif len(retitled) > 1:
-            report.ambiguous.append(Ambiguous(b.ref, tuple(c.ref for c in retitled)))
-        else:
-            report.unlinked.append(Unlinked(b.ref, "orphan", f"no live source for {suffix!r}"))
+        report.unlinked.append(Unlinked(b.ref, "orphan", f"no live source for {b.suffix or ''!r}"))
     groups: dict[tuple[EventRef, str], list[Link]] = defaultdict(list)
     for lk in tentative:
         groups[(lk.source, lk.block.calendar)].append(lk)
-    rank = {"exact": 0, "retitled": 1, "moved": 2}
+    rank = {"exact": 0, "moved": 1, "retitled": 2}
+    created = {i.ref: str(i.event.get("created") or "") for i in blocks}
     for pair, links in sorted(
         groups.items(), key=lambda kv: (kv[0][1], kv[0][0].calendar, kv[0][0].event_id)
     ):
-        links.sort(key=lambda lk: (rank[lk.kind], lk.block.event_id))
+        # keep the best match, then the oldest block (the original), then a stable id
+        links.sort(key=lambda lk: (rank[lk.kind], created[lk.block], lk.block.event_id))
         keep = [] if pair in covered else links[:1]
         report.links.extend(keep)
         for dup in links[len(keep) :]:

@@ -57,7 +57,7 @@ class UndoStep:
     op: str  # the original op being undone
     calendar: str
     event_id: str
-    action: str  # patch | delete | insert | none
+    action: str  # patch | update | delete | insert | none
     body: GoogleEvent | None
     conflict: str | None = None
     current: GoogleEvent | None = None
@@ -232,8 +232,16 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
             else:
                 assert now is not None
                 body = restore_patch(now, target)
-                if body:
+                if body and set(body) <= {"extendedProperties"}:
+                    # only our properties changed (stamps): nulling the added keys is a
+                    # patch any caller may send, organiser or not
                     step.action, step.body = "patch", body
+                elif body:
+                    # content changed too (adopted/retitled blocks): PUT the whole prior
+                    # event, exact whatever the server's merge rules for nested fields
+                    full = {k: v for k, v in target.items() if k not in READ_ONLY_FIELDS}
+                    full.pop("id", None)
+                    step.action, step.body = "update", full
         expected = journal.result_of(newest) if newest.origin in MIGRATION_ORIGINS else None
         if step.conflict is None and step.action != "none":
             if newest.op == Op.DELETE:
