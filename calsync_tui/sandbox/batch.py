@@ -8,6 +8,7 @@ what googleapiclient's `BatchHttpRequest` maps back to its callbacks.
 from __future__ import annotations
 
 import uuid
+from email.message import Message
 from email.parser import BytesParser, Parser
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -40,8 +41,8 @@ def parse_parts(content_type: str, body: bytes) -> list[tuple[str | None, ApiReq
         )
     out: list[tuple[str | None, ApiRequest]] = []
     for part in parts:
-        raw = part.get_payload(decode=False)
-        if not isinstance(raw, str):
+        raw = part.get_payload(decode=False) if isinstance(part, Message) else None
+        if not isinstance(raw, str) or not isinstance(part, Message):
             raise ApiError(400, "badRequest", "Invalid batch part.")
         out.append((part.get("Content-ID"), parse_http(raw)))
     return out

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from calsync_tui.sandbox import recurrence
-from calsync_tui.sandbox.jsondata import clone
 from calsync_tui.sandbox.times import edge
 
 ROLE_RANK = {"freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
@@ -78,6 +77,7 @@ class Calendar:
         )
         if cancelled and (not full or master is None):
             return cancelled_instance(exc)
+        assert master is not None
         if exc["_full"]:
             return public(exc)
         occ = recurrence.original_key(exc["originalStartTime"], self.time_zone)

@@ -16,7 +16,7 @@ from calsync_tui.google.service import authorized_http, build_service, new_batch
 def static_credentials(token: str) -> Any:
     from google.oauth2.credentials import Credentials
 
-    return Credentials(token=token)
+    return Credentials(token=token)  # type: ignore[no-untyped-call]
 
 
 def http_for(token: str, timeout: float = 30.0) -> Any:

@@ -11,6 +11,7 @@ with recurring series counted per instance).
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -167,7 +168,7 @@ class _Builder:
 
     # ---- helpers --------------------------------------------------------------------
     def new_id(self) -> str:
-        return "%032x" % self.rng.getrandbits(128)
+        return f"{self.rng.getrandbits(128):032x}"
 
     def count(self, cal: str, key: str, n: int = 1) -> None:
         self.bookkeeping.setdefault(cal, {}).setdefault(key, 0)
@@ -342,7 +343,7 @@ class _Builder:
             body["eventType"] = "outOfOffice"
             body["summary"] = "Out of office"
         else:
-            d_start, d_end = self.all_day()
+            d_start, _ = self.all_day()
             body = {
                 "summary": "Home" if self.rng.random() < 0.5 else "Office",
                 "eventType": "workingLocation",
@@ -367,8 +368,7 @@ class _Builder:
                 "end": end,
                 "extendedProperties": {
                     "private": {
-                        "calsync_id": "%08x-0000-4000-8000-%012x"
-                        % (self.rng.getrandbits(32), self.rng.getrandbits(48)),
+                        "calsync_id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
                         "calsync_type": kind,
                         "calsync_v": "1",
                         "calsync_instance": OTHER_INSTALLATION,

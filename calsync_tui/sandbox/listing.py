@@ -218,11 +218,10 @@ class Lister:
                     if shown.get("status") != "cancelled" and in_window(cal, shown, lo_ts, hi_ts):
                         yield shown
             return
-        if lo_ts is not None or hi_ts is not None:
-            if not incremental:
-                s, e = cal.bounds[eid]
-                if (lo_ts is not None and e <= lo_ts) or (hi_ts is not None and s >= hi_ts):
-                    return
+        if not incremental and (lo_ts is not None or hi_ts is not None):
+            s, e = cal.bounds[eid]
+            if (lo_ts is not None and e <= lo_ts) or (hi_ts is not None and s >= hi_ts):
+                return
         yield public(ev)
 
     def instances(self, cal: Calendar, master: dict[str, Any], params: Params) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from calsync_tui.sandbox.calendar import Calendar, clone
+from calsync_tui.sandbox.calendar import Calendar
+from calsync_tui.sandbox.jsondata import clone
 from calsync_tui.sandbox.state import World
 
 FORMAT = 1

@@ -148,7 +148,7 @@ def _duration(master: dict[str, Any], cal_tz: str) -> timedelta:
 
 def make_instance(master: dict[str, Any], occ: datetime, cal_tz: str) -> dict[str, Any]:
     """One generated instance of `master` starting at `occ`."""
-    inst = clone(master)
+    inst: dict[str, Any] = clone(master)
     inst.pop("recurrence", None)
     duration = _duration(master, cal_tz)
     all_day = occ.tzinfo is None

@@ -8,10 +8,11 @@ dependency, easy to embed in a test or the demo.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -20,8 +21,8 @@ from calsync_tui.sandbox import persist
 from calsync_tui.sandbox.batch import BATCH_PATH, run_batch
 from calsync_tui.sandbox.errors import ApiError
 from calsync_tui.sandbox.faults import FaultSpec, coerce
-from calsync_tui.sandbox.jsondata import clone
 from calsync_tui.sandbox.handlers import Api, ApiRequest, ApiResponse, sleep_ms
+from calsync_tui.sandbox.jsondata import clone
 from calsync_tui.sandbox.listing import Lister
 from calsync_tui.sandbox.quota import DEFAULT_PER_PROJECT, DEFAULT_PER_USER, SlidingWindowQuota
 from calsync_tui.sandbox.state import World
@@ -116,7 +117,10 @@ class SandboxServer:
         return result
 
     def patch_event(self, calendar_id: str, event_id: str, patch: dict[str, Any]) -> dict[str, Any]:
-        return clone(_admin(lambda: self.world.patch_event(calendar_id, event_id, patch, None)))
+        result: dict[str, Any] = clone(
+            _admin(lambda: self.world.patch_event(calendar_id, event_id, patch, None))
+        )
+        return result
 
     def delete_event(self, calendar_id: str, event_id: str) -> None:
         _admin(lambda: self.world.delete_event(calendar_id, event_id, None))
@@ -330,10 +334,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop(self) -> None:
         """The write happened; the answer is lost (connection closed without a byte)."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 __all__ = ["SandboxError", "SandboxServer"]

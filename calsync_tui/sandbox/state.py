@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calsync_tui.sandbox import recurrence
-from calsync_tui.sandbox.calendar import Calendar, clone, public, role_at_least
+from calsync_tui.sandbox.calendar import Calendar, public, role_at_least
 from calsync_tui.sandbox.errors import ApiError, forbidden, invalid, not_found
+from calsync_tui.sandbox.jsondata import clone
 from calsync_tui.sandbox.times import edge, format_utc, now_utc
 from calsync_tui.sandbox.validate import check_event, check_id
 
