@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from local_store.models import (
     Account,
@@ -338,11 +339,18 @@ def events_page(
     `text` matches title, Google event id, correlation id or class (case-insensitive
     for ASCII). `calendar_id=None` pages over every calendar.
     """
+    return list(session.exec(events_statement(calendar_id, text, offset, limit)).all())
+
+
+def events_statement(
+    calendar_id: int | None, text: str | None = None, offset: int = 0, limit: int = 100
+) -> SelectOfScalar[EventState]:
+    """The SELECT behind `events_page` (exposed so tests can check its query plan)."""
     stmt = select(EventState)
     for clause in _event_filter(calendar_id, text):
         stmt = stmt.where(clause)
     stmt = stmt.order_by(col(EventState.start_utc), col(EventState.correlation_id))
-    return list(session.exec(stmt.offset(offset).limit(limit)).all())
+    return stmt.offset(offset).limit(limit)
 
 
 def as_dict(value: Any) -> dict[str, Any]:

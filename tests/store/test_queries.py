@@ -226,6 +226,9 @@ def test_events_page_at_50k_rows_is_fast(store: Store) -> None:
         f"\n50k events: insert {insert_s:.2f}s; "
         + ", ".join(f"{k} {v * 1000:.1f}ms" for k, v in timings.items())
     )
-    for name in ("page0", "page_deep", "count", "filter"):
-        assert timings[name] < 0.25, (name, timings[name])
-    assert timings["summaries"] < 2.0
+    # Generous bounds (shared CI cores): they catch a lost index or a quadratic query
+    # (seconds to minutes), not jitter. Typical idle figures: pages 4-9 ms, filter ~80 ms.
+    for name in ("page0", "page_deep", "count"):
+        assert timings[name] < 0.5, (name, timings[name])
+    assert timings["filter"] < 2.0
+    assert timings["summaries"] < 3.0
