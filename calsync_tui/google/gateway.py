@@ -84,10 +84,10 @@ class _Outcome:
 
 
 def _maker(collection: str, params: dict[str, Any]) -> Callable[[Any], Any]:
-    """A request factory for `service.<collection>().list(**params)`, bound now."""
+    """A request factory for `<collection>.list(**params)` on the thread's service."""
 
     def make(service: Any) -> Any:
-        return getattr(service, collection)().list(**params)
+        return service.collection(collection).list(**params)
 
     return make
 
@@ -194,7 +194,7 @@ class GoogleGateway:
         budget = self.policy.start()
         while True:
             self.pacer.acquire(1)
-            request = make(self._services.get())
+            request = make(self._services)
             self._count(method)
             try:
                 result = request.execute(num_retries=0)
@@ -228,7 +228,7 @@ class GoogleGateway:
     def primary_email(self) -> str:
         """The signed-in account's email: the id of its primary calendar."""
         item = self._checked(
-            "calendarList.get", lambda s: s.calendarList().get(calendarId="primary")
+            "calendarList.get", lambda s: s.collection("calendarList").get(calendarId="primary")
         )
         email = item.get("id") if isinstance(item, dict) else None
         if not isinstance(email, str) or "@" not in email:
@@ -317,7 +317,8 @@ class GoogleGateway:
         """The event as Google has it (a cancelled one included), None when 404/410."""
         try:
             result = self._call(
-                "events.get", lambda s: s.events().get(calendarId=calendar_id, eventId=event_id)
+                "events.get",
+                lambda s: s.collection("events").get(calendarId=calendar_id, eventId=event_id),
             )
         except HttpError as exc:
             info = describe_http_error(exc)
@@ -328,8 +329,8 @@ class GoogleGateway:
 
     # --- batched writes ------------------------------------------------------------
 
-    def _request(self, service: Any, call: WriteCall) -> Any:
-        events = service.events()
+    def _request(self, call: WriteCall) -> Any:
+        events = self._services.collection("events")
         if call.op == "insert":
             body = dict(call.body or {})
             body["id"] = call.event_id
@@ -355,8 +356,7 @@ class GoogleGateway:
 
     def _send_chunk(self, chunk: list[WriteCall]) -> dict[str, _Outcome]:
         """One round trip: a plain request for one call, a batch for more."""
-        service = self._services.get()
-        requests = [self._request(service, call) for call in chunk]
+        requests = [self._request(call) for call in chunk]
         self.pacer.acquire(len(chunk))
         outcomes: dict[str, _Outcome] = {}
         if len(chunk) == 1:

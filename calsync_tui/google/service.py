@@ -90,8 +90,20 @@ class ThreadLocalService:
             self._local.service = service
         return service
 
+    def collection(self, name: str) -> Any:
+        """`service.<name>()` for this thread, built once: googleapiclient rebuilds every
+        method of a collection on each `service.events()` call (~9 ms)."""
+        cache: dict[str, Any] | None = getattr(self._local, "collections", None)
+        if cache is None:
+            cache = self._local.collections = {}
+        resource = cache.get(name)
+        if resource is None:
+            resource = cache[name] = getattr(self.get(), name)()
+        return resource
+
     def close(self) -> None:
         service = getattr(self._local, "service", None)
         if service is not None:
             self._local.service = None
+            self._local.collections = {}
             service.close()
