@@ -1,7 +1,8 @@
 """Client-side pacing: stay under Google's per-user quota instead of bouncing off it.
 
 A GCRA token bucket (virtual scheduling): each request costs `60 / rpm` seconds; a
-burst of up to `burst` requests may go at once. Each batch *part* is one request, as
+burst of up to `burst` requests may go at once (default: 10 seconds' worth, so with the
+default 500/min at most 583 requests fall in any 60-second window, under Google's 600). Each batch *part* is one request, as
 Google counts it. One pacer per account, shared by all threads using that account.
 """
 
@@ -38,7 +39,11 @@ class Pacer:
         with self._lock:
             now = self._clock()
             tat = max(self._tat, now)
-            wait = max(0.0, tat - self.burst * self.interval - now)
+            # The whole batch must fit in the bucket (capacity `burst`, or n for a bigger
+            # batch, which then waits for an idle bucket): in any window of T seconds at
+            # most max(burst, n) + T * rate requests go out.
+            capacity = max(self.burst, n)
+            wait = max(0.0, tat + (n - capacity) * self.interval - now)
             self._tat = tat + n * self.interval
         if wait > 0:
             self._sleep(wait)

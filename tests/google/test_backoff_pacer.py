@@ -93,11 +93,22 @@ def test_pacer_holds_the_rate() -> None:
     pacer = Pacer(600, burst=10, clock=clock, sleep=clock.sleep)  # 10/s
     for _ in range(100):
         pacer.acquire(1)
-    # 100 requests at 10/s: the first 11 go at once, the other 89 one per 0.1 s.
-    assert abs(clock.now - 8.9) < 1e-6
+    # 100 requests at 10/s: the first 10 go at once, the other 90 one per 0.1 s.
+    assert abs(clock.now - 9.0) < 1e-6
     clock2 = FakeClock()
     batched = Pacer(600, burst=10, clock=clock2, sleep=clock2.sleep)
     for _ in range(10):
         batched.acquire(10)  # a batch of 10 parts counts as 10 requests
-    # The second batch waits for the first one's 10 tokens: 1 s per batch after the burst.
-    assert abs(clock2.now - 8.0) < 1e-6
+    # A batch of 10 parts counts as 10 requests: the same 9 s as 100 single requests.
+    assert abs(clock2.now - 9.0) < 1e-6
+
+
+def test_pacer_never_exceeds_a_sliding_window() -> None:
+    clock = FakeClock()
+    pacer = Pacer(500, clock=clock, sleep=clock.sleep)  # default burst: 83
+    sent: list[float] = []
+    for size in [1, 7, 50, 83, 20, 1, 300, 5, 50] * 8:
+        pacer.acquire(size)
+        sent.extend([clock.now] * size)
+    worst = max(sum(1 for t in sent if start <= t < start + 60) for start in sent)
+    assert worst <= 600  # Google's per-user limit
