@@ -225,8 +225,6 @@ def open_store(
         with _private_umask():
             engine = migrations.transactional_engine(db_path)
             try:
-                with engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA journal_mode=WAL")
                 migrations.upgrade(engine)
             except Exception as exc:  # one line for the user; the chain keeps the detail
                 raise StoreError(

@@ -78,6 +78,7 @@ def transactional_engine(db_path: Path) -> Engine:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
         dbapi_connection.execute("PRAGMA busy_timeout=5000")
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")  # outside any transaction here
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
