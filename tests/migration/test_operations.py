@@ -101,7 +101,7 @@ def test_backfill_survives_sigkill_with_faults_and_writes_nothing_twice(
     assert 0 < done_before < PLAN_WRITES
 
     # resume: the same command finishes the plan; nothing is applied twice
-    code, out, err = m.cli("migrate", "backfill", "--plan", str(plan), "--yes")
+    code, _, err = m.cli("migrate", "backfill", "--plan", str(plan), "--yes")
     assert code == 0, err
     m.sandbox.set_faults(None)
     stats = m.sandbox.stats()
