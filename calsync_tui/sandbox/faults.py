@@ -34,6 +34,8 @@ class FaultSpec:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise UsageError(f"fault {name} must be between 0 and 1, got {value}")
+        if self.rate + self.error5xx + self.quota > 1.0:
+            raise UsageError("fault rate + error5xx + quota must not exceed 1")
         if self.latency_ms < 0:
             raise UsageError("fault latency_ms must be >= 0")
         self._rng.seed(self.seed)
@@ -70,6 +72,17 @@ class FaultSpec:
         with self._lock:
             hit = self._rng.random() < probability
         return hit
+
+    def draw(self) -> str | None:
+        """Which injected error this call gets, if any: one uniform draw split into bands,
+        so each configured share holds on its own ("quota", "rate", "5xx" or None)."""
+        with self._lock:
+            u = self._rng.random()
+        for kind, share in (("quota", self.quota), ("rate", self.rate), ("5xx", self.error5xx)):
+            if u < share:
+                return kind
+            u -= share
+        return None
 
     def choice(self, a: int, b: int) -> int:
         with self._lock:

@@ -162,21 +162,20 @@ class Api:
     def inject(self, user: str) -> None:
         """Injected faults first (seeded), then the real sliding-window quota."""
         spec = self.faults()
-        if spec is not None:
-            if spec.quota and spec.roll(spec.quota):
-                raise ApiError(
-                    403, "quotaExceeded", "Calendar usage limits exceeded.", domain="usageLimits"
-                )
-            if spec.rate and spec.roll(spec.rate):
-                raise ApiError(
-                    spec.choice(403, 429),
-                    "rateLimitExceeded",
-                    "Rate Limit Exceeded",
-                    domain="usageLimits",
-                )
-            if spec.error5xx and spec.roll(spec.error5xx):
-                code = spec.choice(500, 503)
-                raise ApiError(code, "backendError", "Backend Error")
+        kind = spec.draw() if spec is not None else None
+        if spec is not None and kind == "quota":
+            raise ApiError(
+                403, "quotaExceeded", "Calendar usage limits exceeded.", domain="usageLimits"
+            )
+        if spec is not None and kind == "rate":
+            raise ApiError(
+                spec.choice(403, 429),
+                "rateLimitExceeded",
+                "Rate Limit Exceeded",
+                domain="usageLimits",
+            )
+        if spec is not None and kind == "5xx":
+            raise ApiError(spec.choice(500, 503), "backendError", "Backend Error")
         self.quota.charge(user)
 
     def dispatch(self, name: str, args: dict[str, str], req: ApiRequest, user: str) -> ApiResponse:
