@@ -87,7 +87,7 @@ def test_stats_per_method_and_user(sandbox: SandboxServer) -> None:
     s.alice.events().list(calendarId=s.cal).execute()
     s.alice.events().insert(calendarId=s.cal, body=timed()).execute()
     s.bob.calendarList().list().execute()
-    resp, content = httplib2.Http().request(sandbox.url + "_sandbox/stats", "GET")
+    _, content = httplib2.Http().request(sandbox.url + "_sandbox/stats", "GET")
     over_http = json.loads(content)
     assert over_http == sandbox.stats()
     assert over_http["by_method"] == {

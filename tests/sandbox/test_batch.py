@@ -95,7 +95,7 @@ def test_each_part_counts_against_quota(sandbox: SandboxServer) -> None:
     sandbox.set_quota(per_user=3)
     codes: list[int] = []
     batch = s.batch()
-    for i in range(5):
+    for _ in range(5):
         batch.add(
             s.alice.events().list(calendarId=s.cal),
             callback=lambda rid, resp, exc: codes.append(exc.resp.status if exc else 200),
