@@ -52,6 +52,8 @@ class World:
         self.sandbox = sandbox
         self.home = AppHome(root / "home").ensure()
         self.settings = load_settings(self.home, sandbox.url)
+        # Tiny backoff so fault tests take milliseconds, not Google-sized pauses.
+        self.settings.extra = {"backoff_base": 0.005, "backoff_cap": 0.05, "quota_pause": 0.05}
         for k, v in settings.items():
             setattr(self.settings, k, v)
         self.ctx = AppContext(self.home, self.settings)

@@ -1,0 +1,170 @@
+"""The CLI as a real subprocess: calendars, sync (--once/--dry-run/--json), lineage,
+SIGKILL in the middle of a large cycle, and drop-after-write faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from calsync_tui.settings import save_settings
+from tests.engine.test_scenarios import _settle
+from tests.engine.world import World, iter_blocks, when
+
+EXE = [sys.executable, "-m", "calsync_tui"]
+
+
+def cli(world: World, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALSYNC_")}
+    proc = subprocess.run(
+        [*EXE, "--home", str(world.home.root), "--api-endpoint", world.sandbox.url, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def start(world: World, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALSYNC_")}
+    return subprocess.Popen(
+        [*EXE, "--home", str(world.home.root), "--api-endpoint", world.sandbox.url, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def setup_cli_world(world: World, n: int) -> tuple[str, str]:
+    world.user("ann@example.com")
+    a = world.calendar("ann@example.com", "Work", cal_id="ann@example.com")
+    b = world.calendar("ann@example.com", "Personal")
+    for i in range(n):
+        s, e = when(1 + i % 60, hours=8 + i % 10, minutes=(i * 7) % 60, length_min=30)
+        world.put(a, f"Meeting {i}", start=s, end=e)
+    save_settings(world.home, world.settings)
+    world.ctx.close()
+    return a, b
+
+
+def test_cli_calendars_sync_lineage(world: World) -> None:
+    a, b = setup_cli_world(world, 3)
+    listed = json.loads(cli(world, "calendars", "list", "--json", check=True).stdout)
+    assert {c["google_id"] for c in listed["calendars"]} == {a, b}
+    assert all(c["access_role"] == "owner" and not c["enabled"] for c in listed["calendars"])
+    bad = cli(world, "calendars", "enable", "nope@example.com")
+    assert (
+        bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown calendar id" in bad.stderr
+    )
+    cli(world, "calendars", "enable", a, b, check=True)
+    dry = json.loads(cli(world, "sync", "--once", "--dry-run", "--json", check=True).stdout)
+    assert dry["dry_run"] and dry["planned"] == {"insert": 3, "stamp": 3}
+    assert world.sandbox.stats()["writes"] == 0
+    out = json.loads(cli(world, "sync", "--once", "--json", check=True).stdout)
+    assert out["mutations"] == {"insert": 3, "stamp": 3} and out["failed"] == 0
+    blk = next(iter_blocks(world.sandbox.events(b)))
+    lin = json.loads(cli(world, "lineage", blk["id"], "--json", check=True).stdout)
+    assert (
+        lin["source"]["summary"].startswith("Meeting")
+        and lin["blocks"][0]["google_event_id"] == blk["id"]
+    )
+    human = cli(world, "lineage", blk["id"], check=True).stdout
+    assert "journal" in human and "insert" in human
+    missing = cli(world, "lineage", "does-not-exist")
+    assert missing.returncode == 1 and "no event known" in missing.stderr
+    dis = cli(world, "calendars", "disable", b, "--remove-blocks", check=True)
+    assert "removed 3 busy block(s)" in dis.stdout
+    assert list(iter_blocks(world.sandbox.events(b))) == []
+
+
+def _kill_after_writes(world: World, proc: subprocess.Popen[str], writes: int) -> bool:
+    """SIGKILL once the sandbox has applied `writes` more writes; False if it finished first."""
+    base = world.sandbox.stats()["writes"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if world.sandbox.stats()["writes"] - base >= writes:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.002)
+    proc.kill()
+    raise AssertionError("sync did not progress")
+
+
+def _no_duplicates(world: World, cal: str) -> None:
+    by_source = Counter(
+        e["extendedProperties"]["private"]["calsync_source"]
+        for e in iter_blocks(world.sandbox.events(cal))
+    )
+    assert by_source and max(by_source.values()) == 1
+
+
+def converge(world: World, kill_points: list[int]) -> None:
+    kills = 0
+    for point in kill_points:
+        proc = start(world, "sync", "--once")
+        if _kill_after_writes(world, proc, point):
+            kills += 1
+    assert kills >= 2, "the cycle finished before the kill points; make it larger"
+    for _ in range(5):
+        out = json.loads(cli(world, "sync", "--once", "--json", check=True).stdout)
+        if out["planned"] == {}:
+            break
+    assert out["planned"] == {} and out["stuck"] == 0
+
+
+def test_sigkill_during_a_large_cycle_then_converge(world: World) -> None:
+    n = 200
+    a, b = setup_cli_world(world, n)
+    cli(world, "calendars", "enable", a, b, check=True)
+    converge(world, [5, 60, 130])
+    _no_duplicates(world, b)
+    world.ctx = type(world.ctx)(world.home, world.settings)
+    world.assert_ok()
+    assert len(list(iter_blocks(world.truth()[b]))) == n
+
+
+@pytest.mark.campaign
+def test_sigkill_campaign(world: World) -> None:
+    n = 1500
+    a, b = setup_cli_world(world, n)
+    cli(world, "calendars", "enable", a, b, check=True)
+    converge(world, [1, 7, 33, 50, 51, 99, 180, 333, 500, 777, 1000, 1400])
+    _no_duplicates(world, b)
+    world.ctx = type(world.ctx)(world.home, world.settings)
+    world.assert_ok()
+
+
+def test_drop_after_write_faults_converge(world: World) -> None:
+    a, b = two(world)
+    for i in range(40):
+        s, e = when(1 + i % 20, hours=9 + i % 8)
+        world.put(a, f"M{i}", start=s, end=e)
+    world.sandbox.set_faults("drop_after_write=0.15,seed=11")
+    for _ in range(6):
+        world.sync()
+    world.sandbox.set_faults(None)
+    _settle(world)
+    assert world.sandbox.stats()["dropped"] > 0
+    _no_duplicates(world, b)
+    world.assert_ok()
+
+
+def two(world: World) -> tuple[str, str]:
+    world.user("ann@example.com")
+    a = world.calendar("ann@example.com", "Work", cal_id="ann@example.com")
+    b = world.calendar("ann@example.com", "Personal")
+    world.enable(a, b)
+    return a, b
