@@ -175,6 +175,7 @@ class CalsyncApp(App[None]):
             self.engine_state = "idle"
             self.schedule_cycle(0.2)
         self._refresh_current()
+        self.set_interval(1.0, self._update_status)
 
     def _take_lock(self) -> None:
         from calsync_tui.locking import home_lock

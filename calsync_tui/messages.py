@@ -29,9 +29,12 @@ class CycleFinished(Message):
 class TaskProgress(Message):
     """Progress of a long migration task (backfill, cutover, rollback)."""
 
-    def __init__(self, task: str, done: int, total: int, rate: float, eta_s: float | None) -> None:
+    def __init__(
+        self, task: str, done: int, total: int, rate: float, eta_s: float | None, failed: int = 0
+    ) -> None:
         super().__init__()
         self.task = task
+        self.failed = failed
         self.done = done
         self.total = total
         self.rate = rate

@@ -23,7 +23,7 @@ from calsync_tui.errors import CalsyncError
 from calsync_tui.home import AppHome
 from calsync_tui.screens import readmodel as rm
 
-ProgressFn = Callable[[int, int], None]
+ProgressFn = Callable[[int, int, int], None]  # done, total, failed
 MAX_STEPS = 12
 CancelFn = Callable[[], bool]
 
@@ -315,10 +315,14 @@ class Backend:
 
 
 def _adapt(progress: ProgressFn) -> Callable[[Any], None]:
-    """The migration core reports `Progress(done, total, ...)`; the cockpit wants (done, total)."""
+    """The migration core reports `Progress(done, total, failed, ...)`; the cockpit takes ints."""
 
     def cb(p: Any) -> None:
-        progress(int(_get(p, "done", default=0)), int(_get(p, "total", default=0)))
+        progress(
+            int(_get(p, "done", default=0)),
+            int(_get(p, "total", default=0)),
+            int(_get(p, "failed", default=0)),
+        )
 
     return cb
 

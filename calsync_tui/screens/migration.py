@@ -50,11 +50,11 @@ class ProgressTracker:
         self.post = post
         self.started = time.monotonic()
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, failed: int = 0) -> None:
         elapsed = max(1e-6, time.monotonic() - self.started)
-        rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 else None
-        self.post(TaskProgress(self.task, done, total, rate, eta))
+        rate = (done + failed) / elapsed
+        eta = (total - done - failed) / rate if rate > 0 else None
+        self.post(TaskProgress(self.task, done, total, rate, eta, failed))
 
 
 class MigrationScreen(ConsoleScreen):
@@ -262,13 +262,15 @@ class MigrationScreen(ConsoleScreen):
     def show_progress(self, msg: TaskProgress) -> None:
         bar = self.query_one("#task-bar", ProgressBar)
         bar.display = True
-        bar.update(total=max(1, msg.total), progress=msg.done)
+        bar.update(total=max(1, msg.total), progress=msg.done + msg.failed)
         paused = (
             " [yellow](paused)[/]" if self.read(rm.migration_view, None) and self._paused() else ""
         )
         self.query_one("#task-label", Label).update(f"{msg.task}{paused}")
         self.query_one("#task-rate", Static).update(
-            f"{msg.done:,}/{msg.total:,}  {msg.rate:,.1f} writes/s  ETA {format_eta(msg.eta_s)}"
+            f"{msg.done:,}/{msg.total:,}"
+            + (f" [red]{msg.failed} failed[/]" if msg.failed else "")
+            + f"  {msg.rate:,.1f} writes/s  ETA {format_eta(msg.eta_s)}"
         )
 
     def _paused(self) -> bool:
@@ -282,9 +284,10 @@ class MigrationScreen(ConsoleScreen):
 
     def on_task_finished(self, msg: TaskFinished) -> None:
         self.task_name = None
-        if msg.ok and msg.task in ("backfill", "resume"):
+        if msg.ok and msg.task in ("backfill", "resume") and "paused" not in msg.summary:
             self.plan = None  # executed: nothing left to review
-        self.query_one("#task-label", Label).update(f"{msg.task}: {'done' if msg.ok else 'failed'}")
+        state = ("paused" if "paused" in msg.summary else "done") if msg.ok else "failed"
+        self.query_one("#task-label", Label).update(f"{msg.task}: {state}")
         self.query_one("#task-rate", Static).update(msg.summary[:60])
         if msg.ok:
             self.notify(f"{msg.task}: {msg.summary}")
@@ -309,7 +312,7 @@ class MigrationScreen(ConsoleScreen):
         return False
 
     def _run(
-        self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]
+        self, name: str, fn: Callable[[Callable[[int, int, int], None], Callable[[], bool]], Any]
     ) -> None:
         self.task_name = name
         self.query_one("#task-label", Label).update(name)
@@ -320,7 +323,7 @@ class MigrationScreen(ConsoleScreen):
 
     @work(thread=True, group="migration", exclusive=True)
     def _run_task(
-        self, name: str, fn: Callable[[Callable[[int, int], None], Callable[[], bool]], Any]
+        self, name: str, fn: Callable[[Callable[[int, int, int], None], Callable[[], bool]], Any]
     ) -> None:
         worker = get_current_worker()
         tracker = ProgressTracker(name, self.post_message)
@@ -482,7 +485,7 @@ class MigrationScreen(ConsoleScreen):
         name: str,
         title: str,
         preview: Callable[[], list[str]],
-        run: Callable[[Callable[[int, int], None], Callable[[], bool]], Any],
+        run: Callable[[Callable[[int, int, int], None], Callable[[], bool]], Any],
     ) -> None:
         """Dry-run first (in a worker), then a modal stating exactly that, then the action."""
         self._preview_worker(name, title, preview, run)
@@ -493,7 +496,7 @@ class MigrationScreen(ConsoleScreen):
         name: str,
         title: str,
         preview: Callable[[], list[str]],
-        run: Callable[[Callable[[int, int], None], Callable[[], bool]], Any],
+        run: Callable[[Callable[[int, int, int], None], Callable[[], bool]], Any],
     ) -> None:
         try:
             lines = preview()
@@ -509,20 +512,46 @@ class MigrationScreen(ConsoleScreen):
 
 
 def _summary(result: Any) -> str:
+    """One line for what a migration call returned (a text, a report dict or an object)."""
     if result is None:
         return "done"
     if isinstance(result, str):
         return result
+    if isinstance(result, dict):
+        return _dict_summary(result)
     for name in ("summary", "message"):
         value = getattr(result, name, None)
-        if isinstance(value, str):
-            return value
         if callable(value):
             try:
-                out = value()
+                value = value()
             except TypeError:
                 continue
-            if isinstance(out, str):
-                return out
+        if isinstance(value, str):
+            return value
     lines = preview_lines(result)
     return "; ".join(lines)[:120] if lines else "done"
+
+
+def _dict_summary(d: dict[str, Any]) -> str:
+    prog = d.get("progress")
+    parts: list[str] = []
+    if isinstance(prog, dict) and "total" in prog:
+        state = "paused" if prog.get("paused") else "done"
+        parts.append(f"{state} {prog.get('done', 0)}/{prog.get('total', 0)}")
+        if prog.get("failed"):
+            parts.append(f"{prog['failed']} failed")
+        if prog.get("paused"):
+            parts.append("space resumes")
+    gate = d.get("gate")
+    if isinstance(gate, dict) and "passed" in gate:
+        parts.append("gate passed" if gate["passed"] else "gate not passed")
+        reasons = gate.get("reasons") or []
+        if reasons and not gate["passed"]:
+            parts.append(str(reasons[0]))
+    if not parts:
+        parts = [
+            f"{k.replace('_', ' ')} {v}"
+            for k, v in d.items()
+            if isinstance(v, str | int | float | bool) and k != "plan_id"
+        ][:4]
+    return ", ".join(parts) or "done"
