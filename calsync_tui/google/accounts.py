@@ -6,6 +6,7 @@ Tokens live in the token store (`tokens.py`); the list of accounts and their
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import urllib.parse
@@ -33,6 +34,7 @@ from calsync_tui.settings import Settings
 from local_store.db import Store, open_store
 from local_store.models import Account, Calendar
 
+LOG = logging.getLogger(__name__)
 REVOKE_URI = "https://oauth2.googleapis.com/revoke"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -83,8 +85,13 @@ def _marker(home: AppHome, store: Store | None) -> Callable[[NeedsSignIn], None]
         if store is not None:
             mark_needs_signin(store, exc.email, exc.reason)
             return
-        with open_store(home.db_path, home.backups_dir) as own:
-            mark_needs_signin(own, exc.email, exc.reason)
+        # Best effort: the caller (engine, CLI) also learns it from the exception, and a
+        # busy DB must not turn "sign in again" into a store error.
+        try:
+            with open_store(home.db_path, home.backups_dir, lock_timeout=2.0) as own:
+                mark_needs_signin(own, exc.email, exc.reason)
+        except Exception as err:
+            LOG.warning("could not record needs-sign-in for %s: %s", exc.email, type(err).__name__)
 
     return mark
 
@@ -150,7 +157,11 @@ def sign_in(
     on_url: Callable[[str], None] | None = None,
     timeout_seconds: float | None = 300,
 ) -> str:
-    """The whole sign-in (blocking; the TUI runs it in a thread worker). Returns the email."""
+    """The whole sign-in (blocking; the TUI runs it in a thread worker). Returns the email.
+
+    Nothing is printed: the authorization URL goes to `on_url` (the CLI prints it, the
+    console shows it), and the browser is opened when `open_browser`.
+    """
     path = client_secrets or home.root / "client_secret.json"
     creds = run_flow(
         path,

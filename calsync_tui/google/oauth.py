@@ -19,7 +19,6 @@ from calsync_tui.errors import CalsyncError
 from calsync_tui.google.client_secrets import load_client_config
 from calsync_tui.google.credentials import SCOPES
 
-PROMPT = "Open this URL in your browser to sign in:\n{url}"
 SUCCESS = "calsync-tui is signed in. You may close this window."
 LOOPBACK_HOST = "127.0.0.1"
 
@@ -65,7 +64,7 @@ def run_flow(
             host=LOOPBACK_HOST,
             port=port,
             open_browser=open_browser,
-            authorization_prompt_message=None if on_url else PROMPT,
+            authorization_prompt_message=None,  # never print: a TUI may own the terminal
             success_message=SUCCESS,
             timeout_seconds=timeout_seconds,
             access_type="offline",

@@ -58,7 +58,11 @@ def browser_for(urls: list[str]) -> threading.Thread:
 
 
 def test_sign_in_refresh_and_revocation(
-    home: AppHome, store: Store, oauth: FakeOAuthServer, sandbox: SandboxServer
+    home: AppHome,
+    store: Store,
+    oauth: FakeOAuthServer,
+    sandbox: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox.add_user(ME, "access-1")  # what the fake token endpoint hands out first
     sandbox.add_user(ME, "access-2")  # ... and after one refresh
@@ -73,6 +77,7 @@ def test_sign_in_refresh_and_revocation(
     )
     browser.join(5)
     assert email == ME
+    assert capsys.readouterr().out == ""  # the console owns the terminal: nothing printed
     stored = open_token_store(home).get(ME)
     assert stored is not None and stored.kind == "oauth" and stored.refresh_token == "refresh-1"
     status = account_status(home, store)
