@@ -422,7 +422,11 @@ class GoogleGateway:
     def _send_all(self, calls: Sequence[WriteCall], batch_size: int) -> dict[str, _Outcome]:
         """Send every call; retry only the parts that failed retryably, per chunk."""
         done: dict[str, _Outcome] = {}
+        refused: _Outcome | None = None  # the endpoint went away mid-run
         for chunk in _chunks(calls, batch_size):
+            if refused is not None:  # don't knock on a closed door N more times
+                done.update((call.key, refused) for call in chunk)
+                continue
             budget = self.policy.start()
             pending = chunk
             while pending:
@@ -448,10 +452,12 @@ class GoogleGateway:
                     self.quota_pauses += 1
                     LOG.warning("%s: Google quota exceeded; pausing before retrying", self.email)
                 if not budget.wait(worst):
-                    if worst is Retry.REFUSED:  # nobody listens there: one line, not N results
-                        transport = done[retry[0].key].transport
-                        assert transport is not None
-                        raise unreachable(self.root, transport)
+                    if worst is Retry.REFUSED:
+                        refused = done[retry[0].key]
+                        answered = any(o.transport is None for o in done.values())
+                        if not answered and refused.transport is not None:
+                            # Nobody ever answered: one clear line, not N failed results.
+                            raise unreachable(self.root, refused.transport)
                     break
                 self._count_retries(len(retry))
                 pending = retry

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from google.oauth2.credentials import Credentials
 
+from calsync_tui.errors import CalsyncError
 from calsync_tui.google.backoff import RetryPolicy
 from calsync_tui.google.errors import GoogleApiError, NeedsSignIn
 from calsync_tui.google.gateway import GoogleGateway
@@ -282,3 +283,43 @@ def test_wrong_endpoint_one_line(not_google: str) -> None:
         gw.list_calendars()
     assert "does not look like the Google Calendar API" in str(err.value)
     assert "\n" not in str(err.value) and TOKEN not in str(err.value)
+
+
+class StopServerPacer(Pacer):
+    """Stops the sandbox just before the n-th round trip: the endpoint goes away mid-run."""
+
+    def __init__(self, sandbox: SandboxServer, gateway: GoogleGateway, before_trip: int) -> None:
+        super().__init__(10_000, burst=10_000)
+        self.sandbox = sandbox
+        self.gateway = gateway
+        self.trips = 0
+        self.before_trip = before_trip
+
+    def acquire(self, n: int = 1) -> float:
+        self.trips += 1
+        if self.trips == self.before_trip:
+            self.sandbox.stop()
+            self.gateway.close()  # drop the keep-alive connection the old server still serves
+        return super().acquire(n)
+
+
+@pytest.mark.parametrize("before_trip", [1, 2])
+def test_endpoint_gone(sandbox: SandboxServer, world: dict[str, str], before_trip: int) -> None:
+    gw = make_gateway(sandbox)
+    gw.pacer = StopServerPacer(sandbox, gw, before_trip)
+    calls = inserts(world["side"], 30)
+    if before_trip == 1:  # never answered: one line
+        with pytest.raises(CalsyncError) as err:
+            gw.execute(calls, batch_size=10)
+        assert (
+            str(err.value)
+            == f"cannot reach Google Calendar API at {sandbox.url}: connection refused"
+        )
+        return
+    # The first batch went through: its results are kept, the rest fail without N retries.
+    results = gw.execute(calls, batch_size=10)
+    assert [r.ok for r in results] == [True] * 10 + [False] * 20
+    assert all(
+        r.reason == "transport" and "connection refused" in (r.message or "") for r in results[10:]
+    )
+    assert gw.pacer.trips <= 1 + gw.policy.refused_attempts
