@@ -25,6 +25,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from local_store import migrations
 from local_store.errors import StoreError
+from local_store.migrations import downgrade, upgrade
+
+__all__ = [
+    "Store",
+    "StoreError",
+    "backup_file",
+    "downgrade",
+    "inspect_store",
+    "make_engines",
+    "open_store",
+    "upgrade",
+]
 
 FILE_MODE = 0o600
 BUSY_TIMEOUT_MS = 5000

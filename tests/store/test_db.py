@@ -7,6 +7,7 @@ import hashlib
 import os
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,25 @@ def test_directory_in_place_of_db_is_refused(tmp_path: Path) -> None:
     (tmp_path / "calsync.db").mkdir()
     with pytest.raises(StoreError, match="not a file"):
         open_store(tmp_path / "calsync.db", tmp_path / "backups")
+
+
+def test_ui_reads_are_not_blocked_by_a_writer_in_progress(store: Store) -> None:
+    """WAL: the async (UI) side reads the last committed state while the engine writes."""
+    cal_id = _calendar(store)
+    with store.engine.connect() as writer:
+        writer.exec_driver_sql("BEGIN IMMEDIATE")
+        writer.exec_driver_sql(
+            "INSERT INTO account (email, auth_kind, scopes, needs_signin, created_at, updated_at) "
+            "VALUES ('pending@example.com', 'static', '', 0, '2026-01-01', '2026-01-01')"
+        )
+
+        async def read() -> list[str]:
+            async with store.async_session() as a:
+                return list((await a.exec(select(Account.email))).all())
+
+        started = time.perf_counter()
+        assert asyncio.run(read()) == ["me@example.com"]
+        assert time.perf_counter() - started < 1.0  # not waiting on the busy timeout
+        writer.exec_driver_sql("COMMIT")
+    assert sorted(asyncio.run(read())) == ["me@example.com", "pending@example.com"]
+    assert cal_id > 0
