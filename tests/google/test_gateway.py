@@ -18,7 +18,7 @@ from calsync_tui.google.backoff import RetryPolicy
 from calsync_tui.google.errors import GoogleApiError, NeedsSignIn
 from calsync_tui.google.gateway import GoogleGateway
 from calsync_tui.google.pacer import Pacer
-from calsync_tui.google.types import WriteCall
+from calsync_tui.google.types import Gateway, WriteCall
 from calsync_tui.sandbox.server import SandboxServer
 
 ME = "me@example.com"
@@ -323,3 +323,35 @@ def test_endpoint_gone(sandbox: SandboxServer, world: dict[str, str], before_tri
         r.reason == "transport" and "connection refused" in (r.message or "") for r in results[10:]
     )
     assert gw.pacer.trips <= 1 + gw.policy.refused_attempts
+
+
+def test_quota_exceeded_pauses_and_reports(sandbox: SandboxServer, world: dict[str, str]) -> None:
+    gw = make_gateway(sandbox)
+    told: list[float] = []
+    gw.policy.on_quota = told.append
+    sandbox.set_faults("quota=0.15,seed=5")
+    results = gw.execute(inserts(world["side"], 40), batch_size=10)
+    sandbox.set_faults(None)
+    assert all(r.ok for r in results)
+    assert gw.quota_pauses > 0 and told  # the pause was reported to the caller
+    assert len(sandbox.events(world["side"])) == 40
+
+
+def test_threads_share_one_gateway(sandbox: SandboxServer, world: dict[str, str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    gw: Gateway = make_gateway(sandbox)  # also checks GoogleGateway satisfies the protocol
+    cal = world["side"]
+
+    def work(part: int) -> int:
+        results = gw.execute(inserts(cal, 15, start=part * 100), batch_size=5)
+        page = gw.list_events(cal, sync_token=None, time_min=T_MIN, time_max=T_MAX)
+        assert all(r.ok for r in results)
+        return len(page.events)
+
+    with ThreadPoolExecutor(4) as pool:
+        seen = list(pool.map(work, range(4)))
+    assert all(n >= 15 for n in seen)
+    assert len(sandbox.events(cal)) == 60
+    assert gw.counter.calls["events.insert"] == 60
+    assert gw.counter.batches == 12
