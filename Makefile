@@ -31,8 +31,17 @@ lint: $(STAMP)
 	echo "== lint-imports"; $(BIN)/lint-imports || status=1; \
 	exit $$status
 
+# Runs every benchmark script (benchmarks/<name>.py as `python -m benchmarks.<name>`);
+# each prints its figures and writes its JSON under benchmarks/results/.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	@status=0; ran=0; \
+	for f in benchmarks/*.py; do \
+	  n=$$(basename $$f .py); [ "$$n" = "__init__" ] && continue; \
+	  echo "== benchmarks.$$n"; ran=1; \
+	  $(BIN)/python -m benchmarks.$$n || status=1; \
+	done; \
+	[ $$ran = 1 ] || { echo "no benchmark scripts in benchmarks/"; exit 1; }; \
+	exit $$status
 
 campaign: $(STAMP)
 	$(BIN)/python -m pytest -q -m campaign
