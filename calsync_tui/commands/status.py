@@ -143,7 +143,8 @@ def print_text(report: dict[str, Any]) -> None:
     calendars = report["calendars"]
     if calendars:
         print()
-        headers = ["calendar", "role", "on", "mode", *(label for _, label in CLASS_COLUMNS)]
+        headers = ["calendar", "account", "role", "on", "mode"]
+        headers += [label for _, label in CLASS_COLUMNS]
         headers += ["coverage", "last sync", "error"]
         rows = []
         for c in calendars:
@@ -151,11 +152,12 @@ def print_text(report: dict[str, Any]) -> None:
             rows.append(
                 [
                     c["summary"] or c["google_id"],
+                    c["account_email"],
                     c["access_role"],
                     "yes" if c["enabled"] else "no",
                     c["engine_mode"],
                     *(counts.get(key, 0) for key, _ in CLASS_COLUMNS),
-                    f"{c['coverage']:.1f}%",
+                    f"{c['coverage']:.1f}%" if c["enabled"] else "-",
                     _when(c["last_synced_at"]),
                     (c["last_error"] or "")[:60],
                 ]
