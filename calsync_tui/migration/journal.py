@@ -190,7 +190,12 @@ def run_rows(
         failed = 0
         sent = 0
         _settle_in_flight(env, session, rows, by_local, batch_size)
-        rows = [m for m in rows if m.status != MutationStatus.DONE]
+        # one account per batch (a batch is one account's HTTP round trip); plan order kept
+        # within each account
+        rows = sorted(
+            (m for m in rows if m.status != MutationStatus.DONE),
+            key=lambda m: (by_local[m.calendar_id].email, m.seq),
+        )
         done = counts(session, plan_id)[MutationStatus.DONE] + total_counts[MutationStatus.UNDONE]
         for start in range(0, len(rows), batch_size):
             if check_pause:

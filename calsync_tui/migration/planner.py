@@ -241,8 +241,8 @@ def build_backfill(
     # 2. Stamp user events (the series master once for recurring events).
     stamped_targets: set[tuple[str, str]] = set()
     for s in sources:
-        if s.cls != EventClass.NEW_USER_EVENT:
-            continue
+        if s.cls != EventClass.NEW_USER_EVENT or s.calendar not in writable:
+            continue  # a reader calendar's events stay unstamped (their id is derived)
         assert s.info is not None
         master_id = s.info.recurring_event_id
         target_id = s.info.stamp_event_id or str(s.event.get("id", ""))

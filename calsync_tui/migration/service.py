@@ -466,7 +466,12 @@ def rollout_gate_now(session: Session, env: MigrationEnv) -> GateResult:
         for c in session.exec(select(Calendar).where(col(Calendar.enabled).is_(True)))
         if c.engine_mode in (EngineMode.HYBRID, EngineMode.UUID)
     ]
-    coverage = _coverage(session, hybrid)
+    writable = [
+        c.id
+        for c in session.exec(select(Calendar).where(col(Calendar.enabled).is_(True)))
+        if c.id in hybrid and c.access_role in ("owner", "writer")
+    ]
+    coverage = _coverage(session, writable)  # a reader calendar's events cannot be stamped
     return gates.rollout_gate(cycles, env.settings.rollout_clean_cycles, coverage, len(hybrid))
 
 
@@ -489,6 +494,7 @@ def _coverage(session: Session, calendar_ids: Sequence[int | None]) -> float:
         select(func.count())
         .select_from(EventState)
         .where(col(EventState.calendar_id).in_(ids), col(EventState.event_class).in_(relevant))
+        .where(EventState.status != "deleted")
     )
     total = session.exec(base).one()
     if not total:
