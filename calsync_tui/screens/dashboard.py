@@ -13,6 +13,7 @@ from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, ago
 from calsync_tui.widgets.phase_stepper import PhaseStepper
 
+ROLE_SHORT = {"freeBusyReader": "free/busy"}
 SHORT = {"external": "ext", "orphaned": "orph", "ignored": "ign", "error": "err"}
 COLUMNS = (
     "calendar",
@@ -101,7 +102,7 @@ class DashboardScreen(ConsoleScreen):
         return [
             r.summary[:18],
             r.account[:18],
-            r.access_role,
+            ROLE_SHORT.get(r.access_role, r.access_role),
             "●" if r.enabled else "○",
             *(str(r.counts[name]) for name, _ in rm.CLASS_COLUMNS),
             cov,

@@ -66,7 +66,11 @@ class EventsScreen(ConsoleScreen):
     def refresh_data(self) -> None:
         cals = self._calendars()
         if self.calendar_id is None or self.calendar_id not in {c.id for c in cals}:
-            self.calendar_id = next((c.id for c in cals if c.enabled), cals[0].id if cals else None)
+            # Start on a calendar the user writes to (where blocks land), then any enabled one.
+            ranked = sorted(
+                cals, key=lambda c: (not c.enabled, c.access_role not in ("owner", "writer"))
+            )
+            self.calendar_id = ranked[0].id if ranked else None
         lst = self.query_one(EventList)
         title = self.query_one("#events-title", Static)
         if self.calendar_id is None:

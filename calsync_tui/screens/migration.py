@@ -21,7 +21,7 @@ from textual.worker import get_current_worker
 from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged, PlanReady, TaskFinished, TaskProgress
 from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.screens.base import ConsoleScreen, ago
 from calsync_tui.screens.bridge import PlanView, preview_lines
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.widgets.phase_stepper import PhaseStepper
@@ -196,6 +196,13 @@ class MigrationScreen(ConsoleScreen):
         cov = f"{sum(covs) / len(covs) * 100:.1f}%" if covs else "-"
         lines.append(f"{'coverage':<10}{cov:>8}")
         lines.append(f"[dim]{len(enabled)} enabled calendar(s)[/]")
+        found = self.read(rm.latest_discover, None)
+        if found is not None:
+            when, totals = found
+            lines.append("")
+            lines.append(f"[b]Discover[/b] [dim]{ago(when, self.now())}[/]")
+            for key, n in sorted(totals.items(), key=lambda kv: -kv[1])[:10]:
+                lines.append(f"{key.replace('_', ' ')[:20]:<20}{n:>6,}")
         self.query_one("#mig-inventory", Static).update("\n".join(lines))
 
     def _draw_rollout(self, view: rm.MigrationView | None) -> None:

@@ -518,3 +518,16 @@ def set_all_modes(session: Session, mode: str) -> int:
             n += 1
     session.commit()
     return n
+
+
+def latest_discover(session: Session) -> tuple[datetime, dict[str, int]] | None:
+    """When the last discover ran and its totals (legacy, linked, duplicates, cascades…)."""
+    run = session.exec(
+        select(SyncRun).where(col(SyncRun.kind) == "discover").order_by(col(SyncRun.id).desc())
+    ).first()
+    if run is None:
+        return None
+    totals = _json(run.classes_json, {})
+    if not isinstance(totals, dict):
+        return None
+    return run.finished_at or run.started_at, {str(k): int(v) for k, v in totals.items() if v}

@@ -1,0 +1,1 @@
+"""Screenshots of the console on the sandbox demo world (`make screenshots`)."""
