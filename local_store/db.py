@@ -233,7 +233,13 @@ def open_store(
     backup: Path | None = None
     if current != head:
         if existed:
-            backup = backup_file(db_path, backups_dir, current)
+            try:
+                backup = backup_file(db_path, backups_dir, current)
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreError(
+                    f"cannot write a backup of {db_path} to {backups_dir} before upgrading "
+                    f"({exc}); nothing was changed: free space or fix that directory"
+                ) from None
         with _private_umask():
             engine = migrations.transactional_engine(db_path)
             try:

@@ -6,11 +6,13 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 from sqlmodel import SQLModel, select
 
 from local_store import migrations
 from local_store.db import open_store
+from local_store.errors import StoreError
 from local_store.models import Account
 
 
@@ -87,3 +89,17 @@ def test_existing_db_behind_head_is_backed_up_then_upgraded(tmp_path: Path) -> N
     with open_store(db, backups):  # at head now: no second backup
         pass
     assert len(list(backups.iterdir())) == 1
+
+
+def test_no_upgrade_without_a_backup(tmp_path: Path) -> None:
+    db = tmp_path / "calsync.db"
+    with open_store(db, tmp_path / "backups"):
+        pass
+    migrations.downgrade(db, "base")
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the backups directory should be")
+    before = db.read_bytes()
+    with pytest.raises(StoreError, match=r"cannot write a backup .* nothing was changed"):
+        open_store(db, blocked)
+    assert db.read_bytes() == before
+    assert _tables(db) == set()
