@@ -7,14 +7,21 @@ from pathlib import Path
 
 import keyring
 import pytest
+from jaraco.classes import properties
 from keyring.backend import KeyringBackend
 
 from calsync_tui.google.tokens import StoredToken, keyring_usable, open_token_store
 from calsync_tui.home import AppHome
 
+ACTIVE = False  # outside the fixture the class must not join keyring's backend discovery
+
 
 class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    @properties.classproperty
+    def priority(cls) -> float:
+        if not ACTIVE:
+            raise RuntimeError("only inside the memory_keyring fixture")
+        return 1.0
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -35,11 +42,16 @@ class MemoryKeyring(KeyringBackend):
 
 @pytest.fixture
 def memory_keyring() -> Iterator[MemoryKeyring]:
+    global ACTIVE
     previous = keyring.get_keyring()
+    ACTIVE = True
     backend = MemoryKeyring()
     keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
+    try:
+        yield backend
+    finally:
+        ACTIVE = False
+        keyring.set_keyring(previous)
 
 
 def test_keyring_used_when_usable(

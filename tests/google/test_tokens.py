@@ -6,7 +6,9 @@ import json
 import stat
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backends import fail
 
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.tokens import FileTokenStore, StoredToken, open_token_store
@@ -61,7 +63,14 @@ def test_env_forces_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CALSYNC_TOKEN_STORE", "vault")
     with pytest.raises(CalsyncError, match="file, keyring or auto"):
         open_token_store(home)
-    # In this environment no real keyring is configured: auto falls back to the file.
+    # No usable keyring (the `fail` backend): auto falls back to the file.
     monkeypatch.setenv("CALSYNC_TOKEN_STORE", "auto")
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    assert open_token_store(home).name == "file"
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
+    try:
+        assert open_token_store(home).name == "file"
+        monkeypatch.setenv("CALSYNC_TOKEN_STORE", "keyring")
+        with pytest.raises(CalsyncError, match="no usable OS keyring"):
+            open_token_store(home)
+    finally:
+        keyring.set_keyring(previous)
