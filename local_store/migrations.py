@@ -115,3 +115,34 @@ def downgrade(target: Store | Engine | Path, revision: str = BASE) -> None:
     """Move the DB down to `revision` (default base: no tables), one transaction."""
     with _engine_for(target) as engine, engine.begin() as conn:
         command.downgrade(alembic_config(conn), revision)
+
+
+def new_revision(message: str) -> Path:
+    """Autogenerate a revision from the models' diff against a scratch DB at head.
+
+    For developers changing `models.py`: `python -m local_store.migrations "add x"`;
+    review the file it writes under `alembic/versions/` before committing.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        db = Path(scratch) / "scratch.db"
+        upgrade(db, "head")
+        engine = transactional_engine(db)
+        try:
+            with engine.begin() as conn:
+                script = command.revision(alembic_config(conn), message=message, autogenerate=True)
+        finally:
+            engine.dispose()
+    scripts = script if isinstance(script, list) else [script]
+    if not scripts or scripts[0] is None:
+        raise RuntimeError("Alembic wrote no revision")
+    return Path(scripts[0].path)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        raise SystemExit('usage: python -m local_store.migrations "what changed"')
+    print(new_revision(sys.argv[1]))
