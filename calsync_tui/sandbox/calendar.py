@@ -108,6 +108,11 @@ class Calendar:
 
 
 def public(event: dict[str, Any]) -> dict[str, Any]:
+    """The event without the sandbox's own `_` keys. Only stored exceptions carry any
+    (`_full`, `_removed`); other events are returned as is: stored events are never
+    mutated in place, so sharing them is safe and saves a copy per listed event."""
+    if "_full" not in event:
+        return event
     return {k: v for k, v in event.items() if not k.startswith("_")}
 
 

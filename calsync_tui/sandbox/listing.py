@@ -101,7 +101,7 @@ class Lister:
                 raise invalid("Invalid page token.")
             snap = int(decoded["s"])
             after = tuple(decoded["k"])
-        cache_key = (cal.id, fingerprint, cal.version, cal.generation)
+        cache_key = (id(cal), cal.id, fingerprint, cal.version, cal.generation)
         hit = self._cache.get(cache_key)
         if hit is None:
             rows = self.compute(cal, params, single=single, lo=lo, hi=hi, since=since)

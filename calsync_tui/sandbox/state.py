@@ -263,7 +263,7 @@ class World:
                         merged[key] = current[key]
                 merged.setdefault("eventType", current.get("eventType", "default"))
             else:
-                merged = merge_patch(current, clone(patch))
+                merged = merge_patch(clone(current), clone(patch))
             previous_type = current.get("eventType", "default")
             clean = check_event(merged, cal.time_zone, previous_type=previous_type, creating=False)
             for key in ("id", "kind", "iCalUID", "htmlLink", "created", "creator", "organizer"):

@@ -82,7 +82,7 @@ def check_event(
     """A cleaned copy of `body`, or 400 invalid with Google's message."""
     if not isinstance(body, dict):
         raise invalid("Invalid event body.")
-    clean = {k: v for k, v in body.items() if k not in READ_ONLY}
+    clean = {k: v for k, v in body.items() if k not in READ_ONLY and not k.startswith("_")}
     event_type = clean.get("eventType") or previous_type or "default"
     if event_type not in EVENT_TYPES:
         raise invalid(f"Invalid event type: {event_type}")
