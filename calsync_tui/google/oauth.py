@@ -7,6 +7,7 @@ gets the authorization URL through `on_url` instead of stdout.
 from __future__ import annotations
 
 import os
+import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,12 @@ def run_flow(
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
     # Google may grant fewer scopes than asked (granular consent): checked below, not a crash.
     os.environ["OAUTHLIB_RELAX_TOKEN_SCOPE"] = "1"
+    if open_browser and not _browser_available():
+        if on_url is None:
+            raise CalsyncError(
+                "no web browser found here; run: calsync-tui auth login --no-browser"
+            )
+        open_browser = False  # the caller shows the URL instead
     flow = _Flow.from_client_config(config, scopes=list(SCOPES))
     flow.url_callback = on_url
     try:
@@ -88,6 +95,14 @@ def run_flow(
             "sign-in returned no refresh token; sign in again (consent was not offline)"
         )
     return creds
+
+
+def _browser_available() -> bool:
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
 
 
 def _describe(exc: BaseException) -> str:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import threading
 import urllib.request
+import webbrowser
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -114,3 +115,25 @@ def test_partial_grant_is_refused(tmp_path: Path, oauth: FakeOAuthServer) -> Non
     oauth.granted_scope = SCOPES[0]
     with pytest.raises(CalsyncError, match=r"did not grant calendar\.events"):
         sign_in(tmp_path, oauth)
+
+
+def _no_browser(*args: object, **kwargs: object) -> None:
+    raise webbrowser.Error("could not locate runnable browser")
+
+
+def test_no_browser_falls_back_to_the_url(
+    tmp_path: Path, oauth: FakeOAuthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webbrowser, "get", _no_browser)  # a machine without a browser
+    with pytest.raises(CalsyncError, match="--no-browser"):
+        run_flow(_secrets(tmp_path, oauth), open_browser=True, timeout_seconds=5)
+    # With somewhere to show the URL (the console), the flow goes on without a browser.
+    urls: list[str] = []
+    done = threading.Event()
+    browser = threading.Thread(target=play_browser, args=(urls, done))
+    browser.start()
+    creds = run_flow(
+        _secrets(tmp_path, oauth), open_browser=True, on_url=urls.append, timeout_seconds=10
+    )
+    browser.join(10)
+    assert creds.refresh_token
