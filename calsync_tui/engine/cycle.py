@@ -46,10 +46,11 @@ from calsync_tui.engine.model import (
     MutationStatus,
     Op,
     Status,
+    unstamped_correlation_id,
 )
 from calsync_tui.engine.plan import BlockItem, CalendarRef, Plan, SourceItem, build_plan
 from calsync_tui.engine.reconcile import reconcile
-from calsync_tui.engine.state import Row, all_correlation_ids, load_rows, upsert_rows
+from calsync_tui.engine.state import Row, all_correlation_ids, as_datetime, load_rows, upsert_rows
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.types import EventPage, Gateway, GoogleEvent
 from calsync_tui.settings import Settings
@@ -523,11 +524,9 @@ class _Cycle:
         for key, row in rows.items():
             if row.get("error") != OUTSIDE_WINDOW or row.get("status") == str(Status.DELETED):
                 continue
-            start_utc = row.get("start_utc")
+            start_utc = as_datetime(row.get("start_utc"))
             if start_utc is None:
                 continue
-            if start_utc.tzinfo is None:
-                start_utc = start_utc.replace(tzinfo=UTC)
             if start <= start_utc < end:
                 row = dict(row)
                 row["event_class"] = str(
@@ -641,8 +640,8 @@ class _Cycle:
         return sources, blocks, classes
 
     def _stamp_id(self, cal: _Cal, row: Row) -> str:
-        from calsync_tui.engine.model import unstamped_correlation_id
-
+        if row.get("stamped"):
+            return ""  # nothing to stamp
         master = row.get("recurring_event_id")
         if master:
             return unstamped_correlation_id(cal.ref.google_id, master)

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from calsync_tui.engine.model import KEY_ID, KEY_INSTANCE, KEY_SOURCE, KEY_TYPE, KEY_VERSION
@@ -52,22 +53,30 @@ def parse_when(value: Any, what: str) -> When:
     tz = value.get("timeZone")
     tz = str(tz) if isinstance(tz, str) and tz else None
     if value.get("date"):
-        raw = str(value["date"])
-        try:
-            day = date.fromisoformat(raw)
-        except ValueError:
-            raise BadEventData(f"{what}.date {raw!r} is not a date") from None
-        return When(True, raw, datetime.combine(day, time(0), tzinfo=UTC), tz)
+        return _parse_date(str(value["date"]), tz, what)
     if value.get("dateTime"):
-        raw = str(value["dateTime"])
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadEventData(f"{what}.dateTime {raw!r} is not RFC 3339") from None
-        if parsed.tzinfo is None:
-            raise BadEventData(f"{what}.dateTime {raw!r} has no offset")
-        return When(False, raw, parsed.astimezone(UTC), tz)
+        return _parse_datetime(str(value["dateTime"]), tz, what)
     raise BadEventData(f"{what} has neither date nor dateTime")
+
+
+@lru_cache(maxsize=65536)
+def _parse_date(raw: str, tz: str | None, what: str) -> When:
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise BadEventData(f"{what}.date {raw!r} is not a date") from None
+    return When(True, raw, datetime.combine(day, time(0), tzinfo=UTC), tz)
+
+
+@lru_cache(maxsize=65536)
+def _parse_datetime(raw: str, tz: str | None, what: str) -> When:
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadEventData(f"{what}.dateTime {raw!r} is not RFC 3339") from None
+    if parsed.tzinfo is None:
+        raise BadEventData(f"{what}.dateTime {raw!r} has no offset")
+    return When(False, raw, parsed.astimezone(UTC), tz)
 
 
 def parse_times(event: GoogleEvent) -> tuple[When, When]:
