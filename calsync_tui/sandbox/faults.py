@@ -7,6 +7,8 @@
 - drop_after_write: the write is applied, then the connection is closed without an answer
   (the case that makes non-idempotent clients duplicate)
 - quota: share answered 403 quotaExceeded (the anti-abuse limit)
+- short_pages: share of events.list pages cut short, even to empty (nextPageToken still
+  set), as Google's pages may be
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ class FaultSpec:
     latency_ms: float = 0.0
     drop_after_write: float = 0.0
     quota: float = 0.0
+    short_pages: float = 0.0
     seed: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("rate", "error5xx", "drop_after_write", "quota"):
+        for name in ("rate", "error5xx", "drop_after_write", "quota", "short_pages"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise UsageError(f"fault {name} must be between 0 and 1, got {value}")
@@ -64,7 +67,8 @@ class FaultSpec:
     def to_spec(self) -> str:
         return (
             f"rate={self.rate},error5xx={self.error5xx},latency_ms={self.latency_ms},"
-            f"drop_after_write={self.drop_after_write},quota={self.quota},seed={self.seed}"
+            f"drop_after_write={self.drop_after_write},quota={self.quota},"
+            f"short_pages={self.short_pages},seed={self.seed}"
         )
 
     def roll(self, probability: float) -> bool:
@@ -83,6 +87,13 @@ class FaultSpec:
                 return kind
             u -= share
         return None
+
+    def cut(self, n: int) -> int:
+        """Length of a page of n items: shorter (maybe empty) with chance `short_pages`."""
+        with self._lock:
+            if self._rng.random() >= self.short_pages:
+                return n
+            return self._rng.randrange(0, n)
 
     def choice(self, a: int, b: int) -> int:
         with self._lock:

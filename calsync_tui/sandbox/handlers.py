@@ -183,6 +183,8 @@ class Api:
             args = {**args, "cal": user}
         w = self.world
         q = req.query
+        if args.get("cal") == "primary":  # Google's alias for the user's own calendar
+            args = {**args, "cal": user}
         if name == "calendar.calendarList.list":
             return ApiResponse(200, self.calendar_list(user, q))
         if name == "calendar.calendarList.get":
@@ -208,7 +210,9 @@ class Api:
             with w.lock:
                 cal = w.readable(args["cal"], user)
                 role = w.role(cal, user) or "reader"
-                return ApiResponse(200, self.lister.list_events(cal, q, role, w.seq))
+                spec = self.faults()
+                cut = spec.cut if spec is not None and spec.short_pages else None
+                return ApiResponse(200, self.lister.list_events(cal, q, role, w.seq, cut))
         if name == "calendar.events.instances":
             with w.lock:
                 cal = w.readable(args["cal"], user)
@@ -237,6 +241,7 @@ class Api:
             return ApiResponse(204)
         if name == "calendar.events.move":
             dest = one(q, "destination")
+            dest = user if dest == "primary" else dest
             if not dest:
                 raise ApiError(400, "required", "Required parameter: destination")
             return ApiResponse(200, w.move_event(args["cal"], args["ev"], dest, user))

@@ -13,7 +13,7 @@ import bisect
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -65,8 +65,14 @@ class Lister:
         self._size = cache_size
 
     def list_events(
-        self, cal: Calendar, params: Params, access_role: str, seq_now: int
+        self,
+        cal: Calendar,
+        params: Params,
+        access_role: str,
+        seq_now: int,
+        cut: Callable[[int], int] | None = None,
     ) -> dict[str, Any]:
+        """One page. `cut(n)` may shorten a page of n items (even to 0), as Google's may be."""
         max_results = page_size(params)
         sync_token = one(params, "syncToken")
         single = flag(params, "singleEvents")
@@ -100,7 +106,7 @@ class Lister:
             if not decoded or decoded.get("f") != fingerprint:
                 raise invalid("Invalid page token.")
             snap = int(decoded["s"])
-            after = tuple(decoded["k"])
+            after = tuple(decoded["k"]) if decoded.get("k") is not None else None
         cache_key = (id(cal), cal.id, fingerprint, cal.version, cal.generation)
         hit = self._cache.get(cache_key)
         if hit is None:
@@ -113,7 +119,10 @@ class Lister:
             self._cache.move_to_end(cache_key)
         keys, items = hit
         start = bisect.bisect_right(keys, after) if after is not None else 0
-        chunk = items[start : start + max_results]
+        end = min(start + max_results, len(items))
+        if cut is not None and end > start:
+            end = start + cut(end - start)
+        chunk = items[start:end]
         out: dict[str, Any] = {
             "kind": "calendar#events",
             "etag": f'"p3{snap:014d}"',
@@ -125,9 +134,10 @@ class Lister:
             "defaultReminders": [],
             "items": chunk,
         }
-        if start + max_results < len(items):
+        if end < len(items):
+            last = list(keys[end - 1]) if end > start else (list(after) if after else None)
             out["nextPageToken"] = tokens.encode(
-                PAGE_PREFIX, {"k": list(keys[start + max_results - 1]), "s": snap, "f": fingerprint}
+                PAGE_PREFIX, {"k": last, "s": snap, "f": fingerprint}
             )
         else:
             out["nextSyncToken"] = tokens.encode(
@@ -160,8 +170,16 @@ class Lister:
         by_updated = one(params, "orderBy") == "updated"
         rows: dict[str, dict[str, Any]] = {}
         for ev in candidates:
-            for shown in self.expand(cal, ev, single, lo, hi, lo_ts, hi_ts, since is not None):
-                if shown.get("status") == "cancelled" and not show_deleted:
+            for shown in self.expand(
+                cal, ev, single, lo, hi, lo_ts, hi_ts, since is not None, show_deleted
+            ):
+                # Google: cancelled instances (not the series) are listed even without
+                # showDeleted when singleEvents is false too.
+                if (
+                    shown.get("status") == "cancelled"
+                    and not show_deleted
+                    and (single or "recurringEventId" not in shown)
+                ):
                     continue
                 if updated_min and str(shown.get("updated", "")) < normalize_updated(updated_min):
                     continue
@@ -182,8 +200,10 @@ class Lister:
         lo_ts: float | None,
         hi_ts: float | None,
         incremental: bool,
+        show_deleted: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """What one stored event contributes to a listing (its instances when `single`)."""
+        """What one stored event contributes to a listing (its instances when `single`;
+        a deleted series then shows as cancelled instances, never as the series itself)."""
         eid = ev["id"]
         if cal.is_exception(ev):
             master = cal.events.get(ev["recurringEventId"])
@@ -202,9 +222,7 @@ class Lister:
                 ):
                     yield public(ev)
                 return
-            if ev.get("status") == "cancelled" and incremental:
-                yield public(ev)
-            if ev.get("status") == "cancelled" and not incremental:
+            if ev.get("status") == "cancelled" and not (incremental or show_deleted):
                 return
             seen: set[str] = set()
             for occ in recurrence.occurrences(ev, cal.time_zone, lo, hi):

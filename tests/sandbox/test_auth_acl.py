@@ -99,3 +99,11 @@ def test_stats_per_method_and_user(sandbox: SandboxServer) -> None:
     assert over_http["round_trips"] == 3 and over_http["writes"] == 1
     sandbox.reset_stats()
     assert sandbox.stats()["total"] == 0
+
+
+def test_primary_alias(sandbox: SandboxServer) -> None:
+    s = setup(sandbox)
+    assert s.alice.calendarList().get(calendarId="primary").execute()["id"] == ALICE
+    ev = s.alice.events().insert(calendarId="primary", body=timed()).execute()
+    assert s.alice.events().get(calendarId=ALICE, eventId=ev["id"]).execute()["id"] == ev["id"]
+    assert s.bob.calendars().get(calendarId="primary").execute()["id"] == BOB

@@ -157,3 +157,24 @@ def test_all_day_series_and_instances_endpoint(sandbox: SandboxServer) -> None:
     }
     one = s.alice.events().get(calendarId=s.cal, eventId="trash0001_20261215").execute()
     assert one["recurringEventId"] == "trash0001"
+
+
+def test_deleted_instances_listing_rules(sandbox: SandboxServer) -> None:
+    """Google: cancelled instances (not the series) are listed when showDeleted and
+    singleEvents are both false; a deleted series shows as cancelled instances only."""
+    s = setup(sandbox)
+    daily(sandbox, s.cal)
+    s.alice.events().delete(calendarId=s.cal, eventId="series0001_20261204T080000Z").execute()
+    plain = list_all(s.alice, s.cal, **WINDOW)[0]
+    assert sorted((e["id"], e["status"]) for e in plain) == [
+        ("series0001", "confirmed"),
+        ("series0001_20261204T080000Z", "cancelled"),
+    ]
+    s.alice.events().delete(calendarId=s.cal, eventId="series0001").execute()
+    assert [e["id"] for e in list_all(s.alice, s.cal, **WINDOW)[0]] == [
+        "series0001_20261204T080000Z"
+    ]
+    shown = list_all(s.alice, s.cal, singleEvents=True, showDeleted=True, **WINDOW)[0]
+    assert len(shown) == 9 and all(
+        e["status"] == "cancelled" and e["recurringEventId"] for e in shown
+    )

@@ -152,3 +152,13 @@ def test_order_by_start_time_needs_single_events(sandbox: SandboxServer) -> None
         .execute()["items"]
     )
     assert [e["start"]["dateTime"][:10] for e in items] == ["2026-12-01", "2026-12-03"]
+
+
+def test_short_and_empty_pages_still_cover_everything(sandbox: SandboxServer) -> None:
+    s = setup(sandbox)
+    for i in range(40):
+        sandbox.put_event(s.cal, {"summary": f"e{i}", **timed(1 + i % 28, 8 + i % 12)})
+    sandbox.set_faults("short_pages=0.7,seed=3")
+    items, token, pages = list_all(s.alice, s.cal, maxResults=10)
+    assert len({e["id"] for e in items}) == len(items) == 40
+    assert pages > 4 and token
