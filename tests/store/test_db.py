@@ -130,6 +130,8 @@ def test_not_a_database_is_refused_unchanged(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="corrupt") as err:
         open_store(db, tmp_path / "backups")
     assert "\n" not in str(err.value)
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        open_store(db, tmp_path / "backups", verify=False)  # the header check stays
     assert _digest(db) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calsync.db"]
 
