@@ -199,11 +199,7 @@ def _print_plan(plan: MigrationPlan, path: Path | None, show_writes: bool) -> No
 
 def run_plan(args: argparse.Namespace) -> int:
     with _env(args, None) as env:
-        plan, _ = service.make_plan(env, args.calendar_id, None, args.batch_size)
-        path = args.out or service.default_plan_path(env, plan)
-        from calsync_tui.migration.plan_file import write_plan
-
-        write_plan(plan, path)
+        plan, path = service.make_plan(env, args.calendar_id, args.out, args.batch_size, save=True)
     if args.json:
         print_json(
             {**plan.summary(), "file": str(path), "writes": [w.to_json() for w in plan.writes]}

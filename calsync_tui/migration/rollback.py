@@ -143,7 +143,9 @@ def _undo_rows(session: Session, scope_local: int | None) -> list[Mutation]:
     cutover) and the engine's sync writes made after the migration's first write (the
     hybrid engine normalises adopted blocks; those must be undone too for exactness)."""
     first = session.exec(
-        select(func.min(Mutation.id)).where(col(Mutation.origin).in_(MIGRATION_ORIGINS))
+        select(func.min(Mutation.id)).where(
+            col(Mutation.origin).in_(MIGRATION_ORIGINS), Mutation.status == MutationStatus.DONE
+        )
     ).one()
     if first is None:
         return []

@@ -203,8 +203,11 @@ def make_plan(
     scope: str | None = None,
     out: Path | None = None,
     batch_size: int | None = None,
+    *,
+    save: bool = False,
 ) -> tuple[MigrationPlan, Path | None]:
-    """Compute the backfill plan from a fresh read; save it (0600) when `out` is given."""
+    """Compute the backfill plan from a fresh read; save it (0600) to `out`, or with
+    `save` to `<home>/plans/plan-<id>.json`."""
     size = _batch(env, batch_size)
     with env.store.session() as session:
         state = load_state(session)
@@ -221,6 +224,8 @@ def make_plan(
         size,
         {"totals": _short_totals(report["totals"]), "read_api_calls": snap.api_calls},
     )
+    if out is None and save:
+        out = default_plan_path(env, plan)
     path = write_plan(plan, out) if out is not None else None
     with env.store.session() as session:
         state = load_state(session)
