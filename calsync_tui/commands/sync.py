@@ -36,6 +36,20 @@ def _print(report: Any, args: argparse.Namespace) -> None:
         print(f"  error: {err}", file=sys.stderr)
 
 
+def _after_cycle(ctx: AppContext, report: Any) -> None:
+    """Auto-rollback (level 1) when a cycle during rollout saw cascades or too many errors."""
+    if report.dry_run:
+        return
+    try:
+        from calsync_tui.migration.rollback import check_auto_rollback
+    except ImportError:  # migration part absent: nothing to roll back
+        return
+    with ctx.store.session() as session:
+        for line in check_auto_rollback(session, report, ctx.settings.auto_rollback_error_rate):
+            print(line, file=sys.stderr)
+            report.alerts.append(line)
+
+
 def run(args: argparse.Namespace) -> int:
     from calsync_tui.engine.cycle import run_cycle
     from calsync_tui.locking import home_lock
@@ -52,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         interval = args.interval or ctx.settings.sync_interval_seconds
         if once:
             report = run_cycle(ctx, dry_run=args.dry_run)
+            _after_cycle(ctx, report)
             _print(report, args)
             return 1 if report.failed or report.errors else 0
         previous = signal.signal(signal.SIGINT, on_signal)
@@ -59,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             while not stop.is_set():
                 report = run_cycle(ctx, cancel=stop.is_set)
+                _after_cycle(ctx, report)
                 _print(report, args)
                 stop.wait(interval)
         finally:

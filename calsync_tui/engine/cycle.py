@@ -108,6 +108,8 @@ class CycleReport:
     plan: Plan | None = None
     run_id: int | None = None
     reconciled: int = 0
+    # google calendar id -> {"cascades", "writes", "failed"} (auto-rollback per calendar)
+    per_calendar: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json(self, *, with_plan: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -133,6 +135,7 @@ class CycleReport:
             "alerts": self.alerts,
             "reconciled": self.reconciled,
             "run_id": self.run_id,
+            "per_calendar": self.per_calendar,
             "plan_id": self.plan.plan_id if self.plan else None,
         }
         if with_plan and self.plan is not None:
@@ -377,7 +380,14 @@ class _Cycle:
         )
         self.report.plan = plan
         self.report.planned = plan.by_op
-        self.report.cascades = self._cascades(blocks)
+        cascades = self._cascades(blocks)
+        self.report.cascades = sum(cascades.values())
+        for c in cals:
+            self.report.per_calendar[c.ref.google_id] = {
+                "cascades": cascades.get(c.ref.google_id, 0),
+                "writes": 0,
+                "failed": 0,
+            }
         for m in plan.mutations:  # orphans get their class for display
             if m.op == Op.DELETE and m.reason.startswith("orphan"):
                 row = rows.get((m.calendar_id, m.google_event_id))
@@ -647,14 +657,15 @@ class _Cycle:
             return unstamped_correlation_id(cal.ref.google_id, master)
         return str(row["correlation_id"])
 
-    def _cascades(self, blocks: list[BlockItem]) -> int:
-        """Blocks of blocks: legacy cascade titles, or our block whose source is a block."""
+    def _cascades(self, blocks: list[BlockItem]) -> Counter[str]:
+        """Blocks of blocks per calendar: legacy cascade titles, or our block whose source
+        is itself a block."""
         block_ids = {b.correlation_id for b in blocks if b.correlation_id and b.live}
-        n = sum(1 for b in blocks if b.live and b.cascade)
-        n += sum(
-            1 for b in blocks if b.live and not b.legacy and b.source_correlation_id in block_ids
-        )
-        return n
+        out: Counter[str] = Counter()
+        for b in blocks:
+            if b.live and (b.cascade or (not b.legacy and b.source_correlation_id in block_ids)):
+                out[b.calendar.google_id] += 1
+        return out
 
     # --- writing ---------------------------------------------------------------------
 
@@ -689,6 +700,9 @@ class _Cycle:
         attempted = exec_report.done_total + exec_report.failed_total
         r.success_rate = 1.0 if attempted == 0 else exec_report.done_total / attempted
         r.errors.extend(exec_report.errors[:20])
+        for cal_id, info in r.per_calendar.items():
+            info["writes"] = exec_report.writes_by_calendar.get(cal_id, 0)
+            info["failed"] = exec_report.failed_by_calendar.get(cal_id, 0)
         now = self.now()
         lat = []
         for src in sources:

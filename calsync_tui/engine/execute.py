@@ -41,6 +41,8 @@ class ExecuteReport:
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
     touched_sources: set[str] = field(default_factory=set)
+    writes_by_calendar: Counter[str] = field(default_factory=Counter)
+    failed_by_calendar: Counter[str] = field(default_factory=Counter)
 
     @property
     def done_total(self) -> int:
@@ -57,6 +59,8 @@ class ExecuteReport:
         self.skipped += other.skipped
         self.errors.extend(other.errors)
         self.touched_sources |= other.touched_sources
+        self.writes_by_calendar.update(other.writes_by_calendar)
+        self.failed_by_calendar.update(other.failed_by_calendar)
 
 
 @dataclass(frozen=True)
@@ -184,12 +188,14 @@ def send_and_record(
                 "v_updated_at": now,
             }
         )
+        report.writes_by_calendar[m.calendar_google_id] += 1
         if ok:
             report.done[str(m.op)] += 1
             if m.op in (Op.INSERT, Op.PATCH) and m.source_correlation_id:
                 report.touched_sources.add(m.source_correlation_id)
         else:
             report.failed[str(m.op)] += 1
+            report.failed_by_calendar[m.calendar_google_id] += 1
             report.errors.append(f"{m.op} {m.calendar_google_id}/{m.google_event_id}: {error}")
         state_changes.extend(_state_after(m, res if ok else None, error, followups))
     with store.engine.begin() as conn:
