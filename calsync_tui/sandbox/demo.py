@@ -481,7 +481,10 @@ def build_demo(
     if events > 0:
         b.series()
         b.fill()
-    return tally(srv, b, seed)
+    truth = tally(srv, b, seed)
+    if hasattr(srv, "demo_truth"):
+        srv.demo_truth = truth
+    return truth
 
 
 def tally(srv: _Server, b: _Builder, seed: int) -> DemoTruth:

@@ -25,5 +25,5 @@ def demo_sandbox() -> Iterator[SandboxServer]:
     from calsync_tui.sandbox.demo import build_demo
 
     with SandboxServer(port=0) as srv:
-        srv.demo_truth = build_demo(srv, seed=7, events=400, now=DEMO_NOW)  # type: ignore[attr-defined]
+        build_demo(srv, seed=7, events=400, now=DEMO_NOW)
         yield srv

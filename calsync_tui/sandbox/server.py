@@ -51,6 +51,7 @@ class SandboxServer:
         self._faults: FaultSpec | None = coerce(faults)
         self.api = Api(self.world, self._stats, self.quota, lambda: self._faults)
         self._httpd: ThreadingHTTPServer | None = None
+        self.demo_truth: Any = None  # the DemoTruth when built by build_demo
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle -------------------------------------------------------------------

@@ -134,3 +134,22 @@ def test_over_1000_parts_is_400_and_nothing_runs(sandbox: SandboxServer) -> None
     status, content = _raw_batch(sandbox.url, 1000)
     assert status == 200 and content.count(b"HTTP/1.1 200 OK") == 1000
     assert b"Content-ID: <response-x+999>" in content
+
+
+def test_drop_after_write_in_batch_applies_every_part(sandbox: SandboxServer) -> None:
+    """The whole batch answer is lost after every part ran; httplib2 resends the batch
+    once, and client-supplied ids turn the resend into 409s instead of duplicates."""
+    s = setup(sandbox)
+    sandbox.set_faults("drop_after_write=1,seed=2")
+    codes: list[int] = []
+    batch = s.batch()
+    for i in range(3):
+        batch.add(
+            s.alice.events().insert(calendarId=s.cal, body={"id": f"drop0000{i}", **timed(i + 1)}),
+            callback=lambda rid, resp, exc: codes.append(exc.resp.status if exc else 200),
+        )
+    batch.execute()
+    assert codes == [409, 409, 409]
+    assert sorted(e["id"] for e in sandbox.events(s.cal)) == ["drop00000", "drop00001", "drop00002"]
+    stats = sandbox.stats()
+    assert stats["dropped"] == 3 and stats["batches"] == 2 and stats["writes"] == 3

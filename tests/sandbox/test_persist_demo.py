@@ -62,7 +62,7 @@ def test_demo_is_deterministic_and_scales() -> None:
 
 
 def test_demo_world_contents(demo_sandbox: SandboxServer) -> None:
-    truth = demo_sandbox.demo_truth  # type: ignore[attr-defined]
+    truth = demo_sandbox.demo_truth
     totals = truth.totals()
     for key in (
         "user_events",
