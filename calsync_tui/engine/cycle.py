@@ -302,8 +302,10 @@ class _Cycle:
         window_end = now + timedelta(days=s.window_days_ahead)
         pages: dict[int, EventPage] = {}
         for cal in cals:
+            cal.row["last_error"] = None  # this cycle's read decides
             gw = self.gateway(cal.email)
             if gw is None:
+                cal.row["last_error"] = self.unavailable_accounts.get(cal.email)
                 continue
             try:
                 page = gw.list_events(
