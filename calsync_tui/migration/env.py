@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from calsync_tui.engine.model import EventClass
 from calsync_tui.errors import CalsyncError
-from calsync_tui.google.types import Gateway, GoogleEvent
+from calsync_tui.google.types import Gateway, GoogleEvent, WriteCall
 from calsync_tui.home import AppHome
 from calsync_tui.migration.linking import CalendarView
 from calsync_tui.migration.planner import Inventory, MigrationOptions, build_inventory
@@ -116,21 +116,29 @@ def read_snapshot(
         views.append(CalendarView(c.google_id, c.summary, c.access_role, page.events, owners))
     inv = build_inventory(views, env.options())
     if with_masters:
-        masters: dict[tuple[str, str], GoogleEvent] = {}
+        # series masters of unstamped recurring sources: one batched get each
         email_of = {c.google_id: c.email for c in cals}
+        wanted: dict[str, dict[str, WriteCall]] = {}
         for item in inv.items:
             master = item.event.get("recurringEventId")
             if item.cls != EventClass.NEW_USER_EVENT or not master:
                 continue
-            key = (item.calendar, str(master))
-            if key in masters:
-                continue
-            got = env.gateway_for(email_of[item.calendar]).get_event(item.calendar, str(master))
-            if got is None:
-                raise CalsyncError(
-                    f"series {master} on {item.calendar} vanished while reading; try again"
-                )
-            masters[key] = got
+            key = f"{item.calendar}\x1f{master}"
+            calls = wanted.setdefault(email_of[item.calendar], {})
+            calls.setdefault(key, WriteCall(key, "get", item.calendar, str(master)))
+        masters: dict[tuple[str, str], GoogleEvent] = {}
+        for email, calls in wanted.items():
+            results = env.gateway_for(email).execute(
+                list(calls.values()), batch_size=env.settings.batch_size
+            )
+            for res in results:
+                cal, master_id = res.key.split("\x1f", 1)
+                if not res.ok or res.event is None:
+                    raise CalsyncError(
+                        f"series {master_id} on {cal} could not be read "
+                        f"({res.status} {res.reason or ''}); try again"
+                    )
+                masters[(cal, master_id)] = res.event
         inv = build_inventory(views, env.options(), masters)
     return Snapshot(list(cals), inv, _units(env, cals) - before)
 
