@@ -131,6 +131,12 @@ class Api:
         self.lister = Lister()
 
     def handle(self, req: ApiRequest, *, fallback_token: str | None = None) -> ApiResponse:
+        resp = self._handle(req, fallback_token=fallback_token)
+        if isinstance(resp.body, dict) and resp.body.get("kind") == "calendar#event":
+            resp.headers["ETag"] = str(resp.body.get("etag", ""))
+        return resp
+
+    def _handle(self, req: ApiRequest, *, fallback_token: str | None = None) -> ApiResponse:
         found = route(req.method, req.path)
         token = bearer(req.headers) or fallback_token
         user = self.world.user_for(token)

@@ -59,8 +59,7 @@ class SandboxServer:
         if self._httpd is not None:
             return self
         handler = type("BoundHandler", (_Handler,), {"sandbox": self})
-        httpd = ThreadingHTTPServer((self.host, self.port), handler)
-        httpd.daemon_threads = True
+        httpd = _Server((self.host, self.port), handler)
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._thread = threading.Thread(
@@ -224,6 +223,11 @@ class SandboxError(ValueError):
         self.reason = reason
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # bursts of parallel gateway threads must not be refused
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; with Nagle on, a keep-alive client
@@ -281,9 +285,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_raw(200, payload, ctype)
             return
         sb._stats.round_trip(batch=False)
-        req = ApiRequest(
-            self.command, url.path, parse_qs(url.query, keep_blank_values=True), headers, body
-        )
+        method, query = self.command, parse_qs(url.query, keep_blank_values=True)
+        override = headers.get("x-http-method-override", "").upper()
+        if override and method == "POST":
+            # googleapiclient turns a GET with a URL over 2 kB into POST + override,
+            # moving the query string into a form-encoded body
+            method = override
+            if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+                query = parse_qs(body.decode(), keep_blank_values=True)
+                body = b""
+        req = ApiRequest(method, url.path, query, headers, body)
         resp = sb.api.handle(req)
         if resp.drop:
             self._drop()

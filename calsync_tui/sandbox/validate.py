@@ -7,7 +7,7 @@ from typing import Any
 
 from calsync_tui.sandbox import recurrence
 from calsync_tui.sandbox.errors import invalid
-from calsync_tui.sandbox.times import edge, is_all_day, zone
+from calsync_tui.sandbox.times import edge, format_local, is_all_day, zone
 
 EVENT_ID = re.compile(r"^[0-9a-v]{5,1024}$")
 EVENT_TYPES = frozenset(
@@ -70,6 +70,16 @@ def check_times(body: dict[str, Any], cal_tz: str) -> None:
     e = edge(end, cal_tz, field_name="end")
     if e < s or (is_all_day(start) and e == s):
         raise invalid("The specified time range is empty.")
+    for key, instant in (("start", s), ("end", e)):
+        when = body[key]
+        if when.get("dateTime") and not _has_offset(str(when["dateTime"])):
+            # Google never answers a dateTime without its offset
+            body[key] = {**when, "dateTime": format_local(instant)}
+
+
+def _has_offset(text: str) -> bool:
+    tail = text[10:]
+    return tail.endswith(("Z", "z")) or "+" in tail or "-" in tail
 
 
 def check_event(

@@ -225,3 +225,35 @@ def test_move_between_calendars(sandbox: SandboxServer) -> None:
     with pytest.raises(HttpError) as exc:
         s.alice.events().move(calendarId=other, eventId=ev["id"], destination=BOB).execute()
     assert error_of(exc.value) == (404, "notFound")
+
+
+def test_local_date_time_gets_its_offset(sandbox: SandboxServer) -> None:
+    s = setup(sandbox)
+    ev = (
+        s.alice.events()
+        .insert(
+            calendarId=s.cal,
+            body={
+                "start": {"dateTime": "2026-07-01T09:00:00", "timeZone": "Europe/Berlin"},
+                "end": {"dateTime": "2026-07-01T10:00:00", "timeZone": "Europe/Berlin"},
+            },
+        )
+        .execute()
+    )
+    assert ev["start"] == {"dateTime": "2026-07-01T09:00:00+02:00", "timeZone": "Europe/Berlin"}
+    assert ev["end"]["dateTime"] == "2026-07-01T10:00:00+02:00"
+
+
+def test_long_query_uses_method_override(sandbox: SandboxServer) -> None:
+    """googleapiclient sends GETs with URLs over 2 kB as POST + X-HTTP-Method-Override."""
+    s = setup(sandbox)
+    sandbox.put_event(
+        s.cal, {"summary": "long", **timed(), "extendedProperties": {"private": {"k": "v"}}}
+    )
+    sandbox.put_event(s.cal, {"summary": "other", **timed(2)})
+    filters = ["k=v"] * 300  # the URL is well over 2 kB; every repeat matches
+    req = s.alice.events().list(calendarId=s.cal, privateExtendedProperty=filters)
+    items = req.execute()["items"]
+    assert req.method == "POST" and req.headers["x-http-method-override"] == "GET"
+    assert [e["summary"] for e in items] == ["long"]
+    assert sandbox.stats()["by_method"] == {"calendar.events.list": 1}
