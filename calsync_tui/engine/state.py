@@ -18,6 +18,12 @@ Row = dict[str, Any]
 ROW_COLUMNS = tuple(c.name for c in EventState.__table__.columns)  # type: ignore[attr-defined]
 _TABLE = EventState.__table__  # type: ignore[attr-defined]
 _UPSERT_CHUNK = 5000
+# Scalar column defaults, used when a row leaves a NOT NULL column unset (malformed events).
+_DEFAULTS: dict[str, Any] = {
+    c.name: c.default.arg
+    for c in _TABLE.columns
+    if c.default is not None and not callable(c.default.arg) and not c.nullable
+}
 
 
 def load_rows(conn: Connection, calendar_ids: Iterable[int]) -> dict[tuple[int, str], Row]:
@@ -99,7 +105,8 @@ def upsert_rows(conn: Connection, rows: Sequence[Row], now: datetime) -> None:
             elif c == "created_at":
                 values.append(_sql_value(row.get(c)) if row.get(c) else stamp)
             else:
-                values.append(_sql_value(row.get(c)))
+                value = row.get(c)
+                values.append(_sql_value(_DEFAULTS.get(c) if value is None else value))
         payload.append(tuple(values))
     for i in range(0, len(payload), _UPSERT_CHUNK):
         conn.exec_driver_sql(sql, payload[i : i + _UPSERT_CHUNK])

@@ -61,7 +61,8 @@ class SyncMachine(RuleBasedStateMachine):
         return [
             e
             for e in self.sb.events(cal)
-            if (e.get("extendedProperties") or {}).get("private", {}).get("calsync_type") != "busy_block"
+            if (e.get("extendedProperties") or {}).get("private", {}).get("calsync_type")
+            != "busy_block"
         ]
 
     def pick(self, data: st.DataObject, items: list[Any]) -> Any:
@@ -69,12 +70,20 @@ class SyncMachine(RuleBasedStateMachine):
 
     # --- user actions -------------------------------------------------------------------
 
-    @rule(cal=st.integers(0, 3), title=TITLES, day=DAYS, hour=HOURS, kind=st.sampled_from(["timed", "allday", "daily3"]))
+    @rule(
+        cal=st.integers(0, 3),
+        title=TITLES,
+        day=DAYS,
+        hour=HOURS,
+        kind=st.sampled_from(["timed", "allday", "daily3"]),
+    )
     def create(self, cal: int, title: str, day: int, hour: int, kind: str) -> None:
         cal_id = ([*self.cals, self.reader])[cal]
         if kind == "allday":
             s, e = when(day, hours=0, length_min=24 * 60)
-            self.w.put(cal_id, title, start={"date": s["dateTime"][:10]}, end={"date": e["dateTime"][:10]})
+            self.w.put(
+                cal_id, title, start={"date": s["dateTime"][:10]}, end={"date": e["dateTime"][:10]}
+            )
         elif kind == "daily3":
             s, e = when(day, hours=hour, tz="Europe/Paris")
             self.w.put(cal_id, title, start=s, end=e, recurrence=["RRULE:FREQ=DAILY;COUNT=3"])
@@ -85,7 +94,14 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(data=st.data(), day=DAYS, hour=HOURS)
     def move(self, data: st.DataObject, day: int, hour: int) -> None:
         cal = self.pick(data, [*self.cals, self.reader])
-        ev = self.pick(data, [e for e in self.user_events(cal) if "dateTime" in e.get("start", {}) and not e.get("recurrence")])
+        ev = self.pick(
+            data,
+            [
+                e
+                for e in self.user_events(cal)
+                if "dateTime" in e.get("start", {}) and not e.get("recurrence")
+            ],
+        )
         if ev is not None:
             s, e = when(day, hours=hour, length_min=30)
             self.sb.patch_event(cal, ev["id"], {"start": s, "end": e})
@@ -111,9 +127,13 @@ class SyncMachine(RuleBasedStateMachine):
         if ev is None:
             return
         if how == "decline":
-            self.sb.patch_event(cal, ev["id"], {"attendees": [{"email": cal, "responseStatus": "declined"}]})
+            self.sb.patch_event(
+                cal, ev["id"], {"attendees": [{"email": cal, "responseStatus": "declined"}]}
+            )
         else:
-            self.sb.patch_event(cal, ev["id"], {"transparency": "transparent" if how == "free" else "opaque"})
+            self.sb.patch_event(
+                cal, ev["id"], {"transparency": "transparent" if how == "free" else "opaque"}
+            )
 
     @rule(data=st.data(), edit=st.booleans())
     def touch_block(self, data: st.DataObject, edit: bool) -> None:
@@ -122,7 +142,9 @@ class SyncMachine(RuleBasedStateMachine):
         if blk is None:
             return
         if edit:
-            self.sb.patch_event(cal, blk["id"], {"summary": "renamed by hand", "visibility": "default"})
+            self.sb.patch_event(
+                cal, blk["id"], {"summary": "renamed by hand", "visibility": "default"}
+            )
         else:
             self.sb.delete_event(cal, blk["id"])
 
