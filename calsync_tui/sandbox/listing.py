@@ -299,8 +299,12 @@ def normalize_updated(value: str) -> str:
 def in_window(cal: Calendar, ev: dict[str, Any], lo_ts: float | None, hi_ts: float | None) -> bool:
     if lo_ts is None and hi_ts is None:
         return True
-    if "start" not in ev or "end" not in ev:
-        return True
+    if "start" not in ev or "end" not in ev:  # a cancelled instance: where it was
+        original = ev.get("originalStartTime")
+        if not original:
+            return True
+        s = e = edge(original, cal.time_zone, field_name="originalStart").timestamp()
+        return not ((lo_ts is not None and e < lo_ts) or (hi_ts is not None and s >= hi_ts))
     s = edge(ev["start"], cal.time_zone, field_name="start").timestamp()
     e = edge(ev["end"], cal.time_zone, field_name="end").timestamp()
     return not ((lo_ts is not None and e <= lo_ts) or (hi_ts is not None and s >= hi_ts))
