@@ -130,28 +130,35 @@ def set_enabled(store: Any, google_ids: Sequence[str], enabled: bool) -> list[st
     change nothing.
     """
     wanted = list(dict.fromkeys(g.strip() for g in google_ids))
+    readable = ("owner", "writer", "reader")
+    now = datetime.now(UTC)
     with store.engine.begin() as conn:
-        known = {
-            r[0]: r[1]
-            for r in conn.execute(
-                select(_CAL.c.google_id, _CAL.c.access_role).where(_CAL.c.google_id.in_(wanted))
-            )
-        }
+        known: dict[str, set[str]] = {}
+        query = select(_CAL.c.google_id, _CAL.c.access_role).where(_CAL.c.google_id.in_(wanted))
+        for gid, role in conn.execute(query):
+            known.setdefault(gid, set()).add(role)
         missing = [g for g in wanted if g not in known]
         if missing:
             raise CalsyncError(
                 f"unknown calendar id {missing[0]!r}; see `calsync-tui calendars list`"
             )
-        if enabled:
-            bad = [g for g in wanted if known[g] not in ("owner", "writer", "reader")]
-            if bad:
-                raise CalsyncError(
-                    f"calendar {bad[0]!r} only shows free/busy: it cannot be mirrored"
-                )
-        values: dict[str, Any] = {"enabled": enabled, "updated_at": datetime.now(UTC)}
-        if enabled:
-            values["sync_token"] = None  # nothing was tracked while off: full listing next
-        conn.execute(update(_CAL).where(_CAL.c.google_id.in_(wanted)).values(**values))
+        if not enabled:
+            conn.execute(
+                update(_CAL)
+                .where(_CAL.c.google_id.in_(wanted))
+                .values(enabled=False, updated_at=now)
+            )
+            return wanted
+        bad = [g for g in wanted if not known[g] & set(readable)]
+        if bad:
+            raise CalsyncError(f"calendar {bad[0]!r} only shows free/busy: it cannot be mirrored")
+        # Only the rows whose account can read events. Nothing was tracked while off, so
+        # the sync token goes: the next cycle does a full listing.
+        conn.execute(
+            update(_CAL)
+            .where(_CAL.c.google_id.in_(wanted), _CAL.c.access_role.in_(readable))
+            .values(enabled=True, sync_token=None, updated_at=now)
+        )
     return wanted
 
 

@@ -141,3 +141,30 @@ def test_lineage_from_source_and_block(world: World) -> None:
         )
         via_cid = lineage(s, lin.blocks[0].correlation_id)
         assert via_cid.to_json()["blocks"][0]["status"] in ("created", "synced")
+
+
+def test_messy_demo_world_converges_to_the_invariants(sb: object, tmp_path: object) -> None:
+    """The seeded demo: legacy blocks with duplicates, cascades and orphans, external
+    events, readers, two accounts, a calendar seen by both (reader + freeBusyReader)."""
+    from pathlib import Path
+
+    from calsync_tui.engine.calendars import list_calendars, refresh_calendars, set_enabled
+    from calsync_tui.google.accounts import register_static_token
+    from calsync_tui.sandbox.demo import DEMO_ACCOUNTS, build_demo
+
+    build_demo(sb, seed=3, events=300)
+    world = World(sb, Path(str(tmp_path)), requests_per_minute=10_000)
+    try:
+        for email, token in DEMO_ACCOUNTS:
+            register_static_token(world.home, world.ctx.store, email, token)
+        refresh_calendars(world.ctx.store, world.ctx.gateway_for)
+        ids = sorted({c.google_id for c in list_calendars(world.ctx.store)})
+        set_enabled(world.ctx.store, ids, True)
+        first = world.sync()
+        assert first.failed == 0 and first.cascades > 0 and first.mutations.get("delete", 0) > 0
+        _settle(world)
+        world.assert_ok()
+        again = world.sync()
+        assert again.planned == {} and again.api_calls == len(world.enabled())
+    finally:
+        world.close()

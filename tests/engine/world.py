@@ -108,8 +108,18 @@ class World:
         return open_gateway(self.home, self.settings, email)
 
     def enabled(self) -> list[Calendar]:
+        """Enabled calendars, one per Google id (the best role), as the engine picks them."""
+        rank = {"owner": 0, "writer": 1, "reader": 2}
         with self.ctx.store.session() as s:
-            return list(s.exec(select(Calendar).where(Calendar.enabled.is_(True))).scalars())  # type: ignore[attr-defined,call-overload]
+            rows = list(s.exec(select(Calendar).where(Calendar.enabled.is_(True))).scalars())  # type: ignore[attr-defined,call-overload]
+        best: dict[str, Calendar] = {}
+        for c in sorted(rows, key=lambda c: c.id or 0):
+            if c.access_role not in rank:
+                continue
+            cur = best.get(c.google_id)
+            if cur is None or rank[c.access_role] < rank[cur.access_role]:
+                best[c.google_id] = c
+        return list(best.values())
 
     def truth(self) -> dict[str, list[GoogleEvent]]:
         """Every enabled calendar's events in the window, read back through the API."""
