@@ -8,6 +8,7 @@ request against quota, as Google counts it).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from calsync_tui.sandbox.quota import SlidingWindowQuota
 from calsync_tui.sandbox.state import World
 from calsync_tui.sandbox.stats import Stats
 
+log = logging.getLogger(__name__)
 PREFIX = "/calendar/v3/"
 WRITE_METHODS = frozenset(
     {
@@ -152,6 +154,10 @@ class Api:
         except ApiError as exc:
             self.stats.status(exc.code, write_applied=False)
             return ApiResponse.error(exc)
+        except Exception:  # a sandbox bug: answer like Google's backend, keep serving
+            log.exception("sandbox: %s %s failed", req.method, req.path)
+            self.stats.status(500, write_applied=False)
+            return ApiResponse.error(ApiError(500, "backendError", "Backend Error"))
         applied = name in WRITE_METHODS
         self.stats.status(resp.status, write_applied=applied)
         spec = self.faults()

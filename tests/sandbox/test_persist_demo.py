@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -170,3 +171,14 @@ def test_serve_rejects_bad_faults() -> None:
         timeout=30,
     )
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "rate" in done.stderr
+
+
+def test_demo_scales_to_50k() -> None:
+    srv = SandboxServer()
+    t = time.perf_counter()
+    truth = build_demo(srv, seed=1, events=50_000, now=NOW)
+    took = time.perf_counter() - t
+    totals = truth.totals()
+    assert 49_900 <= totals["stored_events"] <= 50_100
+    assert totals["user_events"] > 15_000 and totals["legacy_blocks"] > 25_000
+    assert took < 30, f"50k demo took {took:.1f}s"
