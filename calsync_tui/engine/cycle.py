@@ -34,6 +34,7 @@ from calsync_tui.engine.execute import ExecuteReport, execute_plan
 from calsync_tui.engine.fields import (
     BadEventData,
     mirror_digest,
+    original_start_key,
     parse_times,
     title_digest,
     title_of,
@@ -46,6 +47,7 @@ from calsync_tui.engine.model import (
     MutationStatus,
     Op,
     Status,
+    instance_correlation_id,
     unstamped_correlation_id,
 )
 from calsync_tui.engine.plan import BlockItem, CalendarRef, Plan, SourceItem, build_plan
@@ -350,6 +352,10 @@ class _Cycle:
         changed: dict[tuple[int, str], Row] = {}
         for cal in cals:
             listed = pages.get(cal.ref.local_id)
+            if listed is not None:
+                self._apply_removals(cal, listed, rows, changed)
+        for cal in cals:
+            listed = pages.get(cal.ref.local_id)
             if listed is None:
                 continue
             cctx = ClassifyContext(
@@ -426,21 +432,12 @@ class _Cycle:
         now: datetime,
     ) -> None:
         cal_id = cal.ref.local_id
-        seen: set[str] = set()
         for event in page.events:
             gid = str(event.get("id") or "")
-            if not gid:
+            if not gid or event.get("status") == "cancelled":
                 continue
-            seen.add(gid)
             key = (cal_id, gid)
             old = rows.get(key)
-            if event.get("status") == "cancelled":
-                self._gone(rows, changed, key, by_hand=True)
-                if not event.get("recurringEventId"):  # a whole series went away
-                    for k, r in rows.items():
-                        if k[0] == cal_id and r.get("recurring_event_id") == gid:
-                            self._gone(rows, changed, k, by_hand=True)
-                continue
             cls = classify(event, cctx)
             cid = cls.correlation_id
             if cls.event_class in (
@@ -451,14 +448,22 @@ class _Cycle:
                 cid = None
             reason = cls.reason
             event_class = cls.event_class
+            stamped = cls.stamped
             if cid is not None:
-                owner = used_ids.get(cid)
-                if owner is not None and owner != key:
-                    other = rows.get(owner)
-                    if other is not None and other.get("status") != str(Status.DELETED):
+                self._release(cid, key, rows, used_ids, changed)
+            if cid is not None and self._taken(cid, key, rows, used_ids):
+                if cls.is_source:
+                    # A copy of a stamped event (same calsync_id): a new source of its
+                    # own, re-stamped with its deterministic id.
+                    cid = self._fresh_source_id(cal, event)
+                    stamped = False
+                    event_class = EventClass.NEW_USER_EVENT
+                    if cid is None or self._taken(cid, key, rows, used_ids):
                         event_class = EventClass.ERROR
-                        reason = f"duplicate calsync_id {cid} (also on {owner[1]})"
+                        reason = "duplicate calsync_id"
                         cid = None
+                else:  # a copied block or other: its own row id; the plan drops extras
+                    cid = None
             if cid is None:
                 cid = _surrogate_id(cal_id, gid)
             if old is not None and old["correlation_id"] != cid:
@@ -475,7 +480,7 @@ class _Cycle:
                     "event_class": str(event_class),
                     "created_by_us": bool(old and old.get("created_by_us"))
                     or event_class == EventClass.BUSY_BLOCK,
-                    "stamped": cls.stamped
+                    "stamped": stamped
                     or bool(old and old.get("stamped") and old["correlation_id"] == cid),
                     "source_correlation_id": cls.source_correlation_id,
                     "status": str(Status.SYNCED),
@@ -499,7 +504,80 @@ class _Cycle:
             )
             rows[key] = row
             changed[key] = row
+
+    def _taken(
+        self,
+        cid: str,
+        key: tuple[int, str],
+        rows: dict[tuple[int, str], Row],
+        used_ids: dict[str, tuple[int, str]],
+    ) -> bool:
+        """Is `cid` the id of another live row (correlation ids are unique)?"""
+        owner = used_ids.get(cid)
+        if owner is None or owner == key:
+            return False
+        other = rows.get(owner)
+        if other is None:
+            return True  # a row of a calendar not in this cycle (disabled): keep it unique
+        return other.get("status") != str(Status.DELETED)
+
+    def _release(
+        self,
+        cid: str,
+        key: tuple[int, str],
+        rows: dict[tuple[int, str], Row],
+        used_ids: dict[str, tuple[int, str]],
+        changed: dict[tuple[int, str], Row],
+    ) -> None:
+        """A deleted row holding `cid` (the event moved to another calendar) hands it over
+        and keeps a row id of its own."""
+        owner = used_ids.get(cid)
+        if owner is None or owner == key:
+            return
+        other = rows.get(owner)
+        if other is None or other.get("status") != str(Status.DELETED):
+            return
+        other = dict(other)
+        other["correlation_id"] = _surrogate_id(owner[0], owner[1])
+        rows[owner] = other
+        changed[owner] = other
+        used_ids[other["correlation_id"]] = owner
+        del used_ids[cid]
+
+    def _fresh_source_id(self, cal: _Cal, event: GoogleEvent) -> str | None:
+        master = event.get("recurringEventId")
+        if not master:
+            return unstamped_correlation_id(cal.ref.google_id, str(event["id"]))
+        ost = original_start_key(event)
+        if ost is None:
+            return None
+        return instance_correlation_id(
+            unstamped_correlation_id(cal.ref.google_id, str(master)), ost
+        )
+
+    def _apply_removals(
+        self,
+        cal: _Cal,
+        page: EventPage,
+        rows: dict[tuple[int, str], Row],
+        changed: dict[tuple[int, str], Row],
+    ) -> None:
+        """Cancelled events, and (full listing) events no longer listed, before any
+        classification, so an event moved between calendars keeps its correlation id."""
+        cal_id = cal.ref.local_id
+        masters: set[str] = set()
+        for event in page.events:
+            gid = str(event.get("id") or "")
+            if gid and event.get("status") == "cancelled":
+                self._gone(rows, changed, (cal_id, gid), by_hand=True)
+                if not event.get("recurringEventId"):
+                    masters.add(gid)  # a whole series went away
+        if masters:
+            for k, r in list(rows.items()):
+                if k[0] == cal_id and r.get("recurring_event_id") in masters:
+                    self._gone(rows, changed, k, by_hand=True)
         if page.full:
+            seen = {str(e.get("id")) for e in page.events if e.get("status") != "cancelled"}
             for k in list(rows):
                 if k[0] == cal_id and k[1] not in seen:
                     self._gone(rows, changed, k, by_hand=False)

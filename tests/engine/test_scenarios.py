@@ -205,3 +205,58 @@ def test_recurring_with_exception_and_cancelled_instance(world: World) -> None:
     assert world.blocks_on(b) == []
     _settle(world)
     world.assert_ok()
+
+
+def test_event_moved_between_calendars_keeps_its_identity(world: World) -> None:
+    world.user("ann@example.com")
+    a = world.calendar("ann@example.com", "A", cal_id="ann@example.com")
+    b = world.calendar("ann@example.com", "B")
+    c = world.calendar("ann@example.com", "C")
+    world.enable(a, b, c)
+    src = world.put(a, "Dentist")
+    _settle(world)
+    cid = src_cid = None
+    for e in world.sandbox.events(a):
+        if e["id"] == src["id"]:
+            src_cid = e["extendedProperties"]["private"]["calsync_id"]
+    assert src_cid
+    on_c_before = {e["id"] for e in world.blocks_on(c)}
+    world.sandbox.world.move_event(a, src["id"], b, None)
+    r = world.sync()
+    assert r.failed == 0 and r.classes.get("error", 0) == 0
+    # same source id: the block on c is kept; the one on b (now its own calendar) goes,
+    # a new one appears on a
+    assert {e["id"] for e in world.blocks_on(c)} == on_c_before
+    assert world.blocks_on(b) == []
+    (on_a,) = world.blocks_on(a)
+    cid = on_a["extendedProperties"]["private"]["calsync_source"]
+    assert cid == src_cid
+    _settle(world)
+    world.assert_ok()
+
+
+def test_copy_of_a_stamped_event_becomes_its_own_source(world: World) -> None:
+    a, b = two_calendars(world)
+    world.put(a, "Dentist")
+    _settle(world)
+    original = next(e for e in world.sandbox.events(a) if e["summary"] == "Dentist")
+    copy = world.put(
+        a,
+        "Dentist (copy)",
+        start=when(5)[0],
+        end=when(5)[1],
+        extendedProperties=original["extendedProperties"],
+    )
+    r = world.sync()
+    assert r.mutations == {"stamp": 1, "insert": 1}, r.to_json()
+    restamped = next(e for e in world.sandbox.events(a) if e["id"] == copy["id"])
+    assert (
+        restamped["extendedProperties"]["private"]["calsync_id"]
+        != original["extendedProperties"]["private"]["calsync_id"]
+    )
+    _settle(world)
+    world.assert_ok()
+    assert sorted(e["summary"] for e in world.blocks_on(b)) == [
+        "Busy - Dentist",
+        "Busy - Dentist (copy)",
+    ]
