@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import sqlite3
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from calsync_tui.cli import main
 from calsync_tui.home import AppHome
 from calsync_tui.locking import home_lock
 from calsync_tui.sandbox.server import SandboxServer
@@ -47,6 +50,23 @@ def cli(*argv: str, home: Path | None = None) -> subprocess.CompletedProcess[str
         stdin=subprocess.DEVNULL,
         timeout=60,
     )
+
+
+def run(*argv: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The same `main()` in this process (no interpreter start-up): for the many calls
+    that check content; the subprocess tests above prove the real entry point."""
+    full = [*(["--home", str(home)] if home is not None else []), *argv]
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("CALSYNC_")}
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(full)
+            except SystemExit as exc:  # argparse usage errors
+                code = int(exc.code or 0)
+    finally:
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(full, code, out.getvalue(), err.getvalue())
 
 
 def _mode(path: Path) -> int:
@@ -165,7 +185,7 @@ def _populate(home: Path) -> None:
 def test_status_reports_what_the_store_holds(tmp_path: Path) -> None:
     home = tmp_path / "h"
     _populate(home)
-    report = json.loads(cli("status", "--json", home=home).stdout)
+    report = json.loads(run("status", "--json", home=home).stdout)
     m = report["migration"]
     assert (m["phase"], m["phase_name"], m["rollout_percent"]) == (2, "backfill", 25)
     assert m["gates"] == {"prepare": {"passed": True}}
@@ -181,7 +201,7 @@ def test_status_reports_what_the_store_holds(tmp_path: Path) -> None:
     needs = {a["email"]: a["needs_signin"] for a in report["accounts"]}
     assert needs == {"me@example.com": False, "old@example.com": True}
 
-    text = cli("status", home=home)
+    text = run("status", home=home)
     assert text.returncode == 0, text.stderr
     assert "phase 2 backfill" in text.stdout
     assert "prepare passed" in text.stdout
@@ -194,24 +214,24 @@ def test_status_reports_what_the_store_holds(tmp_path: Path) -> None:
 def test_status_shows_a_running_writer(tmp_path: Path) -> None:
     home = AppHome(tmp_path / "h").ensure()
     with home_lock(home, "sync"):
-        report = json.loads(cli("status", "--json", home=home.root).stdout)
+        report = json.loads(run("status", "--json", home=home.root).stdout)
     assert report["writer"] == {"pid": os.getpid(), "purpose": "sync"}
 
 
 def test_doctor_passes_on_a_fresh_home_and_fails_on_loose_modes(tmp_path: Path) -> None:
     home = tmp_path / "fresh"
-    result = cli("doctor", home=home)
+    result = run("doctor", home=home)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert not any(line.startswith("FAIL") for line in lines)
     assert any(line.startswith("ok    schema: at head") for line in lines)
     os.chmod(home / "calsync.db", 0o644)
-    bad = cli("doctor", home=home)
+    bad = run("doctor", home=home)
     assert bad.returncode == 1
     assert "FAIL  file modes: want 0600: calsync.db 0644" in bad.stdout
     os.chmod(home / "calsync.db", 0o600)
     os.chmod(home, 0o755)
-    worse = cli("doctor", "--json", home=home)
+    worse = run("doctor", "--json", home=home)
     assert worse.returncode == 1
     checks = json.loads(worse.stdout)["checks"]
     assert checks[0]["status"] == "fail" and "0755" in checks[0]["detail"]
@@ -221,13 +241,13 @@ def test_doctor_passes_on_a_fresh_home_and_fails_on_loose_modes(tmp_path: Path) 
 def test_doctor_flags_accounts_that_need_signin_and_an_old_schema(tmp_path: Path) -> None:
     home = tmp_path / "h"
     _populate(home)
-    result = cli("doctor", home=home)
+    result = run("doctor", home=home)
     assert result.returncode == 1
     assert "FAIL  account old@example.com: needs sign-in (invalid_grant)" in result.stdout
     assert "ok    account me@example.com" in result.stdout
     migrations.downgrade(home / "calsync.db", "base")
     before = hashlib.sha256((home / "calsync.db").read_bytes()).hexdigest()
-    old = cli("doctor", home=home)
+    old = run("doctor", home=home)
     assert old.returncode == 1
     assert "FAIL  schema: at base, head is" in old.stdout
     assert hashlib.sha256((home / "calsync.db").read_bytes()).hexdigest() == before
@@ -247,19 +267,19 @@ def test_corrupt_db_is_one_line_exit_1_and_untouched(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
     assert db.read_bytes() == before
     assert sorted(p.name for p in home.iterdir()) == ["calsync.db"]  # nothing else made
-    doctor = cli("doctor", home=home)
+    doctor = run("doctor", home=home)
     assert doctor.returncode == 1 and "FAIL  database:" in doctor.stdout
     assert db.read_bytes() == before
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "h"
-    assert cli("status", home=home).returncode == 0
+    assert run("status", home=home).returncode == 0
     conn = sqlite3.connect(home / "calsync.db")
     conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
     conn.commit()
     conn.close()
-    result = cli("status", home=home)
+    result = run("status", home=home)
     assert result.returncode == 1
     assert "9999_future, newer than this calsync-tui knows" in result.stderr
 
@@ -271,11 +291,11 @@ def test_doctor_probes_the_api_of_each_signed_in_account(
     sandbox.add_user("me@example.com", "tok-me")
     sandbox.create_calendar("me@example.com", "Me", calendar_id="me@example.com")
     endpoint = ("--api-endpoint", sandbox.url)
-    stored = cli(
+    stored = run(
         *endpoint, "auth", "token", "--email", "me@example.com", "--token", "tok-me", home=home
     )
     assert stored.returncode == 0, stored.stderr
-    good = cli(*endpoint, "doctor", home=home)
+    good = run(*endpoint, "doctor", home=home)
     assert good.returncode == 0, good.stdout
     assert (
         f"ok    api: me@example.com: Google Calendar API at {sandbox.url} answered in"
@@ -284,8 +304,8 @@ def test_doctor_probes_the_api_of_each_signed_in_account(
     assert "tok-me" not in good.stdout + good.stderr  # never print a token
 
     sandbox.add_user("other@example.com", "tok-other")
-    cli(*endpoint, "auth", "token", "--email", "other@example.com", "--token", "stale", home=home)
-    bad = cli(*endpoint, "doctor", "--json", home=home)
+    run(*endpoint, "auth", "token", "--email", "other@example.com", "--token", "stale", home=home)
+    bad = run(*endpoint, "doctor", "--json", home=home)
     assert bad.returncode == 1
     api = [c for c in json.loads(bad.stdout)["checks"] if c["name"] == "api"]
     assert [c["status"] for c in api] == ["ok", "fail"]
