@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench campaign screenshots clean venv
+.PHONY: demo test lint bench bench-each campaign screenshots clean venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,9 +31,12 @@ lint: $(STAMP)
 	echo "== lint-imports"; $(BIN)/lint-imports || status=1; \
 	exit $$status
 
-# Runs every benchmark script (benchmarks/<name>.py as `python -m benchmarks.<name>`);
-# each prints its figures and writes its JSON under benchmarks/results/.
+# Runs every benchmark (benchmarks/run.py calls the others), prints a table and writes
+# benchmarks/results/latest.json. bench-each runs each benchmarks/<name>.py on its own.
 bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+bench-each: $(STAMP)
 	@status=0; ran=0; \
 	for f in benchmarks/*.py; do \
 	  n=$$(basename $$f .py); [ "$$n" = "__init__" ] && continue; \
