@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from calsync_tui.engine.classify import Classification, ClassifyContext, classify
@@ -75,9 +76,14 @@ class Item:
         """Busy block: the `calsync_source` it names."""
         return (self.info.source_correlation_id if self.info else None) or ""
 
-    @property
+    @cached_property
     def ref(self) -> EventRef:
         return EventRef(self.calendar, str(self.event.get("id", "")))
+
+    @cached_property
+    def times(self) -> tuple[str, str]:
+        """Normalised (start, end), computed once: linking compares it many times."""
+        return time_key(self.event)
 
 
 def parse_legacy_title(summary: str, markers: Iterable[str]) -> tuple[str, str] | None:
@@ -199,9 +205,9 @@ def link_legacy(
     by_title: dict[str, list[Item]] = defaultdict(list)
     by_time: dict[tuple[str, str], list[Item]] = defaultdict(list)
     for s in sources:
-        by_exact[(time_key(s.event), title(s.event))].append(s)
+        by_exact[(s.times, title(s.event))].append(s)
         by_title[title(s.event)].append(s)
-        by_time[time_key(s.event)].append(s)
+        by_time[s.times].append(s)
     all_markers = {*markers, *(i.marker for i in items if i.marker)}
     blocks = sorted(
         (i for i in items if i.cls == EventClass.LEGACY_BUSY_BLOCK),
@@ -214,7 +220,7 @@ def link_legacy(
         if b.cascade or parse_legacy_title(suffix, all_markers) is not None:
             report.unlinked.append(Unlinked(b.ref, "cascade", f"title {title(b.event)!r}"))
             continue
-        cands = [s for s in by_exact[(time_key(b.event), suffix)] if s.calendar != b.calendar]
+        cands = [s for s in by_exact[(b.times, suffix)] if s.calendar != b.calendar]
         if len(cands) == 1:
             tentative.append(Link(b.ref, cands[0].ref, "exact"))
         elif len(cands) > 1:
@@ -233,7 +239,7 @@ def link_legacy(
             def free(s: Item, b: Item = b, taken: set[tuple[EventRef, str]] = linked_pairs) -> bool:
                 return s.calendar != b.calendar and (s.ref, b.calendar) not in taken
 
-            pool = by_title[b.suffix or ""] if index == "title" else by_time[time_key(b.event)]
+            pool = by_title[b.suffix or ""] if index == "title" else by_time[b.times]
             cands = [s for s in pool if free(s)]
             if len(cands) == 1:
                 found.append(Link(b.ref, cands[0].ref, kind))

@@ -33,7 +33,7 @@ from calsync_tui.engine.model import (
     google_event_id_for,
 )
 from calsync_tui.google.types import GoogleEvent
-from calsync_tui.migration.events import private_props, time_key, title
+from calsync_tui.migration.events import private_props, title
 from calsync_tui.migration.linking import (
     CalendarView,
     EventRef,
@@ -270,7 +270,7 @@ def build_backfill(
         if i.cls == EventClass.BUSY_BLOCK:
             ours[(i.source_key, i.calendar)] = i
     blocked = {(c, a.block.calendar) for a in inv.links.ambiguous for c in a.candidates}
-    for s in sorted(sources, key=lambda x: (x.calendar, time_key(x.event), str(x.event.get("id")))):
+    for s in sorted(sources, key=lambda x: (x.calendar, x.times, str(x.event.get("id")))):
         key = s.correlation_id
         for target in writable:
             if target == s.calendar or (s.ref, target) in blocked:
@@ -281,7 +281,7 @@ def build_backfill(
             )
             mine = ours.get((key, target))
             if mine is not None:
-                if time_key(mine.event) != time_key(s.event):
+                if mine.times != s.times:
                     body = {"start": _times(s.event, "start"), "end": _times(s.event, "end")}
                     writes.append(
                         PlannedWrite(
