@@ -139,7 +139,7 @@ def read_snapshot(
                         f"({res.status} {res.reason or ''}); try again"
                     )
                 masters[(cal, master_id)] = res.event
-        inv = build_inventory(views, env.options(), masters)
+        inv.masters = masters  # only stamping and the fingerprint read them
     return Snapshot(list(cals), inv, _units(env, cals) - before)
 
 
