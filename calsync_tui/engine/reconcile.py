@@ -99,6 +99,14 @@ def reconcile(
         gateway = _safe_gateway(gateway_for, email)
         if gateway is None:
             continue  # account needs sign-in: left pending, attempts unchanged
+        # Count the attempt before sending: a write that kills the process every time
+        # still reaches max_attempts and becomes `failed` instead of looping forever.
+        with store.engine.begin() as conn:
+            conn.execute(
+                update(_MUT)
+                .where(_MUT.c.id.in_([j.mutation_id for j in items]))
+                .values(attempts=_MUT.c.attempts + 1, updated_at=now())
+            )
         part, followups = send_and_record(store, gateway, items, batch_size=batch_size, now=now())
         report.execute.merge(part)
         report.resent += len(items)
