@@ -32,7 +32,9 @@ def common_parser() -> argparse.ArgumentParser:
     """Options every command accepts, before or after the command name."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--home", default=argparse.SUPPRESS, help="app home (env CALSYNC_HOME; default: user data dir)"
+        "--home",
+        default=argparse.SUPPRESS,
+        help="app home (env CALSYNC_HOME; default: user data dir)",
     )
     common.add_argument(
         "--api-endpoint",

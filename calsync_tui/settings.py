@@ -12,7 +12,13 @@ from calsync_tui.errors import CalsyncError
 from calsync_tui.home import AppHome, write_private
 
 DEFAULT_LEGACY_MARKERS = ("🔒", "📅", "🗓️", "🗓", "⛔", "🚫", "⏰")
-DEFAULT_IGNORED_EVENT_TYPES = ("workingLocation", "focusTime", "outOfOffice", "birthday", "fromGmail")
+DEFAULT_IGNORED_EVENT_TYPES = (
+    "workingLocation",
+    "focusTime",
+    "outOfOffice",
+    "birthday",
+    "fromGmail",
+)
 
 
 @dataclass
