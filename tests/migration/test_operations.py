@@ -228,3 +228,36 @@ def test_auto_rollback_on_cascade_or_error_rate(mess: Mess, tmp_path: Path) -> N
     assert set(_modes(m).values()) == {EngineMode.LEGACY}
     status = m.cli_json("migrate", "status")
     assert len(status["alerts"]) == 3
+
+
+def test_cutover_retitles_legacy_blocks_and_level2_undoes_it(mess: Mess, tmp_path: Path) -> None:
+    m = mess
+    pre = m.google()
+    plan = _prepared_plan(m, tmp_path)
+    assert m.cli("migrate", "backfill", "--plan", str(plan), "--yes")[0] == 0
+    m.cli_json("migrate", "rollout", "--percent", "100")
+    m.sandbox.reset_stats()
+    dry = m.cli_json("migrate", "cutover", "--dry-run")
+    retitles = {w["event_id"]: w["body"]["summary"] for w in dry["writes"]}
+    assert len(retitles) == BLOCKS_AFTER_BACKFILL
+    assert set(retitles.values()) == {
+        "Busy - Standup",
+        "Busy - Lunch",
+        "Busy - Weekly",
+        "Busy - Dentist",
+    }
+    assert m.sandbox.stats()["writes"] == 0
+    code, _, err = m.cli("migrate", "cutover", "--yes")  # no clean cycles yet: gate refuses
+    assert code == 1 and "rollout gate not passed" in err
+    out = service.cutover(m.env(), dry_run=False, force_gate=True)
+    assert out["complete"] and out["journal"]["done"] == BLOCKS_AFTER_BACKFILL
+    titles = {e["id"]: e["summary"] for events in m.google().values() for e in events}
+    assert all(titles[eid] == want for eid, want in retitles.items())
+    with m.world.ctx.store.session() as s:
+        cut = list(s.exec(select(Mutation).where(Mutation.origin == "cutover")))
+    assert len(cut) == BLOCKS_AFTER_BACKFILL and all(r.before_json for r in cut)
+    assert set(_modes(m).values()) == {EngineMode.UUID}
+    # right after cutover, level 2 puts every event back exactly
+    rb = m.cli_json("migrate", "rollback", "--level", "2", "--yes")
+    assert rb["complete"] and rb["kept_conflicts"] == []
+    assert m.google() == pre
