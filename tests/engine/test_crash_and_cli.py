@@ -168,3 +168,19 @@ def two(world: World) -> tuple[str, str]:
     b = world.calendar("ann@example.com", "Personal")
     world.enable(a, b)
     return a, b
+
+
+def test_sync_loop_stops_cleanly_on_ctrl_c(world: World) -> None:
+    a, b = setup_cli_world(world, 2)
+    cli(world, "calendars", "enable", a, b, check=True)
+    proc = start(world, "sync", "--interval", "30")
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # one line per cycle
+    assert "wrote 4" in first, first
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "sync stopped" in err and "Traceback" not in err
+    # the lock is free again and nothing is pending
+    done = json.loads(cli(world, "sync", "--once", "--json", check=True).stdout)
+    assert done["stuck"] == 0 and done["failed"] == 0

@@ -13,9 +13,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from calsync_tui.sandbox.server import SandboxServer
 from tests.engine.world import World, iter_blocks, when
@@ -185,3 +193,17 @@ TestSyncMachine = SyncMachine.TestCase
 def test_invariants_were_checked() -> None:
     """Guard against a vacuous run: the machine above did check after cycles."""
     assert CHECKS and sum(CHECKS) > 0
+
+
+@pytest.mark.campaign
+def test_stateful_campaign() -> None:
+    """`make campaign`: many more random histories, longer ones."""
+    run_state_machine_as_test(
+        SyncMachine,
+        settings=settings(
+            max_examples=int(os.environ.get("CALSYNC_CAMPAIGN_EXAMPLES", "300")),
+            stateful_step_count=40,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
