@@ -168,3 +168,71 @@ def test_messy_demo_world_converges_to_the_invariants(sb: object, tmp_path: obje
         assert again.planned == {} and again.api_calls == len(world.enabled())
     finally:
         world.close()
+
+
+def _set_mode(world: World, cal: str, mode: str) -> None:
+    from sqlalchemy import update
+
+    with world.ctx.store.engine.begin() as conn:
+        conn.execute(
+            update(Calendar.__table__)
+            .where(Calendar.__table__.c.google_id == cal)
+            .values(engine_mode=mode)  # type: ignore[attr-defined]
+        )
+
+
+def test_hybrid_mode_links_legacy_blocks_then_replaces_stale_ones(world: World) -> None:
+    a, b = two_calendars(world)
+    s, e = when(1)
+    src = world.put(a, "Dentist", start=s, end=e)
+    legacy = world.put(b, "📅 Busy - Dentist", start=s, end=e)
+    world.sync()  # first cycle: b has legacy blocks -> legacy mode
+    _set_mode(world, b, "hybrid")
+    _settle(world)
+    ids_on_b = {x["id"] for x in world.truth()[b]}
+    assert ids_on_b == {legacy["id"]}  # the legacy block stands for the source
+    world.assert_ok()
+    world.sandbox.patch_event(a, src["id"], {"summary": "Dentist (moved)"})
+    r = world.sync()
+    assert r.mutations == {"delete": 1, "insert": 1}
+    assert [x["summary"] for x in world.truth()[b]] == ["Busy - Dentist (moved)"]
+    _settle(world)
+    world.assert_ok()
+
+
+def test_malformed_event_is_reported_and_never_written(world: World) -> None:
+    a, b = two_calendars(world)
+    bad = world.put(
+        a,
+        "Weird",
+        extendedProperties={
+            "private": {
+                "calsync_id": "not-a-uuid",
+                "calsync_type": "user_event",
+                "calsync_instance": world.ctx.installation_id,
+            }
+        },
+    )
+    bad2 = world.put(
+        a,
+        "Weird 2",
+        extendedProperties={
+            "private": {
+                "calsync_id": "12345678-1234-4234-8234-123456789012",
+                "calsync_type": "gizmo",
+            }
+        },
+    )
+    r = world.sync()
+    assert r.classes.get("error") == 2 and r.failed == 0
+    assert r.planned == {}
+    assert world.blocks_on(b) == []
+    now = {e["id"]: e["etag"] for e in world.sandbox.events(a)}
+    assert now[bad["id"]] == bad["etag"] and now[bad2["id"]] == bad2["etag"]
+    with world.ctx.store.session() as s:
+        errs = {
+            x.google_event_id: x.error
+            for x in s.exec(select(EventState)).scalars()
+            if x.event_class == "error"
+        }  # type: ignore[call-overload]
+    assert set(errs) == {bad["id"], bad2["id"]} and all(errs.values())
