@@ -28,9 +28,9 @@ from sqlmodel import Session, col, delete, func, select
 
 from calsync_tui.engine.model import EngineMode, MutationStatus, Op
 from calsync_tui.errors import CalsyncError, UsageError
-from calsync_tui.google.types import GoogleEvent, WriteCall, WriteResult
+from calsync_tui.google.types import GoogleEvent, WriteCall
 from calsync_tui.migration import journal
-from calsync_tui.migration.env import CalendarRef, MigrationEnv, enabled_calendars
+from calsync_tui.migration.env import CalendarRef, MigrationEnv, enabled_calendars, window
 from calsync_tui.migration.events import VOLATILE_FIELDS, content
 from calsync_tui.migration.phases import Phase, load_state, record_event, set_phase_back
 from calsync_tui.migration.service import MIGRATION_ORIGINS, ORIGIN_ROLLBACK
@@ -263,34 +263,55 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
     return RollbackPreview(2, scope, summary, sorted({s.calendar for s in steps}), steps)
 
 
+LIST_THRESHOLD = 3  # from this many events on one calendar, one listing beats gets
+
+
 def _read_current(
     env: MigrationEnv, rows: Sequence[Mutation], by_local: Mapping[int, CalendarRef]
 ) -> dict[str, GoogleEvent | None]:
-    """Current Google copy of each distinct event (one batched get per event)."""
-    first: dict[tuple[int, str], str] = {}
-    per_email: dict[str, list[WriteCall]] = {}
-    for m in rows:
-        key = (m.calendar_id, m.google_event_id)
-        if key in first:
+    """Current Google copy of each distinct event the rows touched, at the least cost:
+    one listing of a calendar with several such events (quota: one unit per page), then
+    batched gets for what the listing cannot show (series masters, events out of the
+    window, events we wrote a delete for are known gone when absent from the listing)."""
+    newest: dict[tuple[int, str], Mutation] = {}
+    for m in rows:  # newest first
+        newest.setdefault((m.calendar_id, m.google_event_id), m)
+    per_cal: dict[int, list[tuple[int, str]]] = {}
+    for key in newest:
+        per_cal.setdefault(key[0], []).append(key)
+    found: dict[tuple[int, str], GoogleEvent | None] = {}
+    time_min, time_max = window(env)
+    for cal_local, keys in per_cal.items():
+        if len(keys) < LIST_THRESHOLD:
             continue
-        first[key] = str(m.id)
+        cal = by_local[cal_local]
+        page = env.gateway_for(cal.email).list_events(
+            cal.google_id, sync_token=None, time_min=time_min, time_max=time_max
+        )
+        listed = {str(e.get("id")): e for e in page.events if e.get("status") != "cancelled"}
+        for key in keys:
+            if key[1] in listed:
+                found[key] = listed[key[1]]
+            elif newest[key].op == Op.DELETE:
+                found[key] = None  # we deleted it and it is still not there
+    per_email: dict[str, list[WriteCall]] = {}
+    for key, m in newest.items():
+        if key in found:
+            continue
         cal = by_local[m.calendar_id]
         per_email.setdefault(cal.email, []).append(
             WriteCall(str(m.id), "get", cal.google_id, m.google_event_id)
         )
-    got: dict[str, WriteResult] = {}
+    by_id = {str(m.id): m for m in newest.values()}
     for email, calls in per_email.items():
         for r in env.gateway_for(email).execute(calls, batch_size=env.settings.batch_size):
-            got[r.key] = r
-    out: dict[str, GoogleEvent | None] = {}
-    for m in rows:
-        res = got.get(first[(m.calendar_id, m.google_event_id)])
-        if res is not None and not res.ok:
-            raise CalsyncError(
-                f"cannot read {m.google_event_id}: {res.status} {res.reason or ''}".strip()
-            )
-        out[str(m.id)] = res.event if res is not None else None
-    return out
+            m = by_id[r.key]
+            if not r.ok:
+                raise CalsyncError(
+                    f"cannot read {m.google_event_id}: {r.status} {r.reason or ''}".strip()
+                )
+            found[(m.calendar_id, m.google_event_id)] = r.event
+    return {str(m.id): found.get((m.calendar_id, m.google_event_id)) for m in rows}
 
 
 def level2(
