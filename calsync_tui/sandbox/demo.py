@@ -177,6 +177,10 @@ class _Builder:
     def put(self, cal: str, body: dict[str, Any]) -> dict[str, Any]:
         body.setdefault("id", self.new_id())
         self.made += 1
+        world = getattr(self.srv, "world", None)
+        if world is not None:  # same validation as put_event, without copying the answer
+            event: dict[str, Any] = world.insert_event(cal, body, None)
+            return event
         return self.srv.put_event(cal, body)
 
     def title(self, cal: str) -> str:
