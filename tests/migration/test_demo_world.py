@@ -120,6 +120,13 @@ def test_demo_journey(demo: Demo, tmp_path: Path) -> None:
             if private_props(e).get("calsync_type") == "busy_block":
                 assert e["summary"].startswith("Busy - ") or e["summary"] == "Busy"
 
+    d.sandbox.reset_stats()
     rb = d.cli_json("migrate", "rollback", "--level", "2", "--yes")
     assert rb["complete"] and not rb["kept_conflicts"], rb
     assert d.google() == pre
+    # reading the current state costs one listing per calendar, gets only for masters
+    # (plus the gateway's read-back of each re-inserted id, which answers 409)
+    by_method = d.sandbox.stats()["by_method"]
+    reinserted = by_method.get("calendar.events.insert", 0)
+    assert by_method.get("calendar.events.get", 0) <= gets + reinserted
+    assert by_method.get("calendar.events.list", 0) <= len(d.cals)
