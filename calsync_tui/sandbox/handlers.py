@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from calsync_tui.sandbox.errors import ApiError, not_found, unauthorized
+from calsync_tui.sandbox import tokens
+from calsync_tui.sandbox.calendar import role_at_least
+from calsync_tui.sandbox.errors import ApiError, invalid, not_found, unauthorized
 from calsync_tui.sandbox.faults import FaultSpec
-from calsync_tui.sandbox.listing import Lister, Params, one
+from calsync_tui.sandbox.listing import Lister, Params, one, page_size
 from calsync_tui.sandbox.quota import SlidingWindowQuota
 from calsync_tui.sandbox.state import World
 from calsync_tui.sandbox.stats import Stats
@@ -260,10 +262,6 @@ class Api:
         raise not_found()
 
     def calendar_list(self, user: str, q: Params) -> dict[str, Any]:
-        from calsync_tui.sandbox import tokens
-        from calsync_tui.sandbox.calendar import role_at_least
-        from calsync_tui.sandbox.listing import page_size
-
         entries = self.world.calendar_list(user)
         min_role = one(q, "minAccessRole")
         if min_role:
@@ -274,8 +272,6 @@ class Api:
         if page:
             decoded = tokens.decode("CLsb", page)
             if not decoded:
-                from calsync_tui.sandbox.errors import invalid
-
                 raise invalid("Invalid page token.")
             offset = int(decoded["o"])
         out: dict[str, Any] = {

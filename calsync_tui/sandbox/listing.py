@@ -20,7 +20,7 @@ from typing import Any
 from calsync_tui.sandbox import recurrence, tokens
 from calsync_tui.sandbox.calendar import Calendar, public
 from calsync_tui.sandbox.errors import ApiError, invalid
-from calsync_tui.sandbox.times import edge, parse_rfc3339
+from calsync_tui.sandbox.times import edge, format_utc, parse_rfc3339
 
 MAX_RESULTS = 2500
 DEFAULT_RESULTS = 250
@@ -291,8 +291,6 @@ def query_fingerprint(params: Params) -> str:
 
 
 def normalize_updated(value: str) -> str:
-    from calsync_tui.sandbox.times import format_utc
-
     return format_utc(parse_rfc3339(value))
 
 

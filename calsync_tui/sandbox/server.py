@@ -12,6 +12,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from calsync_tui.sandbox.listing import Lister
 from calsync_tui.sandbox.quota import DEFAULT_PER_PROJECT, DEFAULT_PER_USER, SlidingWindowQuota
 from calsync_tui.sandbox.state import World
 from calsync_tui.sandbox.stats import Stats
+from calsync_tui.sandbox.times import parse_rfc3339
 
 T = TypeVar("T")
 
@@ -200,9 +202,7 @@ class SandboxServer:
         persist.load(self.world, data)
 
 
-def _opt_time(value: str | None) -> Any:
-    from calsync_tui.sandbox.times import parse_rfc3339
-
+def _opt_time(value: str | None) -> datetime | None:
     return parse_rfc3339(value) if value else None
 
 

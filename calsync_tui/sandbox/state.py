@@ -16,7 +16,7 @@ from calsync_tui.sandbox import recurrence
 from calsync_tui.sandbox.calendar import Calendar, public, role_at_least
 from calsync_tui.sandbox.errors import ApiError, forbidden, invalid, not_found
 from calsync_tui.sandbox.jsondata import clone
-from calsync_tui.sandbox.times import edge, format_utc, now_utc
+from calsync_tui.sandbox.times import edge, format_utc, now_utc, zone
 from calsync_tui.sandbox.validate import check_event, check_id
 
 ROLES = ("owner", "writer", "reader", "freeBusyReader")
@@ -52,8 +52,6 @@ class World:
             cid = calendar_id or f"{uuid.uuid4().hex[:26]}@group.calendar.google.com"
             if cid in self.calendars:
                 raise ApiError(409, "duplicate", f"Calendar {cid} already exists")
-            from calsync_tui.sandbox.times import zone
-
             zone(time_zone)
             self.calendars[cid] = Calendar(
                 id=cid,
