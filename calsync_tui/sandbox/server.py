@@ -223,6 +223,15 @@ class SandboxError(ValueError):
         self.reason = reason
 
 
+ADMIN_ENDPOINTS = [
+    "GET /_sandbox/stats",
+    "POST /_sandbox/reset_stats",
+    "POST /_sandbox/faults  (body: fault spec, empty = none)",
+    "POST /_sandbox/expire_sync_tokens[?calendarId=ID]",
+    "GET /_sandbox/dump",
+]
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # bursts of parallel gateway threads must not be refused
@@ -256,6 +265,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
@@ -304,7 +323,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _admin(self, path: str, query: dict[str, list[str]], body: bytes) -> None:
         sb = self.sandbox
         try:
-            if path == "/_sandbox/stats" and self.command == "GET":
+            if path == "/_sandbox/" and self.command == "GET":
+                self._send(ApiResponse(200, {"endpoints": ADMIN_ENDPOINTS}))
+            elif path == "/_sandbox/stats" and self.command == "GET":
                 self._send(ApiResponse(200, sb.stats()))
             elif path == "/_sandbox/reset_stats" and self.command == "POST":
                 sb.reset_stats()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+from urllib.parse import urlsplit
 
 import httplib2
 import pytest
@@ -10,7 +12,7 @@ from googleapiclient.errors import HttpError
 
 from calsync_tui.sandbox.client import service_for
 from calsync_tui.sandbox.server import SandboxServer
-from tests.sandbox.helpers import ALICE, BOB, error_of, setup, timed
+from tests.sandbox.helpers import ALICE, BOB, error_of, list_all, setup, timed
 
 
 def test_401_google_shape(sandbox: SandboxServer) -> None:
@@ -107,3 +109,34 @@ def test_primary_alias(sandbox: SandboxServer) -> None:
     ev = s.alice.events().insert(calendarId="primary", body=timed()).execute()
     assert s.alice.events().get(calendarId=ALICE, eventId=ev["id"]).execute()["id"] == ev["id"]
     assert s.bob.calendars().get(calendarId="primary").execute()["id"] == BOB
+
+
+def test_admin_endpoints_and_chunked_body(sandbox: SandboxServer) -> None:
+    s = setup(sandbox)
+    web = httplib2.Http()
+    _, content = web.request(sandbox.url + "_sandbox/", "GET")
+    assert "GET /_sandbox/stats" in json.loads(content)["endpoints"]
+    resp, content = web.request(sandbox.url + "_sandbox/faults", "POST", body="rate=1,seed=1")
+    assert resp.status == 200 and "rate=1.0" in json.loads(content)["faults"]
+    with pytest.raises(HttpError) as exc:
+        s.alice.calendarList().list().execute()
+    assert error_of(exc.value)[1] == "rateLimitExceeded"
+    web.request(sandbox.url + "_sandbox/faults", "POST", body="")
+    _, token, _ = list_all(s.alice, s.cal)
+    web.request(sandbox.url + f"_sandbox/expire_sync_tokens?calendarId={s.cal}", "POST")
+    with pytest.raises(HttpError) as exc:
+        s.alice.events().list(calendarId=s.cal, syncToken=token).execute()
+    assert error_of(exc.value) == (410, "fullSyncRequired")
+    # a chunked request body (what some HTTP clients send) is read whole
+    url = urlsplit(sandbox.url)
+    conn = http.client.HTTPConnection(url.hostname or "", url.port)
+    body = json.dumps({"summary": "chunked", **timed()}).encode()
+    conn.request(
+        "POST",
+        f"/calendar/v3/calendars/{s.cal}/events",
+        body=iter([body[:10], body[10:]]),
+        headers={"Authorization": "Bearer alice-token", "Content-Type": "application/json"},
+        encode_chunked=True,
+    )
+    assert conn.getresponse().status == 200
+    assert [e["summary"] for e in sandbox.events(s.cal)] == ["chunked"]
