@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from calsync_tui.engine.fields import BLOCK_DESCRIPTION
 from calsync_tui.engine.model import (
     KEY_ID,
     KEY_INSTANCE,
@@ -320,9 +321,11 @@ def build_backfill(
                 "summary": f"{options.new_block_marker} {options.block_title(title(s.event))}",
                 "start": _times(s.event, "start"),
                 "end": _times(s.event, "end"),
+                "description": BLOCK_DESCRIPTION,
                 "transparency": "opaque",
                 "visibility": "private",
-                "reminders": {"useDefault": False},
+                "attendees": [],
+                "reminders": {"useDefault": False, "overrides": []},
                 "extendedProperties": {"private": props},
             }
             writes.append(

@@ -278,6 +278,11 @@ def backfill(
         if state.paused:
             raise CalsyncError("the migration is paused: run `migrate resume` first")
         if not started:
+            if state.phase < Phase.PREPARE:
+                raise CalsyncError(
+                    "the migration is at phase 0 discover: run `migrate prepare` (links legacy "
+                    "blocks and checks its gate) before a backfill"
+                )
             prep = json.loads(state.gates_json or "{}").get("prepare")
             gate = GateResult(**prep) if prep else gates.prepare_gate(1, 0, 0, 0)
             advance(state, Phase.BACKFILL, gate)
