@@ -261,3 +261,24 @@ def test_cutover_retitles_legacy_blocks_and_level2_undoes_it(mess: Mess, tmp_pat
     rb = m.cli_json("migrate", "rollback", "--level", "2", "--yes")
     assert rb["complete"] and rb["kept_conflicts"] == []
     assert m.google() == pre
+
+
+def test_scoped_plan_backfill_and_rollback_touch_one_calendar(mess: Mess, tmp_path: Path) -> None:
+    m = mess
+    pre = m.google()
+    assert m.cli("migrate", "discover")[0] == 0
+    assert m.cli("migrate", "prepare")[0] == 0
+    plan = tmp_path / "c.json"
+    out = m.cli_json("migrate", "plan", "--calendar-id", m.c, "--out", str(plan))
+    assert {w["calendar"] for w in out["writes"]} == {m.c} and out["write_count"] == 6
+    code, _, err = m.cli("migrate", "backfill", "--plan", str(plan), "--yes", "--calendar-id", m.b)
+    assert code == 1 and "covers" in err
+    res = m.cli_json("migrate", "backfill", "--plan", str(plan), "--yes", "--calendar-id", m.c)
+    assert res["journal"]["done"] == 6
+    after = m.google()
+    assert after[m.a] == pre[m.a] and after[m.b] == pre[m.b] and after[m.c] != pre[m.c]
+    rb = m.cli_json("migrate", "rollback", "--level", "2", "--calendar-id", m.c, "--yes")
+    assert rb["complete"]
+    assert m.google() == pre
+    code, _, err = m.cli("migrate", "plan", "--calendar-id", "nope@example.com")
+    assert code == 1 and "not an enabled calendar" in err
