@@ -96,7 +96,12 @@ class SandboxServer:
 
     # ---- world setup (a person in Google's UI: validated, not counted, no quota) ---
     def add_user(self, email: str, token: str) -> None:
+        """Map a bearer token to a user (a user may have several tokens)."""
         self.world.add_user(email, token)
+
+    def revoke_token(self, token: str) -> None:
+        """Calls with this token get 401 from now on."""
+        self.world.revoke_token(token)
 
     def create_calendar(
         self,

@@ -8,6 +8,7 @@ status and reason.
 from __future__ import annotations
 
 import threading
+import zlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +39,11 @@ class World:
     def add_user(self, email: str, token: str) -> None:
         with self.lock:
             self.tokens[token] = email
+
+    def revoke_token(self, token: str) -> None:
+        """The token stops working (401), as after the user revokes access."""
+        with self.lock:
+            self.tokens.pop(token, None)
 
     def user_for(self, token: str | None) -> str | None:
         if not token:
@@ -98,7 +104,7 @@ class World:
         role = self.role(cal, user) or "reader"
         entry: dict[str, Any] = {
             "kind": "calendar#calendarListEntry",
-            "etag": f'"{abs(hash((cal.id, cal.summary, role))) % 10**16:016d}"',
+            "etag": f'"{zlib.crc32(f"{cal.id}|{cal.summary}|{role}".encode()):016d}"',
             "id": cal.id,
             "summary": cal.summary,
             "timeZone": cal.time_zone,

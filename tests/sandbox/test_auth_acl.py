@@ -140,3 +140,13 @@ def test_admin_endpoints_and_chunked_body(sandbox: SandboxServer) -> None:
     )
     assert conn.getresponse().status == 200
     assert [e["summary"] for e in sandbox.events(s.cal)] == ["chunked"]
+
+
+def test_revoked_token_401(sandbox: SandboxServer) -> None:
+    s = setup(sandbox)
+    s.alice.calendarList().list().execute()
+    sandbox.revoke_token("alice-token")
+    with pytest.raises(HttpError) as exc:
+        s.alice.calendarList().list().execute()
+    assert error_of(exc.value) == (401, "authError")
+    s.bob.calendarList().list().execute()
