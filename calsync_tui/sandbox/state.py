@@ -8,8 +8,8 @@ status and reason.
 from __future__ import annotations
 
 import threading
-import zlib
 import uuid
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
