@@ -63,3 +63,29 @@ def test_leftover_that_keeps_failing_is_marked_failed_with_an_alert(world: World
     # and the next cycle still converges (the insert is planned again, idempotently)
     _settle(world)
     world.assert_ok()
+
+
+def test_lost_database_recovers_by_reimporting_without_writes(world: World) -> None:
+    """Same installation id, empty DB: stamped sources and deterministic block ids mean
+    the first cycle re-imports everything and writes nothing."""
+    from calsync_tui.context import AppContext
+    from calsync_tui.google.accounts import register_static_token
+
+    a, b = two_calendars(world)
+    world.put(a, "Dentist")
+    world.put(b, "Gym")
+    _settle(world)
+    before = {c: sorted(x["id"] for x in evs) for c, evs in world.truth().items()}
+    world.ctx.close()
+    for path in world.home.root.glob("calsync.db*"):
+        path.unlink()
+    world.ctx = AppContext(world.home, world.settings)
+    for email, token in world.tokens.items():
+        register_static_token(world.home, world.ctx.store, email, token)
+    world.enable(a, b)
+    world.sandbox.reset_stats()
+    r = world.sync()
+    assert r.planned == {} and r.failed == 0
+    assert world.sandbox.stats()["writes"] == 0
+    assert {c: sorted(x["id"] for x in evs) for c, evs in world.truth().items()} == before
+    world.assert_ok()
