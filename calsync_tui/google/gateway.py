@@ -420,7 +420,12 @@ class GoogleGateway:
         return _Outcome(0, retry=kind, transport=exc)
 
     def _send_all(self, calls: Sequence[WriteCall], batch_size: int) -> dict[str, _Outcome]:
-        """Send every call; retry only the parts that failed retryably, per chunk."""
+        """Send every call; retry only the parts that failed retryably, per chunk.
+
+        When a whole batch gets no answer (connection dropped after the server applied
+        it), its retry goes in halves: a big batch that keeps losing its answer would
+        otherwise be re-sent whole forever.
+        """
         done: dict[str, _Outcome] = {}
         refused: _Outcome | None = None  # the endpoint went away mid-run
         for chunk in _chunks(calls, batch_size):
@@ -429,23 +434,31 @@ class GoogleGateway:
                 continue
             budget = self.policy.start()
             pending = chunk
+            size = len(chunk)
             while pending:
-                outcomes = self._send_chunk(pending)
                 retry: list[WriteCall] = []
                 worst = Retry.NO
-                for call in pending:
-                    outcome = outcomes[call.key]
-                    if outcome.info is not None and outcome.status == 401:
-                        raise self._needs_signin(
-                            NeedsSignIn(self.email, "Google answered 401 Unauthorized to a write")
-                        )
-                    if outcome.retry is Retry.NO:
-                        done[call.key] = outcome
-                    else:
-                        retry.append(call)
-                        done[call.key] = outcome  # kept if we give up
-                        if _severity(outcome.retry) > _severity(worst):
-                            worst = outcome.retry
+                lost = False
+                for part in _chunks(pending, size):
+                    outcomes = self._send_chunk(part)
+                    if len(part) > 1 and all(
+                        outcomes[c.key].transport and outcomes[c.key].retry is Retry.TRANSIENT
+                        for c in part
+                    ):
+                        lost = True  # answer lost (not refused): worth retrying smaller
+                    for call in part:
+                        outcome = outcomes[call.key]
+                        if outcome.info is not None and outcome.status == 401:
+                            raise self._needs_signin(
+                                NeedsSignIn(
+                                    self.email, "Google answered 401 Unauthorized to a write"
+                                )
+                            )
+                        done[call.key] = outcome  # the final answer, or kept if we give up
+                        if outcome.retry is not Retry.NO:
+                            retry.append(call)
+                            if _severity(outcome.retry) > _severity(worst):
+                                worst = outcome.retry
                 if not retry:
                     break
                 if worst is Retry.QUOTA:
@@ -460,6 +473,8 @@ class GoogleGateway:
                             raise unreachable(self.root, refused.transport)
                     break
                 self._count_retries(len(retry))
+                if lost:
+                    size = max(1, size // 2)
                 pending = retry
         return done
 

@@ -355,3 +355,21 @@ def test_threads_share_one_gateway(sandbox: SandboxServer, world: dict[str, str]
     assert len(sandbox.events(cal)) == 60
     assert gw.counter.calls["events.insert"] == 60
     assert gw.counter.batches == 12
+
+
+def test_lost_answers_retry_in_halves(sandbox: SandboxServer, world: dict[str, str]) -> None:
+    """A big batch whose answer keeps getting lost must still finish (it is split)."""
+    cal = world["side"]
+    gw = make_gateway(sandbox)
+    assert all(r.ok for r in gw.execute(inserts(cal, 40), batch_size=40))
+    sandbox.set_faults("drop_after_write=0.3,seed=4")  # 40 parts: 0.7**40 ≈ 1e-6 to get through
+    patches = [
+        WriteCall(f"p{i}", "patch", cal, block_id(i), {"summary": f"Moved {i}"}) for i in range(40)
+    ]
+    results = gw.execute(patches, batch_size=40)
+    sandbox.set_faults(None)
+    assert all(r.ok for r in results)
+    assert sorted(e["summary"] for e in sandbox.events(cal)) == sorted(
+        f"Moved {i}" for i in range(40)
+    )
+    assert gw.counter.round_trips < 40  # split in halves, not one call each from the start
