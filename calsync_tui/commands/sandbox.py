@@ -35,8 +35,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--state", default=None, help="load the world from FILE if it exists; save on exit"
     )
+    s.add_argument("--no-quota", action="store_true", help="disable the sliding-window quotas")
     s.add_argument(
-        "--no-quota", action="store_true", help="disable the 600/min per-user sliding window"
+        "--quota-per-user", type=int, default=600, help="requests a minute per user (600)"
+    )
+    s.add_argument(
+        "--quota-per-project",
+        type=int,
+        default=10_000,
+        help="requests a minute for all users together (10000)",
     )
     s.set_defaults(func=run_serve)
 
@@ -58,8 +65,12 @@ def run_serve(args: argparse.Namespace) -> int:
             loaded = json.loads(state.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise CalsyncError(f"cannot read sandbox state {state}: {exc}") from None
+    if args.quota_per_user < 1 or args.quota_per_project < 1:
+        raise UsageError("--quota-per-user and --quota-per-project must be >= 1")
     quota: dict[str, Any] = (
-        {"quota_per_user": None, "quota_per_project": None} if args.no_quota else {}
+        {"quota_per_user": None, "quota_per_project": None}
+        if args.no_quota
+        else {"quota_per_user": args.quota_per_user, "quota_per_project": args.quota_per_project}
     )
     srv = SandboxServer(port=args.port, faults=faults, host=args.host, **quota)
     if loaded is not None:

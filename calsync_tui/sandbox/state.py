@@ -253,6 +253,8 @@ class World:
             cal = self.writable(calendar_id, user)
             current = self.find(cal, event_id, full=True)
             self._check_etag(current, if_match)
+            if "recurringEventId" in current and patch.get("recurrence"):
+                raise invalid("Cannot set recurrence on an instance of a recurring event.")
             if replace:
                 merged = {k: v for k, v in clone(patch).items()}
                 for key in (

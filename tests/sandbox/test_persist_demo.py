@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httplib2
+import pytest
+from googleapiclient.errors import HttpError
 
 from calsync_tui.sandbox.client import service_for
 from calsync_tui.sandbox.demo import DEMO_ACCOUNTS, FAMILY_CAL, SIDE_CAL, TEAM_CAL, build_demo
@@ -137,6 +139,8 @@ def test_serve_command_state_round_trip(tmp_path: Path) -> None:
         "30",
         "--state",
         str(state),
+        "--quota-per-user",
+        "3",
     ]
     for run in range(2):
         proc = subprocess.Popen(
@@ -151,9 +155,15 @@ def test_serve_command_state_round_trip(tmp_path: Path) -> None:
             assert "demo-work-token" in lines[0] and "demo-personal-token" in lines[1]
             resp, content = httplib2.Http().request(url + "_sandbox/stats", "GET")
             assert resp.status == 200 and json.loads(content)["total"] == 0
+            work = service_for(url, "demo-work-token")
             if run == 0:
-                work = service_for(url, "demo-work-token")
                 work.events().insert(calendarId=WORK, body={"summary": "kept", **timed()}).execute()
+            else:
+                for _ in range(3):
+                    work.calendarList().list().execute()
+                with pytest.raises(HttpError) as exc:
+                    work.calendarList().list().execute()
+                assert exc.value.resp.status == 403
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=10) == 0

@@ -99,6 +99,11 @@ def test_exception_and_cancelled_instance(sandbox: SandboxServer) -> None:
     with pytest.raises(HttpError) as exc:
         s.alice.events().delete(calendarId=s.cal, eventId="series0001_20261204T080000Z").execute()
     assert error_of(exc.value) == (410, "deleted")
+    with pytest.raises(HttpError) as exc:
+        s.alice.events().patch(
+            calendarId=s.cal, eventId=iid, body={"recurrence": ["RRULE:FREQ=DAILY"]}
+        ).execute()
+    assert error_of(exc.value) == (400, "invalid")
     with pytest.raises(HttpError) as exc:  # the EXDATE'd occurrence is no instance
         s.alice.events().get(calendarId=s.cal, eventId="series0001_20261203T080000Z").execute()
     assert error_of(exc.value) == (404, "notFound")
