@@ -397,8 +397,14 @@ def resume(
         return {"paused": False, "continued": None}
     with env.store.session() as session:
         c = journal.counts(session, plan_id)
+        cutting_over = _unfinished(session, plan_id, ORIGIN_CUTOVER)
     if not (c[MutationStatus.PENDING] or c[MutationStatus.FAILED]):
         return {"paused": False, "continued": None}
+    if cutting_over:  # an interrupted cutover finishes as a cutover (modes, detection off)
+        out = cutover(env, dry_run=False, batch_size=batch_size, progress=progress)
+        return {**out, "continued": plan_id}
+    if plan_id.startswith("rollback-"):
+        return {"paused": False, "continued": None}  # rollbacks resume via rollback
     began = datetime.now(UTC)
     result = journal.run_rows(
         env,
@@ -534,7 +540,8 @@ def cutover(
         state = load_state(session)
         require_phase(state, Phase.ROLLOUT, "cutover")
         gate = rollout_gate_now(session, env)
-        if not gate.passed and not force_gate and not dry_run:
+        resuming = _unfinished(session, state.active_plan_id, ORIGIN_CUTOVER)
+        if not gate.passed and not force_gate and not dry_run and not resuming:
             record_gate(state, gate)
             session.add(state)
             session.commit()
