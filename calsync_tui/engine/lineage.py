@@ -119,6 +119,14 @@ def lineage(session: Session, id_or_google_id: str) -> Lineage:
     if found is None:
         rows = list(session.exec(select(EventState).where(EventState.google_event_id == key)).all())
         if not rows:
+            instance = session.exec(
+                select(EventState).where(EventState.recurring_event_id == key)
+            ).first()
+            if instance is not None:
+                raise CalsyncError(
+                    f"{key!r} is a recurring series; pass one instance id, e.g. "
+                    f"{instance.google_event_id!r}"
+                )
             raise CalsyncError(f"no event known with id {key!r} (run `calsync-tui sync` first?)")
         rows.sort(key=lambda r: (r.event_type != "user_event", r.status == "deleted"))
         found = rows[0]

@@ -236,3 +236,21 @@ def test_malformed_event_is_reported_and_never_written(world: World) -> None:
             if x.event_class == "error"
         }  # type: ignore[call-overload]
     assert set(errs) == {bad["id"], bad2["id"]} and all(errs.values())
+
+
+def test_lineage_of_a_series_id_asks_for_an_instance(world: World) -> None:
+    from calsync_tui.errors import CalsyncError
+
+    a, _b = two_calendars(world)
+    s, e = when(1, hours=9, tz="Europe/Paris")
+    master = world.put(a, "Standup", start=s, end=e, recurrence=["RRULE:FREQ=DAILY;COUNT=2"])
+    _settle(world)
+    with world.ctx.store.session() as sess:
+        try:
+            lineage(sess, master["id"])
+        except CalsyncError as exc:
+            assert "recurring series" in str(exc)
+        else:
+            raise AssertionError("expected a CalsyncError")
+        inst = world.sandbox.events(a, single_events=True)[0]["id"]
+        assert lineage(sess, inst).blocks
