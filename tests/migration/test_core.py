@@ -269,3 +269,40 @@ def test_gates() -> None:
     assert gates.prepare_gate(4, 3, 1, 0).passed
     assert not gates.prepare_gate(4, 2, 1, 0).passed
     assert EventClass.LEGACY_BUSY_BLOCK == "legacy_busy_block"
+
+
+def test_restore_patch_nulls_what_was_added_and_puts_back_what_changed() -> None:
+    from calsync_tui.migration.rollback import restore_patch
+
+    before = {"id": "x", "etag": '"1"', "summary": "A", "start": {"dateTime": "t"}}
+    now = {
+        "id": "x",
+        "etag": '"3"',
+        "summary": "B",
+        "description": "added",
+        "start": {"dateTime": "t", "timeZone": "UTC"},
+        "extendedProperties": {"private": {KEY_ID: CID_S}},
+    }
+    assert restore_patch(now, before) == {
+        "summary": "A",
+        "description": None,
+        "start": {"timeZone": None},
+        "extendedProperties": None,
+    }
+    assert restore_patch(before, before) == {}
+
+
+def test_applied_tells_a_landed_patch_from_a_lost_one() -> None:
+    from calsync_tui.migration.journal import applied
+
+    body = {"extendedProperties": {"private": {KEY_ID: CID_S, "calsync_v": "1"}}, "summary": "S"}
+    event = {
+        "summary": "S",
+        "extendedProperties": {"private": {KEY_ID: CID_S, "calsync_v": "1", "x": "y"}},
+    }
+    assert applied(body, event)
+    assert not applied(body, {**event, "summary": "T"})
+    assert not applied(body, {"summary": "S"})
+    assert not applied(body, None)
+    assert applied({"description": None}, {"summary": "S"})
+    assert not applied({"description": None}, {"description": "d"})
