@@ -77,10 +77,8 @@ def run_flow(
             access_type="offline",
             prompt="consent",
         )
-    except OSError as exc:
-        raise CalsyncError(f"cannot start the local sign-in listener: {exc.strerror}") from None
-    except Exception as exc:  # oauthlib/requests errors: one line, never their payloads
-        raise CalsyncError(f"sign-in failed: {_describe(exc)}") from None
+    except Exception as exc:  # oauthlib/requests/socket errors: one line, never their payloads
+        raise CalsyncError(f"sign-in failed: {_describe(exc, installed['token_uri'])}") from None
     if not isinstance(creds, Credentials):
         raise CalsyncError("sign-in failed: no credentials came back")
     granted = set(creds.granted_scopes or creds.scopes or ())
@@ -105,15 +103,19 @@ def _browser_available() -> bool:
     return True
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, token_uri: str) -> str:
+    import requests
+
     name = type(exc).__name__
+    if isinstance(exc, requests.RequestException):
+        return f"cannot reach the token endpoint {token_uri}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot open the local sign-in listener ({exc.strerror})"
     if name == "WSGITimeoutError":
         return "timed out waiting for the browser"
     error = getattr(exc, "error", None)
     if isinstance(error, str) and error:
         desc = getattr(exc, "description", None)
         return f"{error}: {desc}" if desc else error
-    if name in ("ConnectionError", "ConnectTimeout", "ReadTimeout"):
-        return "cannot reach the token endpoint"
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{name}: {text}"[:200] if text else name

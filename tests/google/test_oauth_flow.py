@@ -137,3 +137,33 @@ def test_no_browser_falls_back_to_the_url(
     )
     browser.join(10)
     assert creds.refresh_token
+
+
+def test_token_endpoint_down_and_port_taken(tmp_path: Path, oauth: FakeOAuthServer) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CalsyncError, match=r"cannot open the local sign-in listener"):
+            run_flow(_secrets(tmp_path, oauth), open_browser=False, port=port, on_url=print)
+        config = oauth.client_config()
+        config["installed"]["token_uri"] = f"http://127.0.0.1:{port}/token"  # nobody answers HTTP
+    (tmp_path / "client_secret.json").write_text(json.dumps(config))
+    urls: list[str] = []
+    done = threading.Event()
+    browser = threading.Thread(target=play_browser, args=(urls, done))
+    browser.start()
+    with pytest.raises(CalsyncError) as err:
+        run_flow(
+            tmp_path / "client_secret.json",
+            open_browser=False,
+            on_url=urls.append,
+            timeout_seconds=10,
+        )
+    browser.join(10)
+    assert (
+        str(err.value)
+        == f"sign-in failed: cannot reach the token endpoint http://127.0.0.1:{port}/token"
+    )
