@@ -19,6 +19,10 @@ def zone(name: str | None, fallback: str = "UTC") -> tzinfo:
 def parse_rfc3339(value: str) -> datetime:
     """An aware datetime from RFC 3339 (an offset is required, as Google's query params need)."""
     text = value.strip()
+    if len(text) > 19 and text[19:].startswith(" "):  # an unencoded "+" read as a space
+        text = text[:19] + "+" + text[20:]
+    elif "." in text[19:20] and " " in text[20:]:
+        text = text.replace(" ", "+")
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
