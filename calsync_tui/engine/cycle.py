@@ -716,6 +716,7 @@ class _Cycle:
                         cascade=legacy
                         and suffix is not None
                         and legacy_suffix(suffix, markers) is not None,
+                        legacy_title=not legacy and suffix is not None,
                         start_key=_key(start),
                         end_key=_key(end),
                         before={

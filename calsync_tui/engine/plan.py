@@ -85,6 +85,9 @@ class BlockItem:
     deleted_by_hand: bool = False  # we saw it disappear without deleting it ourselves
     legacy: bool = False
     legacy_suffix: str | None = None
+    # A block of ours (stamped by the migration) that still has its legacy title: until
+    # cutover (mode uuid) only its times follow the source; title and the rest stay.
+    legacy_title: bool = False
     cascade: bool = False
     start_key: str = ""
     end_key: str = ""
@@ -355,7 +358,20 @@ def build_plan(
                     claimed.add(id(lb))
                     extra.append(lb)
                 want = desired if keep.google_event_id == gid else _retarget(desired, keep)
-                if keep.digest != mirror_digest(want):
+                if keep.legacy_title and t.mode != EngineMode.UUID:
+                    if (keep.start_key, keep.end_key) != (s_start, s_end):
+                        times = {"start": want["start"], "end": want["end"], "status": "confirmed"}
+                        add(
+                            Op.PATCH,
+                            t,
+                            keep.google_event_id,
+                            keep.correlation_id,
+                            s.correlation_id,
+                            times,
+                            keep.before,
+                            "block times follow its source (legacy title kept until cutover)",
+                        )
+                elif keep.digest != mirror_digest(want):
                     add(
                         Op.PATCH,
                         t,

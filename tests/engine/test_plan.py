@@ -228,3 +228,35 @@ def test_plan_id_is_stable_and_round_trips() -> None:
     assert back == p1
     assert p1.totals == {"a@x": {"insert": 1}, "b@x": {"insert": 2}}
     assert plan([src(summary="Other")], []).plan_id != plan([src()], []).plan_id
+
+
+def test_stamped_legacy_titled_block_keeps_its_title_until_cutover() -> None:
+    s = src()
+    hybrid_b = CalendarRef(2, "b@x", "writer", "b@x", EngineMode.HYBRID)
+    start_key, end_key = "2030-01-10T08:00:00+00:00", "2030-01-10T09:00:00+00:00"
+    blk = BlockItem(
+        hybrid_b,
+        "legacy1",
+        "abababab-abab-4bab-8bab-abababababab",
+        s.correlation_id,
+        digest="old-system-content",
+        legacy_title=True,
+        start_key=start_key,
+        end_key=end_key,
+    )
+    cals = [A, hybrid_b]
+    p = build_plan(cals, [s], [blk], installation_id=ME, settings=S)
+    assert p.mutations == []  # same times: nothing to write during rollout
+    moved = src(
+        start={"dateTime": "2030-01-10T11:00:00+01:00"},
+        end={"dateTime": "2030-01-10T12:00:00+01:00"},
+    )
+    p2 = build_plan(cals, [moved], [blk], installation_id=ME, settings=S)
+    assert [(str(m.op), m.google_event_id) for m in p2.mutations] == [("patch", "legacy1")]
+    assert set(p2.mutations[0].body or {}) == {"start", "end", "status"}
+    uuid_b = CalendarRef(2, "b@x", "writer", "b@x", EngineMode.UUID)
+    blk_u = BlockItem(
+        uuid_b, "legacy1", blk.correlation_id, s.correlation_id, digest="x", legacy_title=True
+    )
+    p3 = build_plan([A, uuid_b], [s], [blk_u], installation_id=ME, settings=S)
+    assert p3.mutations[0].body is not None and p3.mutations[0].body["summary"] == "Busy - Dentist"
