@@ -11,8 +11,9 @@ import pytest
 from calsync_tui.settings import save_settings
 from tests.engine.conftest import sb, world
 from tests.engine.world import World, when
+from tests.migration.conftest import mess
 
-__all__ = ["Synced", "sb", "synced", "world"]
+__all__ = ["Synced", "mess", "sb", "synced", "world"]
 
 ANN = "ann@example.com"
 
