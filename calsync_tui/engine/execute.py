@@ -227,6 +227,14 @@ def send_and_record(
                 .values(stamped=True),
                 stamped,
             )
+            conn.execute(
+                update(_ES)
+                .where(_ES.c.calendar_id == bindparam("k_cal"))
+                .where(_ES.c.recurring_event_id == bindparam("k_master"))
+                .where(_ES.c.event_class == str(EventClass.NEW_USER_EVENT))
+                .values(event_class=str(EventClass.TRACKED_USER_EVENT)),
+                stamped,
+            )
     return report, followups
 
 
@@ -247,7 +255,14 @@ def _state_after(
     if m.op == Op.STAMP:
         if res is None:
             return [{**key, "error": error}]
-        return [{**key, "stamped": True, "error": None}]
+        return [
+            {
+                **key,
+                "stamped": True,
+                "error": None,
+                "event_class": str(EventClass.TRACKED_USER_EVENT),
+            }
+        ]
     if m.op == Op.DELETE:
         if res is None:
             return [{**key, "error": error}]
