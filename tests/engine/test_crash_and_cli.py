@@ -152,7 +152,7 @@ def test_drop_after_write_faults_converge(world: World) -> None:
     for i in range(40):
         s, e = when(1 + i % 20, hours=9 + i % 8)
         world.put(a, f"M{i}", start=s, end=e)
-    world.sandbox.set_faults("drop_after_write=0.15,seed=11")
+    world.sandbox.set_faults("drop_after_write=0.15,rate=0.1,error5xx=0.05,seed=11")
     for _ in range(6):
         world.sync()
     world.sandbox.set_faults(None)
