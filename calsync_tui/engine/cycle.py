@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -255,6 +255,8 @@ class _Cycle:
         self.gateways: dict[str, Gateway] = {}
         self.counters_before: dict[str, tuple[int, int]] = {}
         self.unavailable_accounts: dict[str, str] = {}
+        # Full dicts of blocks listed this cycle: the journal's `before` for their writes.
+        self.listed: dict[tuple[int, str], GoogleEvent] = {}
 
     # --- gateways --------------------------------------------------------------------
 
@@ -386,6 +388,7 @@ class _Cycle:
             settings=s,
             unavailable=unavailable,
         )
+        plan = self._fill_befores(plan)
         self.report.plan = plan
         self.report.planned = plan.by_op
         cascades = self._cascades(blocks)
@@ -439,6 +442,8 @@ class _Cycle:
             key = (cal_id, gid)
             old = rows.get(key)
             cls = classify(event, cctx)
+            if cls.event_type == EventType.BUSY_BLOCK:
+                self.listed[key] = event
             cid = cls.correlation_id
             if cls.event_class in (
                 EventClass.LEGACY_BUSY_BLOCK,
@@ -719,7 +724,8 @@ class _Cycle:
                         legacy_title=not legacy and suffix is not None,
                         start_key=_key(start),
                         end_key=_key(end),
-                        before={
+                        before=self.listed.get(key)
+                        or {
                             "id": row["google_event_id"],
                             "summary": row.get("summary") or "",
                             "start": start,
@@ -729,6 +735,53 @@ class _Cycle:
                     )
                 )
         return sources, blocks, classes
+
+    def _fill_befores(self, plan: Plan) -> Plan:
+        """Blocks not listed this cycle: their prior state is what the journal says we
+        last wrote (insert body folded with later patches), so a rollback can restore
+        them completely. One query for all of them."""
+        need = {
+            (m.calendar_id, m.google_event_id)
+            for m in plan.mutations
+            if m.op in (Op.PATCH, Op.DELETE)
+            and (m.calendar_id, m.google_event_id) not in self.listed
+        }
+        if not need:
+            return plan
+        folded: dict[tuple[int, str], GoogleEvent] = {}
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(_MUT.c.calendar_id, _MUT.c.google_event_id, _MUT.c.op, _MUT.c.after_json)
+                .where(_MUT.c.status == str(MutationStatus.DONE))
+                .where(_MUT.c.google_event_id.in_(sorted({g for _, g in need})))
+                .order_by(_MUT.c.id)
+            ).all()
+        for cal_id, gid, op, after in rows:
+            key = (cal_id, gid)
+            if key not in need or not after:
+                continue
+            try:
+                body = json.loads(after)
+            except ValueError:
+                continue
+            if op == str(Op.INSERT):
+                folded[key] = body
+            elif op in (str(Op.PATCH), str(Op.STAMP)) and key in folded:
+                folded[key] = {**folded[key], **body}
+            elif op == str(Op.DELETE):
+                folded.pop(key, None)
+        if not folded:
+            return plan
+        out = []
+        for m in plan.mutations:
+            prior = folded.get((m.calendar_id, m.google_event_id))
+            if prior is not None and m.op in (Op.PATCH, Op.DELETE):
+                known = m.before or {}
+                merged = {**prior, **{k: v for k, v in known.items() if v is not None}}
+                merged.pop("status", None)
+                m = replace(m, before=merged)
+            out.append(m)
+        return Plan.of(out)
 
     def _stamp_id(self, cal: _Cal, row: Row) -> str:
         if row.get("stamped"):

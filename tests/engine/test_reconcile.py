@@ -89,3 +89,30 @@ def test_lost_database_recovers_by_reimporting_without_writes(world: World) -> N
     assert world.sandbox.stats()["writes"] == 0
     assert {c: sorted(x["id"] for x in evs) for c, evs in world.truth().items()} == before
     world.assert_ok()
+
+
+def test_journal_keeps_the_full_prior_state_of_a_block(world: World) -> None:
+    """A block not listed this cycle (its source moved) is journaled with everything we
+    last wrote, so a rollback can restore it completely."""
+    import json
+
+    from tests.engine.world import when
+
+    a, b = two_calendars(world)
+    src = world.put(a, "Dentist")
+    _settle(world)
+    (blk,) = world.blocks_on(b)
+    s, e = when(4, hours=15)
+    world.sandbox.patch_event(a, src["id"], {"start": s, "end": e})
+    world.sync()
+    with world.ctx.store.session() as sess:
+        patch = next(
+            m
+            for m in sess.exec(select(Mutation)).scalars()
+            if m.op == "patch"  # type: ignore[call-overload]
+        )
+    before = json.loads(patch.before_json or "{}")
+    assert before["extendedProperties"] == blk["extendedProperties"]
+    assert before["description"] == blk["description"] and before["start"] == blk["start"]
+    after = json.loads(patch.after_json or "{}")
+    assert after["start"] == s
