@@ -19,6 +19,7 @@ from google_auth_oauthlib.flow import InstalledAppFlow
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.client_secrets import load_client_config
 from calsync_tui.google.credentials import SCOPES
+from calsync_tui.settings import Settings
 
 SUCCESS = "calsync-tui is signed in. You may close this window."
 LOOPBACK_HOST = "127.0.0.1"
@@ -119,3 +120,34 @@ def _describe(exc: BaseException, token_uri: str) -> str:
         return f"{error}: {desc}" if desc else error
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{name}: {text}"[:200] if text else name
+
+
+def login(
+    client_secrets: Path,
+    *,
+    open_browser: bool,
+    port: int = 0,
+    settings: Settings | None = None,
+    on_url: Callable[[str], None] | None = None,
+    timeout_seconds: float | None = 300,
+) -> tuple[str, Credentials]:
+    """Browser flow, then the account email (its primary calendar id) read through the
+    gateway at `settings.api_endpoint`. Stores nothing: `accounts.sign_in` does that."""
+    from calsync_tui.google.backoff import policy_from_settings
+    from calsync_tui.google.gateway import GoogleGateway
+
+    settings = settings or Settings()
+    creds = run_flow(
+        client_secrets,
+        open_browser=open_browser,
+        port=port,
+        on_url=on_url,
+        timeout_seconds=timeout_seconds,
+    )
+    gateway = GoogleGateway(
+        creds,
+        settings.api_endpoint,
+        email="(signing in)",
+        policy=policy_from_settings(settings.extra),
+    )
+    return gateway.primary_email(), creds

@@ -117,3 +117,26 @@ def test_sign_in_refresh_and_revocation(
     )
     browser.join(5)
     assert account_status(home, store)[0]["needs_signin"] is False
+
+
+def test_oauth_login_returns_email_and_credentials(
+    tmp_path: Path, oauth: FakeOAuthServer, sandbox: SandboxServer
+) -> None:
+    from calsync_tui.google.oauth import login
+
+    sandbox.add_user("work@example.com", "access-1")
+    sandbox.create_calendar("work@example.com", "Work", calendar_id="work@example.com")
+    secrets = tmp_path / "client_secret.json"
+    secrets.write_text(json.dumps(oauth.client_config()))
+    urls: list[str] = []
+    browser = browser_for(urls)
+    email, creds = login(
+        secrets,
+        open_browser=False,
+        settings=Settings(api_endpoint=sandbox.url).validate(),
+        on_url=urls.append,
+        timeout_seconds=10,
+    )
+    browser.join(5)
+    assert email == "work@example.com"
+    assert creds.token == "access-1" and creds.refresh_token == "refresh-1"
