@@ -246,6 +246,9 @@ class GoogleGateway:
                 params["pageToken"] = token
             page = self._checked("calendarList.list", _maker("calendarList", params))
             for item in page.get("items", []) or []:
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    LOG.warning("calendarList.list returned an entry without an id; skipped")
+                    continue
                 out.append(
                     CalendarInfo(
                         google_id=item["id"],
