@@ -14,6 +14,7 @@ tests/engine/test_classify.py, plan tampering in tests/migration/test_core.py.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import socket
@@ -21,7 +22,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,13 +206,13 @@ def _newer_schema(s: Synced, tmp: Path, oauth: FakeOAuthServer) -> Row:
 
 
 def _plan_edited(s: Synced, tmp: Path, oauth: FakeOAuthServer) -> Row:
-    home = str(s.world.home.root)
-    url = s.world.sandbox.url
-    for step in (["migrate", "discover"], ["migrate", "prepare"]):
-        assert run_cli(Path(home), url, step).returncode == 0
+    from calsync_tui.cli import main as cli_main  # setup in-process; the row runs apart
+
     plan = tmp / "plan.json"
-    made = run_cli(Path(home), url, ["migrate", "plan", "--out", str(plan)])
-    assert made.returncode == 0, made.stderr
+    common = ["--home", str(s.world.home.root), "--api-endpoint", s.world.sandbox.url]
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        for step in (["discover"], ["prepare"], ["plan", "--out", str(plan)]):
+            assert cli_main(["migrate", *step, *common]) == 0, step
     body = json.loads(plan.read_text())
     body["batch_size"] = 1 if body.get("batch_size") != 1 else 2
     plan.write_text(json.dumps(body))

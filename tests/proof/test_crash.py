@@ -24,7 +24,7 @@ from sqlmodel import select
 from calsync_tui.sandbox.server import SandboxServer
 from calsync_tui.settings import save_settings
 from local_store.models import Mutation
-from tests.engine.test_crash_and_cli import _kill_after_writes, cli, start
+from tests.engine.test_crash_and_cli import _kill_after_writes, start
 from tests.engine.world import World
 from tests.migration.conftest import Mess, build_mess
 from tests.migration.test_journey import _diff
@@ -41,16 +41,18 @@ def _kill_after(proc: subprocess.Popen[str], seconds: float) -> bool:
         return True
 
 
-def _finish(w: World, argv: tuple[str, ...], done: Any, tries: int = 5) -> dict[str, Any]:
-    """Restart the command until `done(json)` holds."""
+def _finish(m: Mess, argv: tuple[str, ...], done: Any, tries: int = 5) -> dict[str, Any]:
+    """Restart the command (in this process: only the killed runs need their own) until
+    `done(json)` holds."""
     out: dict[str, Any] = {}
+    err = ""
     for _ in range(tries):
-        proc = cli(w, *argv, "--json")
-        if proc.returncode == 0:
-            out = json.loads(proc.stdout)
+        code, stdout, err = m.cli(*argv, "--json")
+        if code == 0:
+            out = json.loads(stdout)
             if done(out):
                 return out
-    raise AssertionError(f"{argv} never completed: {out or proc.stderr}")
+    raise AssertionError(f"{argv} never completed: {out or err}")
 
 
 def _crash(w: World, argv: tuple[str, ...], rng: random.Random, max_writes: int) -> int:
@@ -98,25 +100,25 @@ def crash_journey(root: Path, seed: int) -> int:
         w.ctx.close()  # no connection of ours beside the children (POSIX locks)
         try:
             kills += _crash(w, ("migrate", "discover"), rng, 0)
-            _finish(w, ("migrate", "discover"), lambda r: True)
-            _finish(w, ("migrate", "prepare"), lambda r: r["gate"]["passed"])
+            _finish(m, ("migrate", "discover"), lambda r: True)
+            _finish(m, ("migrate", "prepare"), lambda r: r["gate"]["passed"])
             plan = root / "plan.json"
             batch = str(rng.choice([2, 4, 50]))
-            _finish(w, ("migrate", "plan", "--out", str(plan), "--batch-size", batch), bool)
+            _finish(m, ("migrate", "plan", "--out", str(plan), "--batch-size", batch), bool)
             backfill = ("migrate", "backfill", "--plan", str(plan), "--yes")
             kills += _crash(w, backfill, rng, 18)
             _integrity(w)
-            _finish(w, backfill, lambda r: r["gate"]["passed"])
-            _finish(w, ("migrate", "rollout", "--percent", "100"), lambda r: True)
+            _finish(m, backfill, lambda r: r["gate"]["passed"])
+            _finish(m, ("migrate", "rollout", "--percent", "100"), lambda r: True)
             kills += _crash(w, ("sync", "--once"), rng, 0)
             for _ in range(6):
-                cli(w, "sync", "--once", check=False)
-                if cli(w, "migrate", "rollout", "--check", "--json").returncode == 0:
+                m.cli("sync", "--once")
+                if m.cli("migrate", "rollout", "--check", "--json")[0] == 0:
                     break
             kills += _crash(w, ("migrate", "cutover", "--yes"), rng, 9)
             _integrity(w)
-            _finish(w, ("migrate", "cutover", "--yes"), lambda r: r["complete"])
-            _finish(w, ("sync", "--once"), lambda r: r["planned"] == {} and r["failed"] == 0)
+            _finish(m, ("migrate", "cutover", "--yes"), lambda r: r["complete"])
+            _finish(m, ("sync", "--once"), lambda r: r["planned"] == {} and r["failed"] == 0)
             assert _pending(w) == []
             w.ctx = type(w.ctx)(w.home, w.settings)
             w.assert_ok()
@@ -124,7 +126,7 @@ def crash_journey(root: Path, seed: int) -> int:
             rollback = ("migrate", "rollback", "--level", "2", "--yes")
             kills += _crash(w, rollback, rng, 12)
             _integrity(w)
-            _finish(w, rollback, lambda r: r["complete"] and r["journal"]["failed"] == 0)
+            _finish(m, rollback, lambda r: r["complete"] and r["journal"]["failed"] == 0)
             _integrity(w)
             assert _pending(w) == []
             assert _diff(m.google(), pre) == []

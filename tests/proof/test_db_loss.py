@@ -6,13 +6,11 @@ Google unchanged, invariants hold, and the following cycles are idle."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from calsync_tui.settings import save_settings
 from tests.engine.world import iter_blocks
 from tests.migration.conftest import Mess
-from tests.proof.test_bad_input import run_cli
 from tests.proof.test_crash import _integrity
 
 
@@ -46,16 +44,13 @@ def test_db_deleted_after_cutover_rebuilds_from_markers(mess: Mess, tmp_path: Pa
         p.unlink()
     assert w.home.installation_id_path.exists()
 
-    url = m.sandbox.url
     m.sandbox.reset_stats()
     for email, token in w.tokens.items():
-        proc = run_cli(w.home.root, url, ["auth", "token", "--email", email, "--token", token])
-        assert proc.returncode == 0, proc.stderr
-    proc = run_cli(w.home.root, url, ["calendars", "enable", m.a, m.b, m.c])
-    assert proc.returncode == 0, proc.stderr
-    proc = run_cli(w.home.root, url, ["sync", "--once", "--json"])
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+        code, _, err = m.cli("auth", "token", "--email", email, "--token", token)
+        assert code == 0, err
+    code, _, err = m.cli("calendars", "enable", m.a, m.b, m.c)
+    assert code == 0, err
+    report = m.cli_json("sync", "--once")
     assert report["mutations"] == {} and report["failed"] == 0, report
     assert report["classes"].get("busy_block", 0) == sum(blocks_before.values()), report
     assert report["classes"].get("external_calsync", 0) == 0, report

@@ -4,6 +4,7 @@ scopes, and busy blocks that carry nothing of the source beyond the configured t
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from calsync_tui.google.credentials import SCOPES
@@ -60,23 +61,24 @@ def test_no_secret_in_outputs_files_snapshots_or_screenshots(
             w.sandbox.add_user(ANN, f"fresh-access-{i}-secret")
         blk = next(iter_blocks(w.sandbox.events(synced.b)))
         outputs = []
+        first = run_cli(w.home.root, w.sandbox.url, ["sync", "--once"])  # refreshes the token
+        outputs.append((["sync", "--once"], first.stdout + first.stderr))
         commands = [
-            ["sync", "--once"],
             ["sync", "--once", "--json", "--dry-run"],
-            ["status"],
             ["status", "--json"],
             ["calendars", "list", "--json"],
             ["lineage", blk["id"], "--json"],
             ["auth", "status"],
-            ["auth", "status", "--json"],
             ["doctor"],
             ["migrate", "discover", "--json"],
             ["migrate", "status", "--json"],
             ["auth", "token", "--email", "bad@example.com", "--token", "x y"],
         ]
-        for argv in commands:
-            proc = run_cli(w.home.root, w.sandbox.url, argv)
-            outputs.append((argv, proc.stdout + proc.stderr))
+        with ThreadPoolExecutor(2) as pool:  # one writer (the dry run) among readers
+            procs = pool.map(lambda argv: run_cli(w.home.root, w.sandbox.url, argv), commands)
+            outputs += [
+                (argv, p.stdout + p.stderr) for argv, p in zip(commands, procs, strict=True)
+            ]
         # a refused token must not leak in the error either
         w.sandbox.world.tokens.clear()
         store = open_token_store(w.home)
