@@ -89,6 +89,8 @@ class Lister:
             tok = tokens.decode(SYNC_PREFIX, sync_token)
             if not tok or tok.get("c") != cal.id or tok.get("g") != cal.generation:
                 raise gone()
+            if bool(tok.get("se", single)) != single:  # Google: must match the full sync
+                raise invalid("singleEvents must match the request that made the syncToken.")
             since = int(tok["s"])
             window = (tok.get("lo"), tok.get("hi"))
         else:
@@ -142,7 +144,14 @@ class Lister:
         else:
             out["nextSyncToken"] = tokens.encode(
                 SYNC_PREFIX,
-                {"c": cal.id, "s": snap, "g": cal.generation, "lo": window[0], "hi": window[1]},
+                {
+                    "c": cal.id,
+                    "s": snap,
+                    "g": cal.generation,
+                    "lo": window[0],
+                    "hi": window[1],
+                    "se": single,
+                },
             )
         return out
 

@@ -72,6 +72,20 @@ def test_sync_token_refuses_filters(sandbox: SandboxServer, extra: dict[str, str
     assert error_of(exc.value) == (400, "invalid")
 
 
+def test_sync_token_needs_the_same_single_events(sandbox: SandboxServer) -> None:
+    s = setup(sandbox)
+    _, expanded, _ = list_all(s.alice, s.cal, singleEvents=True)
+    _, series, _ = list_all(s.alice, s.cal)
+    with pytest.raises(HttpError) as exc:
+        s.alice.events().list(calendarId=s.cal, syncToken=expanded).execute()
+    assert error_of(exc.value) == (400, "invalid")
+    with pytest.raises(HttpError) as exc:
+        s.alice.events().list(calendarId=s.cal, syncToken=series, singleEvents=True).execute()
+    assert error_of(exc.value) == (400, "invalid")
+    assert s.alice.events().list(calendarId=s.cal, syncToken=expanded, singleEvents=True).execute()
+    assert s.alice.events().list(calendarId=s.cal, syncToken=series).execute()
+
+
 def test_pages_and_sync_token_only_on_last_page(sandbox: SandboxServer) -> None:
     s = setup(sandbox)
     for i in range(23):
