@@ -39,6 +39,7 @@ class MigrationEnv:
             ignored_event_types=tuple(self.settings.ignored_event_types),
             block_title=self.settings.block_title,
             legacy_detection=legacy_detection,
+            settings=self.settings,
         )
 
 

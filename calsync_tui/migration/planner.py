@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from calsync_tui.engine.fields import BLOCK_DESCRIPTION
+from calsync_tui.engine.fields import BLOCK_DESCRIPTION, BadEventData, mirror_digest, parse_times
 from calsync_tui.engine.model import (
     KEY_ID,
     KEY_INSTANCE,
@@ -33,6 +33,8 @@ from calsync_tui.engine.model import (
     block_correlation_id,
     google_event_id_for,
 )
+from calsync_tui.engine.plan import CalendarRef as EngineCalendar
+from calsync_tui.engine.plan import SourceItem, block_body, patch_body
 from calsync_tui.google.types import GoogleEvent
 from calsync_tui.migration.events import private_props, title
 from calsync_tui.migration.linking import (
@@ -45,6 +47,7 @@ from calsync_tui.migration.linking import (
     parse_legacy_title,
     source_items,
 )
+from calsync_tui.settings import Settings
 
 TIME_FIELDS = ("date", "dateTime", "timeZone")
 
@@ -58,6 +61,9 @@ class MigrationOptions:
     ignored_event_types: tuple[str, ...]
     block_title: Callable[[str], str]
     legacy_detection: bool = True
+    # The engine's settings, for `engine.plan.block_body` (cutover writes the engine's
+    # exact block content). Tests may leave the defaults.
+    settings: Settings = field(default_factory=Settings)
 
     @property
     def new_block_marker(self) -> str:
@@ -352,35 +358,92 @@ def _delete(ref: EventRef, event: GoogleEvent, reason: str) -> PlannedWrite:
     return PlannedWrite(0, Op.DELETE, ref.calendar, ref.event_id, cid, reason, None, event)
 
 
+def engine_times(event: GoogleEvent) -> tuple[dict[str, str], dict[str, str]] | None:
+    """A source's start/end as the engine mirrors them (None when unparsable).
+
+    The engine keeps one time zone per source (its start's) and copies it onto both ends
+    of the block; the cutover body must carry the same, or the first uuid cycle would
+    find a time-zone difference and patch the block again.
+    """
+    try:
+        start, end = parse_times(event)
+    except BadEventData:
+        return None
+    if start.all_day:
+        return {"date": start.raw}, {"date": end.raw}
+    tz = {"timeZone": start.time_zone} if start.time_zone else {}
+    return {"dateTime": start.raw, **tz}, {"dateTime": end.raw, **tz}
+
+
+def final_block(
+    source: Item, block: GoogleEvent, target: str, options: MigrationOptions
+) -> GoogleEvent | None:
+    """The engine's desired content for `block` (ours, on `target`) mirroring `source`:
+    `engine.plan.block_body` (template title, opaque, private, no attendees, reminders
+    off, description, properties) with the block's own id and `calsync_id` kept, as the
+    engine does for an adopted block whose Google id is not the deterministic one."""
+    times = engine_times(source.event)
+    if times is None:
+        return None
+    src_cal = EngineCalendar(0, source.calendar, "owner", "")
+    item = SourceItem(
+        src_cal,
+        str(source.event.get("id", "")),
+        source.correlation_id,
+        title(source.event),
+        times[0],
+        times[1],
+    )
+    tgt = EngineCalendar(0, target, "owner", "")
+    body = block_body(item, tgt, installation_id=options.installation_id, settings=options.settings)
+    own_id = str(block.get("id", ""))
+    if own_id and own_id != body["id"]:
+        body["id"] = own_id
+        own_cid = private_props(block).get(KEY_ID)
+        if own_cid:
+            body["extendedProperties"]["private"][KEY_ID] = own_cid
+    return body
+
+
 def retitle_writes(
     inv: Inventory, options: MigrationOptions, scope: str | None = None
 ) -> list[PlannedWrite]:
-    """Cutover: every block still titled the legacy way gets the template title."""
+    """Cutover: every block of ours still titled the legacy way, and any other block of
+    ours that differs from what the engine wants, gets the engine's full content in one
+    patch (title from the template, and everything else `block_body` sets).
+
+    The backfill adopted legacy blocks with properties only, so their description,
+    visibility, reminders and attendees are still the old tool's; sending only the new
+    title here would leave the first uuid-mode cycle a second patch per block. With the
+    full body that cycle has nothing to write. The journaled `before` is the event as
+    listed, so rollback level 2 still restores it exactly (content changed: it PUTs the
+    whole pre-migration event, which drops every field the migration added).
+    """
     by_key = {s.correlation_id: s for s in source_items(inv.items)}
     writes: list[PlannedWrite] = []
     for i in inv.items:
         if i.cls != EventClass.BUSY_BLOCK or (scope and i.calendar != scope):
             continue
-        if parse_legacy_title(title(i.event), options.legacy_markers) is None:
-            continue
-        props = private_props(i.event)
+        legacy = parse_legacy_title(title(i.event), options.legacy_markers)
         source = by_key.get(i.source_key)
-        src_title = (
-            title(source.event)
-            if source
-            else (parse_legacy_title(title(i.event), options.legacy_markers) or ("", ""))[1]
+        props = private_props(i.event)
+        want = final_block(source, i.event, i.calendar, options) if source else None
+        if want is None:
+            if legacy is None:
+                continue  # the engine decides about a block without a usable source
+            body: GoogleEvent = {"summary": options.block_title(legacy[1])}
+        elif legacy is None and mirror_digest(i.event) == mirror_digest(want):
+            continue  # already exactly what the engine wants
+        else:
+            body = patch_body(want)
+        op, reason = (
+            (Op.RETITLE, "cutover: template title and the engine's block content")
+            if legacy is not None
+            else (Op.PATCH, "cutover: the engine's block content")
         )
-        new_title = options.block_title(src_title)
         writes.append(
             PlannedWrite(
-                0,
-                Op.RETITLE,
-                i.calendar,
-                str(i.event["id"]),
-                props.get(KEY_ID),
-                "cutover: template title",
-                {"summary": new_title},
-                i.event,
+                0, op, i.calendar, str(i.event["id"]), props.get(KEY_ID), reason, body, i.event
             )
         )
     for n, w in enumerate(writes, start=1):

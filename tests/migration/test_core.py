@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, SQLModel, create_engine
 
+from calsync_tui.engine.fields import BLOCK_DESCRIPTION
 from calsync_tui.engine.model import (
     KEY_ID,
     KEY_SOURCE,
@@ -201,8 +202,27 @@ def test_cutover_retitles_stamped_legacy_blocks() -> None:
     inv = build_inventory(views, OPTS)
     assert build_backfill(inv, OPTS) == []
     writes = retitle_writes(inv, OPTS)
-    assert [(w.op, w.event_id, w.body) for w in writes] == [
-        ("retitle", "k", {"summary": "Busy - Review"})
+    assert [(w.op, w.event_id) for w in writes] == [("retitle", "k")]
+    body = writes[0].body
+    assert body is not None
+    # the engine's whole block, not just the title: the first uuid cycle has nothing to add
+    assert body["summary"] == "Busy - Review"
+    assert body["description"] == BLOCK_DESCRIPTION
+    assert body["visibility"] == "private" and body["transparency"] == "opaque"
+    assert body["attendees"] == [] and body["reminders"] == {"useDefault": False, "overrides": []}
+    assert body["extendedProperties"]["private"][KEY_ID] == CID_K  # the block's own id kept
+    assert body["extendedProperties"]["private"][KEY_SOURCE] == CID_S
+    assert "id" not in body and body["status"] == "confirmed"
+
+    # a block of ours with the template title: written only when its content differs
+    done = {**blk, **body, "id": "k"}
+    views[1] = CalendarView("b", "B", "owner", [done])
+    assert retitle_writes(build_inventory(views, OPTS), OPTS) == []
+    drifted = {**done, "reminders": {"useDefault": True}}
+    views[1] = CalendarView("b", "B", "owner", [drifted])
+    again = retitle_writes(build_inventory(views, OPTS), OPTS)
+    assert [(w.op, w.body and w.body["reminders"]) for w in again] == [
+        ("patch", {"useDefault": False, "overrides": []})
     ]
 
 
