@@ -109,11 +109,24 @@ def advance(state: MigrationState, target: Phase, gate: GateResult) -> None:
     record_event(state, "advance", from_phase=int(current), to_phase=int(target))
 
 
+# The command that moves the migration into each phase: an error names the next one to run.
+NEXT_STEP = {
+    Phase.PREPARE: "calsync-tui migrate prepare",
+    Phase.BACKFILL: "calsync-tui migrate plan --out FILE` then `calsync-tui migrate backfill "
+    "--plan FILE --yes",
+    Phase.ROLLOUT: "calsync-tui migrate rollout --percent N",
+    Phase.CUTOVER: "calsync-tui migrate cutover",
+}
+
+
 def require_phase(state: MigrationState, minimum: Phase, command: str) -> None:
-    if state.phase < minimum:
+    """Refuse a command run too early, in one line that names the step to run next."""
+    current = Phase(state.phase)
+    if current < minimum:
+        step = NEXT_STEP[Phase(current + 1)]
         raise CalsyncError(
-            f"`migrate {command}` needs phase {minimum.label}; the migration is at "
-            f"{Phase(state.phase).label} (run the earlier phases first)"
+            f"`migrate {command}` needs phase {minimum.label}; the migration is at phase "
+            f"{current.label}: run `{step}` first"
         )
 
 

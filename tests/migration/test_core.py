@@ -288,7 +288,7 @@ def test_gates() -> None:
     assert not gates.rollout_gate([gates.CycleMetrics(0, 0, 0.99)] * 3, 3, 1.0, 1).passed
     assert gates.prepare_gate(4, 3, 1, 0).passed
     assert not gates.prepare_gate(4, 2, 1, 0).passed
-    assert EventClass.LEGACY_BUSY_BLOCK == "legacy_busy_block"
+    assert EventClass.LEGACY_BUSY_BLOCK.value == "legacy_busy_block"
 
 
 def test_restore_patch_nulls_what_was_added_and_puts_back_what_changed() -> None:

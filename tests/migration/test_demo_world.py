@@ -111,9 +111,17 @@ def test_demo_journey(demo: Demo, tmp_path: Path) -> None:
         r = d.world.sync()
         assert r.failed == 0 and r.cascades == 0, r.errors
     assert d.cli_json("migrate", "rollout", "--check")["passed"]
+    d.sandbox.reset_stats()
     cut = d.cli_json("migrate", "cutover", "--yes")
     assert cut["complete"], cut
-    d.world.sync()
+    cut_writes = d.sandbox.stats()["writes"]
+    assert cut_writes == cut["journal"]["done"] > 0  # one write per block, no more
+    # each block got its final content in that one write: the first uuid cycle writes
+    # nothing (before, it patched description/visibility/reminders on every adopted block)
+    d.sandbox.reset_stats()
+    first = d.world.sync()
+    assert first.planned == {} and first.failed == 0 and first.stuck == 0, first.plan
+    assert d.sandbox.stats()["writes"] == 0
     d.world.assert_ok()
     for events in d.google().values():
         for e in events:

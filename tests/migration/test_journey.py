@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from calsync_tui.engine.model import EngineMode
 from calsync_tui.migration.events import private_props
+from calsync_tui.migration.journal import applied, body_of
 from calsync_tui.migration.rollback import check_auto_rollback
 from local_store.models import Calendar, MigrationState, Mutation
 from tests.migration.conftest import Mess
@@ -40,6 +41,11 @@ def _diff(now: dict[str, list[dict[str, Any]]], pre: dict[str, list[dict[str, An
                     f"{cal}/{eid}: " + "; ".join(f"{k}: {x.get(k)!r} != {y.get(k)!r}" for k in keys)
                 )
     return out
+
+
+def _calendars(m: Mess) -> list[Calendar]:
+    with m.world.ctx.store.session() as s:
+        return list(s.exec(select(Calendar)))
 
 
 def expected_backfill(m: Mess) -> set[tuple[str, str]]:
@@ -144,8 +150,20 @@ def test_full_journey(mess: Mess, tmp_path: Path) -> None:
         assert {c.engine_mode for c in s.exec(select(Calendar))} == {EngineMode.UUID}
         st = s.get(MigrationState, 1)
         assert st is not None and st.phase == 4 and not st.legacy_detection
-    m.world.sync()
+    # cutover wrote each block's final content once: the next cycle has nothing to write
+    m.sandbox.reset_stats()
+    first = m.world.sync()
+    assert first.planned == {} and first.failed == 0, first.plan
+    assert m.sandbox.stats()["writes"] == 0
     m.world.assert_ok()
+    now = {(cal, e["id"]): e for cal, events in m.google().items() for e in events}
+    cut_rows = [r for r in _journal(m) if r.origin == "cutover"]
+    assert len(cut_rows) == 12  # 6 adopted legacy blocks + 6 inserted by the backfill
+    by_local = {c.id: c.google_id for c in _calendars(m)}
+    for row in cut_rows:  # a crash after sending: the read-back sees the patch landed
+        body = body_of(row)
+        assert body is not None and body["visibility"] == "private"
+        assert applied(body, now[(by_local[row.calendar_id], row.google_event_id)])
     for cal, events in m.google().items():
         for e in events:
             props = private_props(e)

@@ -282,3 +282,27 @@ def test_scoped_plan_backfill_and_rollback_touch_one_calendar(mess: Mess, tmp_pa
     assert m.google() == pre
     code, _, err = m.cli("migrate", "plan", "--calendar-id", "nope@example.com")
     assert code == 1 and "not an enabled calendar" in err
+
+
+def test_plan_and_later_steps_before_prepare_name_the_command_to_run(
+    mess: Mess, tmp_path: Path
+) -> None:
+    m = mess
+    plan = tmp_path / "plan.json"
+    for before in ((), ("migrate", "discover")):  # a fresh home, then after discover
+        if before:
+            assert m.cli(*before)[0] == 0
+        code, out, err = m.cli("migrate", "plan", "--out", str(plan))
+        assert code == 1 and out == ""
+        assert err.count("\n") == 1 and "run `calsync-tui migrate prepare` first" in err, err
+        assert not plan.exists()
+        code, _, err = m.cli("migrate", "cutover", "--dry-run")
+        assert code == 1 and "run `calsync-tui migrate prepare` first" in err, err
+    assert m.sandbox.stats()["writes"] == 0
+    with m.world.ctx.store.session() as s:
+        assert list(s.exec(select(Mutation))) == []
+    # once prepared, plan works and the next early step names what follows
+    assert m.cli("migrate", "prepare")[0] == 0
+    assert m.cli("migrate", "plan", "--out", str(plan))[0] == 0 and plan.exists()
+    code, _, err = m.cli("migrate", "rollout", "--percent", "10")
+    assert code == 1 and "calsync-tui migrate backfill --plan FILE --yes" in err, err
