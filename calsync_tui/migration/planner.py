@@ -7,7 +7,9 @@ title kept until cutover), delete duplicates/cascades/orphans, insert missing bl
 
 New blocks made during backfill keep the legacy title form (`<marker> Busy - X`) so the
 legacy engine, still running on calendars not yet rolled out, recognises them as blocks
-and never mirrors them (a cascade). Cutover retitles every one of them.
+and never mirrors them (a cascade). Cutover gives every block of ours still titled that
+way (and any other that differs) the engine's full content in one patch, so the first
+uuid-mode cycle after it writes nothing.
 """
 
 from __future__ import annotations
@@ -305,6 +307,18 @@ def build_backfill(
                 continue
             legacy = link_of.get((s.ref, target))
             if legacy is not None:
+                # Adoption adds our properties only (plus title/times when the source
+                # moved); the rest of the engine's content (description, private,
+                # reminders off, no attendees) waits for cutover, which sends the whole
+                # block in the write it makes anyway. Cheaper: each adopted block costs
+                # exactly one write here (properties must exist before rollout) and one
+                # at cutover (the legacy title must stay until then) whichever write
+                # carries the content, and cutover must send the full body regardless,
+                # since the hybrid engine leaves legacy-titled blocks alone but for
+                # their times during rollout. Safer: while calendars still run the
+                # legacy engine (and possibly the old tool), the backfill changes
+                # nothing anyone sees, the plan under review says exactly that, and a
+                # level 1 rollback leaves blocks as users knew them.
                 ev = by_ref[legacy].event
                 body = {"extendedProperties": {"private": props}}
                 reason = "adopt legacy block"

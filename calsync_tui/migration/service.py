@@ -534,7 +534,9 @@ def cutover(
     progress: ProgressCallback | None = None,
     force_gate: bool = False,
 ) -> dict[str, Any]:
-    """uuid mode everywhere, legacy titles -> template titles (journaled), detection off."""
+    """uuid mode everywhere, detection off; every legacy-titled block of ours gets the
+    template title and the rest of the engine's content in one journaled patch (see
+    `planner.retitle_writes`), so the first uuid cycle after it has nothing to write."""
     size = _batch(env, batch_size)
     with env.store.session() as session:
         state = load_state(session)

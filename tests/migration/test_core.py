@@ -326,3 +326,20 @@ def test_applied_tells_a_landed_patch_from_a_lost_one() -> None:
     assert not applied(body, None)
     assert applied({"description": None}, {"summary": "S"})
     assert not applied({"description": None}, {"description": "d"})
+
+
+def test_engine_times_mirror_the_engine_rule() -> None:
+    from calsync_tui.migration.planner import engine_times
+
+    mixed = {
+        "start": {"dateTime": "2026-11-26T10:00:00+01:00", "timeZone": "Europe/Paris"},
+        "end": {"dateTime": "2026-11-26T06:00:00-05:00", "timeZone": "America/New_York"},
+    }
+    # the engine keeps one zone per source (its start's) on both ends of the block
+    assert engine_times(mixed) == (
+        {"dateTime": "2026-11-26T10:00:00+01:00", "timeZone": "Europe/Paris"},
+        {"dateTime": "2026-11-26T06:00:00-05:00", "timeZone": "Europe/Paris"},
+    )
+    all_day = {"start": {"date": "2026-11-26", "timeZone": "UTC"}, "end": {"date": "2026-11-27"}}
+    assert engine_times(all_day) == ({"date": "2026-11-26"}, {"date": "2026-11-27"})
+    assert engine_times({"start": {"dateTime": "soon"}, "end": {"date": "2026-11-27"}}) is None
