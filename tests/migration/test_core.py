@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 from pathlib import Path
@@ -224,6 +225,12 @@ def test_cutover_retitles_stamped_legacy_blocks() -> None:
     assert [(w.op, w.body and w.body["reminders"]) for w in again] == [
         ("patch", {"useDefault": False, "overrides": []})
     ]
+    # the user's title settings decide the title, as in the engine
+    hidden = Settings(hide_titles=True)
+    opts = dataclasses.replace(OPTS, block_title=hidden.block_title, settings=hidden)
+    views[1] = CalendarView("b", "B", "owner", [blk])
+    [w] = retitle_writes(build_inventory(views, opts), opts)
+    assert w.body is not None and w.body["summary"] == "Busy"
 
 
 def test_plan_file_round_trip_tamper_and_mode(tmp_path: Path) -> None:
