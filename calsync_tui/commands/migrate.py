@@ -310,10 +310,10 @@ def run_cutover(args: argparse.Namespace) -> int:
                 print(
                     f"  {w['op']:<7} {w['calendar']} {w['event_id']}  -> {w['body']['summary']!r}"
                 )
-            print(f"dry run: {len(out.get('writes', []))} retitle(s); nothing was written")
+            print(f"dry run: {len(out.get('writes', []))} block write(s); nothing was written")
             _print_gate("rollout", out.get("gate", {"passed": False, "reasons": []}))
         return 0
-    _confirm(args, "cut over: uuid mode everywhere, legacy titles retitled?")
+    _confirm(args, "cut over: uuid mode everywhere, blocks get their final content?")
     with _env(args, "cutover") as env:
         out = service.cutover(env, dry_run=False, batch_size=args.batch_size, progress=_progress)
     code = _report_run(args, out, "cutover")
