@@ -263,6 +263,9 @@ def _journal_filter(
                 col(Mutation.reason).like(pattern, escape="\\"),
                 col(Mutation.op).like(pattern, escape="\\"),
                 col(Mutation.error).like(pattern, escape="\\"),
+                col(Mutation.status).like(pattern, escape="\\"),
+                col(Mutation.origin).like(pattern, escape="\\"),
+                col(Mutation.plan_id).like(pattern, escape="\\"),
             )
         )
     return where
@@ -351,6 +354,85 @@ def events_statement(
         stmt = stmt.where(clause)
     stmt = stmt.order_by(col(EventState.start_utc), col(EventState.correlation_id))
     return stmt.offset(offset).limit(limit)
+
+
+def calendar_names(session: Session) -> dict[int, str]:
+    """calendar id -> summary (its Google id when it has none), for labelling rows."""
+    rows = session.exec(select(Calendar.id, Calendar.summary, Calendar.google_id)).all()
+    return {int(cid): (summary or gid) for cid, summary, gid in rows if cid is not None}
+
+
+def count_stuck(session: Session) -> int:
+    """Blocks whose insert never came back (status `creating`)."""
+    stmt = select(func.count()).select_from(EventState).where(col(EventState.status) == "creating")
+    return int(session.exec(stmt).one())
+
+
+def enabled_mode_counts(session: Session) -> dict[str, int]:
+    """Engine mode -> number of enabled calendars in it (the rollout picture)."""
+    stmt = (
+        select(Calendar.engine_mode, func.count())
+        .where(col(Calendar.enabled).is_(True))
+        .group_by(col(Calendar.engine_mode))
+    )
+    return {str(mode): int(n) for mode, n in session.exec(stmt).all()}
+
+
+def all_alerts(session: Session, limit: int = 200) -> list[Alert]:
+    """Alerts, open ones first, newest first within each."""
+    stmt = select(Alert).order_by(col(Alert.acknowledged), col(Alert.id).desc()).limit(limit)
+    return list(session.exec(stmt).all())
+
+
+def acknowledge_alert(session: Session, alert_id: int) -> bool:
+    """Mark one alert seen; False when it does not exist or already was."""
+    alert = session.get(Alert, alert_id)
+    if alert is None or alert.acknowledged:
+        return False
+    alert.acknowledged = True
+    session.add(alert)
+    session.commit()
+    return True
+
+
+def find_event(session: Session, ident: str) -> EventState | None:
+    """An event by correlation id, else by Google event id."""
+    found = session.get(EventState, ident)
+    if found is None:
+        stmt = select(EventState).where(col(EventState.google_event_id) == ident).limit(1)
+        found = session.exec(stmt).first()
+    return found
+
+
+def blocks_of(session: Session, source_correlation_id: str) -> list[EventState]:
+    """The busy blocks mirroring one source (series instances included)."""
+    stmt = (
+        select(EventState)
+        .where(
+            or_(
+                col(EventState.source_correlation_id) == source_correlation_id,
+                col(EventState.source_correlation_id).startswith(source_correlation_id + ":"),
+            )
+        )
+        .order_by(col(EventState.calendar_id), col(EventState.start))
+    )
+    return list(session.exec(stmt).all())
+
+
+def event_journal(session: Session, event: EventState) -> list[Mutation]:
+    """Every journal row that touched one event, oldest first."""
+    stmt = (
+        select(Mutation)
+        .where(
+            or_(
+                col(Mutation.correlation_id) == event.correlation_id,
+                (col(Mutation.google_event_id) == event.google_event_id)
+                & (col(Mutation.calendar_id) == event.calendar_id),
+            )
+        )
+        .order_by(col(Mutation.id))
+    )
+    return list(session.exec(stmt).all())
 
 
 def as_dict(value: Any) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from calsync_tui.errors import CalsyncError
-from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen
+from local_store import queries
 
 
 class AccountsScreen(ConsoleScreen):
@@ -44,7 +44,7 @@ class AccountsScreen(ConsoleScreen):
         t.focus()
 
     def refresh_data(self) -> None:
-        rows: list[rm.AccountRow] = self.read(rm.accounts, [])
+        rows: list[queries.AccountSummary] = self.read(queries.account_summaries, [])
         t: DataTable[str] = self.query_one(DataTable)
         with self.app.batch_update():
             t.clear()
@@ -55,7 +55,12 @@ class AccountsScreen(ConsoleScreen):
                     else "[green]signed in[/]"
                 )
                 t.add_row(
-                    a.email, a.auth_kind, state, str(a.calendars), str(a.enabled), key=a.email
+                    a.email,
+                    a.auth_kind,
+                    state,
+                    str(a.calendars),
+                    str(a.enabled_calendars),
+                    key=a.email,
                 )
         need = sum(1 for a in rows if a.needs_signin)
         self.query_one("#accounts-title", Static).update(

@@ -10,6 +10,7 @@ from textual.widgets import DataTable
 
 from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen
+from local_store import queries
 
 LEVEL_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
@@ -52,7 +53,7 @@ class AlertsScreen(ConsoleScreen):
         if t.row_count == 0:
             return
         key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
-        if key is not None and self.read(lambda s: rm.acknowledge_alert(s, int(key)), False):
+        if key is not None and self.read(lambda s: queries.acknowledge_alert(s, int(key)), False):
             self.notify("alert acknowledged")
             self.refresh_data()
 

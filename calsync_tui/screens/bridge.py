@@ -1,45 +1,44 @@
 """The console's one door to the store, the engine and the migration core.
 
-Screens call these blocking functions from thread workers only. The engine and the
-migration core are imported lazily, so the console still opens (read-only views of the
-store) when a part is missing or broken, and says so in one line instead of a traceback.
+Screens call these blocking functions from thread workers only: every method here is a
+direct, typed call into `engine.cycle`, `migration.service`, `migration.rollback` or
+`google.accounts`, with their results turned into what the screens draw.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import ModuleType
+from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from calsync_tui.context import AppContext
+from calsync_tui.engine.cycle import CycleReport
+from calsync_tui.engine.cycle import run_cycle as engine_run_cycle
+from calsync_tui.engine.events import EventSink
 from calsync_tui.errors import CalsyncError
+from calsync_tui.google import accounts
 from calsync_tui.home import AppHome
-from calsync_tui.screens import readmodel as rm
+from calsync_tui.migration import rollback as mig_rollback
+from calsync_tui.migration import service
+from calsync_tui.migration.env import MigrationEnv
+from calsync_tui.migration.journal import Progress, ProgressCallback
+from calsync_tui.migration.phases import Phase
+from calsync_tui.migration.plan_file import MigrationPlan, write_plan
+from calsync_tui.migration.rollback import RollbackPreview
+from calsync_tui.settings import load_settings
+from local_store import queries
+from local_store.db import Store
+from local_store.models import Calendar
 
 ProgressFn = Callable[[int, int, int], None]  # done, total, failed
-MAX_STEPS = 12
 CancelFn = Callable[[], bool]
-
-
-def _module(name: str, what: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise CalsyncError(f"{what} is not available in this build ({exc})") from None
-
-
-def _call(mod: ModuleType, name: str, what: str) -> Callable[..., Any]:
-    fn = getattr(mod, name, None)
-    if not callable(fn):
-        raise CalsyncError(f"{what} is not available in this build ({mod.__name__}.{name})")
-    return fn  # type: ignore[no-any-return]
+MAX_STEPS = 12
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class PlanView:
     lines: list[PlanLine]
     api_calls: int
     round_trips: int
-    raw: Any = None
+    path: Path | None = None  # the saved plan file the backfill executes
     totals: dict[str, Counter[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,70 +71,34 @@ class PlanView:
                 self.totals.setdefault(line.calendar, Counter())[line.op] += 1
 
 
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return default
-
-
-def plan_view(plan: Any, batch_size: int = 50, names: dict[str, str] | None = None) -> PlanView:
-    """Read a migration/engine plan object or its JSON dict into a `PlanView`.
-
-    `names` maps calendar Google ids to the summaries the reviewer knows them by.
-    """
+def plan_view(plan: MigrationPlan, names: dict[str, str] | None = None) -> PlanView:
+    """A `MigrationPlan` as the reviewer reads it; `names` maps Google calendar ids to the
+    summaries the person knows them by."""
     names = names or {}
-    muts = _get(plan, "writes", "mutations", default=[]) or []
-    lines: list[PlanLine] = []
-    for i, m in enumerate(muts):
-        cal = _get(m, "calendar_summary", "calendar_name", "calendar", "calendar_google_id")
-        if not isinstance(cal, str):
-            cal = _get(cal, "summary", "google_id", default=str(cal))
-        cal = names.get(str(cal), str(cal))
-        body = _get(m, "body", "after", default=None) or {}
-        before = _get(m, "before", default=None) or {}
-        title = str(
-            (body.get("summary") if isinstance(body, dict) else None)
-            or (before.get("summary") if isinstance(before, dict) else None)
-            or ""
+    lines = [
+        PlanLine(
+            seq=w.seq,
+            calendar=names.get(w.calendar, w.calendar),
+            op=w.op,
+            google_event_id=w.event_id,
+            correlation_id=w.correlation_id,
+            reason=w.reason,
+            title=str((w.body or {}).get("summary") or (w.before or {}).get("summary") or ""),
         )
-        op = _get(m, "op", default="?")
-        lines.append(
-            PlanLine(
-                seq=int(_get(m, "seq", default=i) or i),
-                calendar=str(cal),
-                op=str(getattr(op, "value", op)),
-                google_event_id=str(_get(m, "google_event_id", "event_id", default="")),
-                correlation_id=_get(m, "correlation_id", default=None),
-                reason=str(_get(m, "reason", default="")),
-                title=title,
-            )
-        )
-    writes = len(lines)
-    est = _get(plan, "estimate", "api_estimate", default=None)
-    calls = int(_get(est, "units", "calls", "writes", default=writes) or writes) if est else writes
-    trips = (
-        int(_get(est, "round_trips", default=0) or 0) if est else -(-writes // max(1, batch_size))
-    )
-    return PlanView(
-        plan_id=str(_get(plan, "plan_id", "id", default="?")),
-        lines=lines,
-        api_calls=calls,
-        round_trips=trips,
-        raw=plan,
-    )
+        for w in plan.writes
+    ]
+    est = plan.estimate
+    return PlanView(plan.plan_id, lines, est["units"], est["round_trips"])
 
 
 class Backend:
-    """Owns the store handle for one home; every method is blocking (run it in a worker)."""
+    """Owns the context (store, gateways) of one home; every method blocks (run it in a worker)."""
 
     def __init__(self, home: AppHome, api_endpoint: str | None) -> None:
         self.home = home
         self.api_endpoint = api_endpoint
-        self._store: Any = None
-        self._ctx: Any = None
+        self._ctx: AppContext | None = None
+        self._store: Store | None = None
         # googleapiclient/httplib2 are not thread-safe: one Google-using job at a time.
         self.google = threading.RLock()
 
@@ -163,202 +126,153 @@ class Backend:
         self._ctx = None
         self._store = None
 
-    # --- engine ----------------------------------------------------------------------------
-
-    def context(self) -> Any:
+    def context(self) -> AppContext:
         """The `AppContext` the engine and migration core take (built once, lazily)."""
         if self._ctx is None:
-            from calsync_tui.context import AppContext
-
-            args = argparse.Namespace(home=str(self.home.root), api_endpoint=self.api_endpoint)
-            self._ctx = AppContext.from_args(args)
+            self.home.ensure()
+            self._ctx = AppContext(self.home, load_settings(self.home, self.api_endpoint))
         return self._ctx
 
-    def run_cycle(
-        self, *, dry_run: bool, on_event: Callable[[object], None], cancel: CancelFn
-    ) -> Any:
-        fn = _call(_module("calsync_tui.engine.cycle", "the sync engine"), "run_cycle", "sync")
-        with self.google:
-            return fn(self.context(), dry_run=dry_run, on_event=on_event, cancel=cancel)
+    # --- engine ----------------------------------------------------------------------------
 
-    def after_cycle(self, report: Any) -> list[str]:
+    def run_cycle(self, *, dry_run: bool, on_event: EventSink, cancel: CancelFn) -> CycleReport:
+        with self.google:
+            return engine_run_cycle(
+                self.context(), dry_run=dry_run, on_event=on_event, cancel=cancel
+            )
+
+    def after_cycle(self, report: CycleReport) -> list[str]:
         """Auto-rollback (level 1) after a bad cycle during rollout; returns what it did."""
-        fn = self._optional("calsync_tui.migration.rollback", "check_auto_rollback")
-        if fn is None or report is None or getattr(report, "dry_run", False):
+        if report.dry_run:
             return []
         limit = self.context().settings.auto_rollback_error_rate
         with self.session() as s:
-            return list(fn(s, report, limit) or [])
+            return mig_rollback.check_auto_rollback(s, report, limit)
 
     # --- migration ----------------------------------------------------------------------------
 
-    def _optional(self, module: str, name: str) -> Callable[..., Any] | None:
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            return None
-        fn = getattr(mod, name, None)
-        return fn if callable(fn) else None
-
-    def _service(self, name: str) -> Callable[..., Any]:
-        return _call(_module("calsync_tui.migration.service", "the migration core"), name, name)
-
-    def migration_env(self) -> Any:
-        from calsync_tui.migration.env import MigrationEnv
-
+    def migration_env(self) -> MigrationEnv:
         ctx = self.context()
         return MigrationEnv(ctx.home, ctx.store, ctx.settings, ctx.installation_id, ctx.gateway_for)
 
-    def _names(self) -> dict[str, str]:
+    def names(self) -> dict[str, str]:
+        """Google calendar id -> summary, for plan and preview lines."""
         with self.session() as s:
-            return {c.google_id: c.summary for c in rm.calendar_rows(s)}
+            return {c.google_id: c.summary for c in s.exec(select(Calendar))}
 
     def discover(self, progress: ProgressFn, cancel: CancelFn) -> str:
         with self.google:
-            report = self._service("discover")(self.migration_env())
-        totals = {k: v for k, v in (report.get("totals") or {}).items() if v}
-        seen = report.get("events_seen", sum(totals.values()))
+            report = service.discover(self.migration_env())
+        totals: dict[str, int] = {k: v for k, v in report["totals"].items() if v}
         parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(totals.items()))
-        return f"inventory: {seen} events ({parts})"
+        return f"inventory: {report['events_seen']} events ({parts})"
 
     def plan(self) -> PlanView:
         """Dry-run: compute the backfill plan (after `prepare` if still in phase 0), save it."""
         env = self.migration_env()
         with self.session() as s:
-            phase = rm.migration_view(s).phase
+            phase = queries.peek_migration_state(s).phase
         with self.google:
-            if phase == 0:
-                self._service("prepare")(env)
-            plan, _ = self._service("make_plan")(env)
-        path = self._service("default_plan_path")(env, plan)
-        from calsync_tui.migration.plan_file import write_plan
-
-        write_plan(plan, path)
-        view = plan_view(plan, self.context().settings.batch_size, self._names())
-        view.raw = path
+            if phase == Phase.DISCOVER:
+                service.prepare(env)
+            plan, _ = service.make_plan(env)
+        view = plan_view(plan, self.names())
+        view.path = write_plan(plan, service.default_plan_path(env, plan))
         return view
 
-    def backfill(self, plan: PlanView, progress: ProgressFn, cancel: CancelFn) -> Any:
+    def backfill(self, plan: PlanView, progress: ProgressFn, cancel: CancelFn) -> dict[str, Any]:
+        if plan.path is None:
+            raise CalsyncError("this plan was not saved: press p for a new dry-run")
         with self.google:
-            return self._service("backfill")(
-                self.migration_env(), plan.raw, progress=_adapt(progress)
-            )
+            return service.backfill(self.migration_env(), plan.path, progress=_adapt(progress))
 
     def set_paused(self, paused: bool) -> None:
-        self._service("set_paused")(self.migration_env(), paused)
+        service.set_paused(self.migration_env(), paused)
 
-    def resume(self, progress: ProgressFn, cancel: CancelFn) -> Any:
+    def resume(self, progress: ProgressFn, cancel: CancelFn) -> dict[str, Any]:
         with self.google:
-            return self._service("resume")(self.migration_env(), progress=_adapt(progress))
+            return service.resume(self.migration_env(), progress=_adapt(progress))
 
-    def rollout(self, percent: int) -> Any:
-        return self._service("rollout")(self.migration_env(), percent)
+    def rollout(self, percent: int) -> dict[str, Any]:
+        return service.rollout(self.migration_env(), percent)
 
     def cutover_preview(self) -> list[str]:
         with self.google:
-            return preview_lines(self._service("cutover")(self.migration_env(), dry_run=True))
+            result = service.cutover(self.migration_env(), dry_run=True)
+        return cutover_lines(result, self.names())
 
-    def cutover(self, progress: ProgressFn, cancel: CancelFn) -> Any:
+    def cutover(self, progress: ProgressFn, cancel: CancelFn) -> dict[str, Any]:
         with self.google:
-            return self._service("cutover")(
-                self.migration_env(), dry_run=False, progress=_adapt(progress)
-            )
+            return service.cutover(self.migration_env(), dry_run=False, progress=_adapt(progress))
 
     # --- accounts -----------------------------------------------------------------------
 
     def sign_in(self, client_secrets: str | None) -> str:
         """Run the browser OAuth flow (blocking until the user finishes); returns the email."""
-        mod = _module("calsync_tui.google.accounts", "Google sign-in")
         ctx = self.context()
-        from pathlib import Path
-
         path = Path(client_secrets) if client_secrets else None
-        return str(_call(mod, "sign_in", "sign-in")(ctx.home, ctx.store, ctx.settings, path))
+        return accounts.sign_in(ctx.home, ctx.store, ctx.settings, path)
 
     def sign_out(self, email: str) -> None:
-        mod = _module("calsync_tui.google.accounts", "Google sign-out")
         ctx = self.context()
-        _call(mod, "logout", "sign-out")(ctx.home, ctx.store, email, settings=ctx.settings)
+        accounts.logout(ctx.home, ctx.store, email, settings=ctx.settings)
 
     # --- rollback ----------------------------------------------------------------------------
 
     def rollback_preview(self, level: int) -> list[str]:
         """What rollback `level` would do, as lines for the confirmation modal (a dry-run)."""
-        fn = self._optional("calsync_tui.migration.rollback", "rollback_preview")
-        if fn is not None:
-            with self.google:
-                return preview_lines(fn(self.migration_env(), level), self._names())
-        if level != 1:
-            raise CalsyncError(f"rollback level {level} is not available in this build")
-        with self.session() as s:
-            cals = [c for c in rm.rollout_calendars(s) if c[1] != "legacy"]
-        if not cals:
-            return ["Every calendar is already in legacy mode: nothing to change."]
-        return [f"  {name}: {mode} → legacy" for name, mode, _ in cals]
+        with self.google:
+            preview = mig_rollback.rollback_preview(self.migration_env(), level)
+        return preview_lines(preview, self.names())
 
-    def rollback(self, level: int, progress: ProgressFn, cancel: CancelFn) -> Any:
-        mod = "calsync_tui.migration.rollback"
+    def rollback(self, level: int, progress: ProgressFn, cancel: CancelFn) -> str | dict[str, Any]:
         if level == 1:
-            fn = self._optional(mod, "level1")
             with self.session() as s:
-                if fn is not None:
-                    changed = fn(s, None, "rollback level 1 from the console")
-                    s.commit()
-                    return f"{len(changed)} calendar(s) back to legacy mode"
-                return f"{rm.set_all_modes(s, 'legacy')} calendar(s) back to legacy mode"
+                changed = mig_rollback.level1(s, None, "rollback level 1 from the console")
+                s.commit()
+            return f"{len(changed)} calendar(s) back to legacy mode"
         if level == 2:
-            fn2 = _call(_module(mod, "rollback"), "level2", "rollback level 2")
             with self.google:
-                return fn2(self.migration_env(), None, progress=_adapt(progress))
-        fn3 = _call(_module(mod, "rollback"), "level3", "rollback level 3")
-        return fn3(self.migration_env(), None)
+                return mig_rollback.level2(self.migration_env(), None, progress=_adapt(progress))
+        return mig_rollback.level3(self.migration_env(), None)
 
 
-def _adapt(progress: ProgressFn) -> Callable[[Any], None]:
-    """The migration core reports `Progress(done, total, failed, ...)`; the cockpit takes ints."""
+def _adapt(progress: ProgressFn) -> ProgressCallback:
+    """The migration core reports `Progress`; the cockpit takes (done, total, failed)."""
 
-    def cb(p: Any) -> None:
-        progress(
-            int(_get(p, "done", default=0)),
-            int(_get(p, "total", default=0)),
-            int(_get(p, "failed", default=0)),
-        )
+    def cb(p: Progress) -> None:
+        progress(p.done, p.total, p.failed)
 
     return cb
 
 
-def preview_lines(preview: Any, names: dict[str, str] | None = None) -> list[str]:
-    """Turn a rollback preview (text, list, dict or object with `lines`/`summary`) into lines."""
-    if preview is None:
-        return []
-    if isinstance(preview, str):
-        return preview.splitlines()
-    if isinstance(preview, list | tuple):
-        return [str(p) for p in preview]
-    lines = _get(preview, "lines", default=None)
-    if lines:
-        return [str(x) for x in lines]
-    out: list[str] = []
-    summary = _get(preview, "summary", "text", default=None)
-    if isinstance(summary, str):
-        out += summary.splitlines()
+def preview_lines(preview: RollbackPreview, names: dict[str, str] | None = None) -> list[str]:
+    """A rollback preview as modal lines: the summary, the calendars, the first undo steps."""
     names = names or {}
-    for cal in _get(preview, "calendars", default=None) or []:
-        out.append(
-            f"  {names.get(str(cal), str(cal))} ({cal})" if str(cal) in names else f"  {cal}"
-        )
-    steps = _get(preview, "steps", default=None) or []
-    for step in steps[:MAX_STEPS]:
-        conflict = _get(step, "conflict", default=None)
-        out.append(
-            f"  {_get(step, 'action', default='?')} {_get(step, 'calendar', default='')} "
-            f"{_get(step, 'event_id', default='')}"
-            + (f"  [conflict: {conflict}]" if conflict else "")
-        )
-    if len(steps) > MAX_STEPS:
-        out.append(f"  … and {len(steps) - MAX_STEPS} more")
-    if out:
-        return out
-    if isinstance(preview, dict):
-        return [f"{k}: {v}" for k, v in preview.items() if not isinstance(v, list | dict)]
-    return [str(preview)]
+    out = preview.summary.splitlines()
+    for cal in preview.calendars:
+        out.append(f"  {names[cal]} ({cal})" if cal in names else f"  {cal}")
+    for step in preview.steps[:MAX_STEPS]:
+        conflict = f"  [conflict: {step.conflict}]" if step.conflict else ""
+        cal = names.get(step.calendar, step.calendar)
+        out.append(f"  {step.action} {cal} {step.event_id}{conflict}")
+    if len(preview.steps) > MAX_STEPS:
+        out.append(f"  … and {len(preview.steps) - MAX_STEPS} more")
+    return out
+
+
+def cutover_lines(result: dict[str, Any], names: dict[str, str] | None = None) -> list[str]:
+    """`service.cutover(dry_run=True)` as modal lines: block writes per calendar and the gate."""
+    names = names or {}
+    if "resume_plan_id" in result:
+        return [f"Continues the interrupted cutover {result['resume_plan_id']}."]
+    per_cal: Counter[str] = Counter(str(w["calendar"]) for w in result.get("writes", []))
+    total = sum(per_cal.values())
+    out = [f"{total} block(s) get the template content (one patch each)."]
+    out += [f"  {names.get(cal, cal)}: {n}" for cal, n in sorted(per_cal.items())]
+    gate = result.get("gate") or {}
+    if gate:
+        out.append("")
+        out.append("Rollout gate: " + ("passed" if gate.get("passed") else "NOT passed"))
+        out += [f"  {r}" for r in gate.get("reasons", [])[:3]]
+    return out

@@ -22,7 +22,7 @@ from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged, PlanReady, TaskFinished, TaskProgress
 from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, ago
-from calsync_tui.screens.bridge import PlanView, preview_lines
+from calsync_tui.screens.bridge import PlanView
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.widgets.phase_stepper import PhaseStepper
 
@@ -518,25 +518,13 @@ class MigrationScreen(ConsoleScreen):
         self.app.call_from_thread(self.app.push_screen, ConfirmScreen(title, lines), done)
 
 
-def _summary(result: Any) -> str:
-    """One line for what a migration call returned (a text, a report dict or an object)."""
+def _summary(result: str | dict[str, Any] | None) -> str:
+    """One line for what a migration call returned (a text or a report dict)."""
     if result is None:
         return "done"
     if isinstance(result, str):
         return result
-    if isinstance(result, dict):
-        return _dict_summary(result)
-    for name in ("summary", "message"):
-        value = getattr(result, name, None)
-        if callable(value):
-            try:
-                value = value()
-            except TypeError:
-                continue
-        if isinstance(value, str):
-            return value
-    lines = preview_lines(result)
-    return "; ".join(lines)[:120] if lines else "done"
+    return _dict_summary(result)
 
 
 def _dict_summary(d: dict[str, Any]) -> str:

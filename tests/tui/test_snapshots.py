@@ -15,6 +15,8 @@ from textual.pilot import Pilot
 from calsync_tui.app import CalsyncApp
 from calsync_tui.home import AppHome
 from calsync_tui.messages import TaskProgress
+from calsync_tui.migration.plan_file import MigrationPlan
+from calsync_tui.migration.planner import PlannedWrite
 from calsync_tui.screens.bridge import PlanView, plan_view
 from calsync_tui.screens.migration import MigrationScreen
 from local_store.db import open_store
@@ -33,7 +35,7 @@ async def _settle(pilot: Pilot[Any]) -> None:
 def review_plan(home: AppHome) -> PlanView:
     """A plan derived from the data set: stamp sources and legacy blocks, delete orphans."""
     store = open_store(home.db_path, home.backups_dir)
-    writes: list[dict[str, Any]] = []
+    writes: list[PlannedWrite] = []
     try:
         with store.session() as s:
             names = {c.id: c.summary for c in s.exec(select(Calendar)).all()}
@@ -48,23 +50,28 @@ def review_plan(home: AppHome) -> PlanView:
                 }.get(e.event_class)
                 if op:
                     writes.append(
-                        {
-                            "seq": len(writes) + 1,
-                            "op": op,
-                            "calendar": names[e.calendar_id],
-                            "event_id": e.google_event_id,
-                            "correlation_id": e.correlation_id,
-                            "reason": e.event_class.replace("_", " "),
-                            "before": {"summary": e.summary},
-                        }
+                        PlannedWrite(
+                            seq=len(writes) + 1,
+                            op=op,
+                            calendar=names[e.calendar_id],
+                            event_id=e.google_event_id,
+                            correlation_id=e.correlation_id,
+                            reason=e.event_class.replace("_", " "),
+                            body=None,
+                            before={"summary": e.summary},
+                        )
                     )
     finally:
         store.close()
-    plan = {
-        "plan_id": "7c1e0b52-5d7e-4b8e-9c61-2f4a3b9d0e11",
-        "writes": writes,
-        "estimate": {"units": len(writes), "round_trips": -(-len(writes) // 50)},
-    }
+    plan = MigrationPlan(
+        plan_id="7c1e0b52-5d7e-4b8e-9c61-2f4a3b9d0e11",
+        kind="backfill",
+        created_at="2026-03-02T09:00:00Z",
+        scope=None,
+        fingerprint="test",
+        writes=writes,
+        batch_size=50,
+    )
     return plan_view(plan)
 
 
