@@ -4,6 +4,11 @@ The engine is synchronous; it runs in a thread worker (`group="engine"`, exclusi
 talks to the UI only through `post_message`. After each cycle the loop reschedules
 itself with `set_timer` (Dolphie), so cycles never overlap. While another process holds
 the home's writer lock the console opens read-only and says so.
+
+Launch rule: the console never writes to Google before the person has seen what it
+would write. On a home with no completed sync cycle yet, the first cycle is a dry run
+and the loop waits for `s`; a home that has synced before resumes its loop at once.
+The demo (`auto_sync=True`) starts writing straight away: its Google is a local sandbox.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from calsync_tui.engine.cycle import CycleReport
+from calsync_tui.engine.events import MutationsProgress, PlanReady
 from calsync_tui.errors import CalsyncError
 from calsync_tui.home import AppHome, resolve_home
 from calsync_tui.messages import CycleFinished, DataChanged, EngineEvent
@@ -51,24 +58,12 @@ def _one_line(exc: BaseException) -> str:
     return msg if isinstance(exc, CalsyncError) else f"{exc.__class__.__name__}: {msg}"
 
 
-def _cycle_summary(report: Any) -> str:
-    if report is None:
-        return "cycle done"
-    for name in ("summary", "one_line"):
-        value = getattr(report, name, None)
-        if callable(value):
-            with contextlib.suppress(TypeError):
-                value = value()
-        if isinstance(value, str):
-            return value
-    seen = getattr(report, "events_seen", None)
-    calls = getattr(report, "api_calls", None)
-    parts = ["cycle done"]
-    if seen is not None:
-        parts.append(f"{seen} events")
-    if calls is not None:
-        parts.append(f"{calls} API calls")
-    return ", ".join(parts)
+def _short_summary(report: CycleReport) -> str:
+    """The status-line form of a cycle: what it wrote (or would), failures, time."""
+    ops = report.planned if report.dry_run else report.mutations
+    verb = "would write" if report.dry_run else "wrote"
+    text = f"{verb} {sum(ops.values())}, failed {report.failed}, {report.duration_ms / 1000:.1f}s"
+    return text + (f", cascades {report.cascades}" if report.cascades else "")
 
 
 class CalsyncApp(App[None]):
@@ -138,12 +133,16 @@ class CalsyncApp(App[None]):
         *,
         clock: Clock | None = None,
         start_engine: bool = True,
+        auto_sync: bool | None = None,
     ) -> None:
         super().__init__()
         self.home = home if isinstance(home, AppHome) else AppHome(resolve_home(home))
         self.api_endpoint = api_endpoint
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.start_engine = start_engine
+        # None: decided at mount from the store (synced before → loop on; never → dry run).
+        self.auto_sync = auto_sync
+        self.cycle_progress: tuple[int, int] | None = None  # writes done/total of this cycle
         self.backend = Backend(self.home, api_endpoint)
         self.can_write = False
         self.readonly_reason: str | None = None
@@ -172,10 +171,26 @@ class CalsyncApp(App[None]):
             self.notify(f"store: {self.open_error}", severity="error", timeout=15)
         self._take_lock()
         if self.start_engine and self.can_write and self.backend.is_open:
-            self.engine_state = "idle"
-            self.schedule_cycle(0.2)
+            if self.auto_sync is None:
+                self.auto_sync = self._has_synced()
+            if self.auto_sync:
+                self.engine_state = "idle"
+                self.schedule_cycle(0.2)
+            else:
+                self.engine_state = "previewing"
+                self.engine_cycle(dry_run=True)
         self._refresh_current()
         self.set_interval(1.0, self._update_status)
+
+    def _has_synced(self) -> bool:
+        """Whether this home ever completed a real (writing) sync cycle."""
+        from local_store.queries import latest_runs
+
+        try:
+            with self.backend.session() as s:
+                return bool(latest_runs(s, 1, kind="sync"))
+        except Exception:
+            return False
 
     def _take_lock(self) -> None:
         from calsync_tui.locking import home_lock
@@ -209,7 +224,13 @@ class CalsyncApp(App[None]):
         if self.readonly_reason:
             parts.append(f"[yellow]read-only[/] ({self.readonly_reason})")
         elif self.engine_state == "running":
-            parts.append("[cyan]engine: running a cycle…[/]")
+            parts.append(f"[cyan]engine: {self.cycle_phase()}[/]")
+        elif self.engine_state == "previewing":
+            parts.append("[cyan]engine: first look, a dry run (nothing is written)…[/]")
+        elif self.engine_state == "review":
+            parts.append(
+                "[b yellow]nothing written yet[/] · this was a dry run · [b]s[/b] starts syncing"
+            )
         elif self.engine_state == "idle":
             nxt = ""
             if self.next_cycle_at is not None:
@@ -220,6 +241,13 @@ class CalsyncApp(App[None]):
         if self.last_cycle:
             parts.append(f"last: {self.last_cycle}")
         return "  ·  ".join(parts)
+
+    def cycle_phase(self) -> str:
+        """What the running cycle is doing, e.g. `writing 120/444`."""
+        if self.cycle_progress is None:
+            return "reading calendars…"
+        done, total = self.cycle_progress
+        return f"writing {done:,}/{total:,}"
 
     # --- engine loop ------------------------------------------------------------------------
 
@@ -233,11 +261,12 @@ class CalsyncApp(App[None]):
         self._timer = None
         self.next_cycle_at = None
         self.engine_state = "running"
+        self.cycle_progress = None
         self._update_status()
         self.engine_cycle(dry_run=False)
 
     @work(thread=True, group="engine", exclusive=True, exit_on_error=False)
-    def engine_cycle(self, dry_run: bool) -> Any:
+    def engine_cycle(self, dry_run: bool) -> CycleReport:
         """One cycle in a thread; progress crosses to the UI only as messages."""
         worker = get_current_worker()
 
@@ -250,10 +279,10 @@ class CalsyncApp(App[None]):
             cancel=lambda: worker.is_cancelled,
         )
         done = [] if dry_run else self.backend.after_cycle(report)
-        summary = _cycle_summary(report)
+        summary = _short_summary(report)
         if done:
             summary += " · auto-rollback: " + "; ".join(done)
-        self.post_message(CycleFinished(summary, dry_run=dry_run))
+        self.post_message(CycleFinished(summary, dry_run=dry_run, detail=report.summary()))
         return report
 
     @on(Worker.StateChanged)
@@ -267,8 +296,13 @@ class CalsyncApp(App[None]):
             self.last_cycle = f"[red]failed[/]: {_one_line(worker.error)}"
             self.notify(f"sync: {_one_line(worker.error)}", severity="error", timeout=10)
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            self.engine_state = "idle" if self.start_engine and self.can_write else "off"
-            if self.start_engine and self.can_write and event.state != WorkerState.CANCELLED:
+            self.cycle_progress = None
+            looping = self.start_engine and self.can_write and bool(self.auto_sync)
+            if self.engine_state in ("previewing", "review"):
+                self.engine_state = "review"
+            else:
+                self.engine_state = "idle" if looping else "off"
+            if looping and event.state != WorkerState.CANCELLED:
                 self.schedule_cycle(self.cycle_interval)
             self._refresh_current()
 
@@ -276,10 +310,16 @@ class CalsyncApp(App[None]):
         when = self.now().strftime("%H:%M:%S")
         self.last_cycle = f"{'dry-run' if msg.dry_run else 'cycle'} {when}: {msg.summary}"
         if msg.dry_run:
-            self.notify(f"dry-run: {msg.summary}")
+            self.notify(f"dry-run: {msg.detail or msg.summary}", timeout=10)
 
     def on_engine_event(self, msg: EngineEvent) -> None:
         kind = msg.event.__class__.__name__
+        if isinstance(msg.event, MutationsProgress):
+            self.cycle_progress = (msg.event.done, msg.event.total)
+            self._update_status()
+        elif isinstance(msg.event, PlanReady) and msg.event.mutations:
+            self.cycle_progress = (0, msg.event.mutations)
+            self._update_status()
         if kind == "AlertRaised":
             text = getattr(msg.event, "message", str(msg.event))
             self.notify(f"alert: {text}", severity="warning", timeout=10)
@@ -337,9 +377,12 @@ class CalsyncApp(App[None]):
         if not self.can_write or not self.backend.is_open:
             self.notify(self.readonly_reason or "the store is not open", severity="warning")
             return
-        if self.engine_state == "running":
+        if self.engine_state in ("running", "previewing"):
             self.notify("a cycle is already running")
             return
+        if not self.auto_sync:
+            self.auto_sync = True  # the person asked for it: keep the loop running from now on
+            self.notify("syncing: a cycle now, then every " + f"{self.cycle_interval:.0f}s")
         self._start_cycle()
 
     def action_dry_run(self) -> None:

@@ -19,9 +19,10 @@ class EngineEvent(Message):
 class CycleFinished(Message):
     """A sync cycle (or dry-run) ended; `summary` is one line for the user."""
 
-    def __init__(self, summary: str, *, dry_run: bool, ok: bool = True) -> None:
+    def __init__(self, summary: str, *, dry_run: bool, ok: bool = True, detail: str = "") -> None:
         super().__init__()
         self.summary = summary
+        self.detail = detail  # the full one-line report (counts per op, API calls)
         self.dry_run = dry_run
         self.ok = ok
 

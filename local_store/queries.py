@@ -32,7 +32,7 @@ from local_store.models import (
 SOURCE_CLASSES = ("tracked_user_event", "new_user_event")
 WRITABLE_ROLES = ("owner", "writer")
 # A block counts toward coverage only once Google's copy is confirmed up to date.
-COVERED_STATUSES = ("synced",)
+COVERED_STATUSES = ("created", "synced")  # created: Google confirmed the insert
 GONE_STATUS = "deleted"
 
 

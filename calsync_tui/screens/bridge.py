@@ -275,4 +275,6 @@ def cutover_lines(result: dict[str, Any], names: dict[str, str] | None = None) -
         out.append("")
         out.append("Rollout gate: " + ("passed" if gate.get("passed") else "NOT passed"))
         out += [f"  {r}" for r in gate.get("reasons", [])[:3]]
+        if not gate.get("passed"):
+            out.append("Yes will be refused until the gate passes (nothing is written).")
     return out

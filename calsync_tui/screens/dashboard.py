@@ -7,23 +7,31 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, ago
 from calsync_tui.widgets.phase_stepper import PhaseStepper
 
-ROLE_SHORT = {"freeBusyReader": "free/busy"}
-SHORT = {"external": "ext", "orphaned": "orph", "ignored": "ign", "error": "err"}
+# Short headers and cells so all 15 columns fit 120 columns (the whole table, no scrolling).
+ROLE_SHORT = {"freeBusyReader": "f/busy"}
+SHORT = {
+    "tracked": "trk",
+    "blocks": "blk",
+    "legacy": "lgcy",
+    "external": "ext",
+    "orphaned": "orph",
+    "ignored": "ign",
+    "error": "err",
+}
 COLUMNS = (
     "calendar",
     "account",
     "role",
-    "on",
     *(SHORT.get(name, name) for name, _ in rm.CLASS_COLUMNS),
-    "coverage",
+    "cover",
     "mode",
-    "last cycle",
+    "synced",
     "health",
 )
 
@@ -34,6 +42,11 @@ def _metric(label: str, value: str, cls: str = "") -> str:
         if not cls
         else f"[{cls}][b]{value}[/b][/]\n[dim]{label}[/dim]"
     )
+
+
+def _fit(text: str, width: int) -> str:
+    """Cut to `width` with an ellipsis, so a cut is visible as one."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class DashboardScreen(ConsoleScreen):
@@ -49,6 +62,9 @@ class DashboardScreen(ConsoleScreen):
             for key in ("cascades", "success", "latency", "stuck", "api", "alerts"):
                 yield Static("", id=f"metric-{key}", classes="metric")
         yield PhaseStepper(id="dash-phase")
+        with Horizontal(id="cycle-progress"):
+            yield Label("", id="cycle-label")
+            yield ProgressBar(total=1, show_eta=False, id="cycle-bar")
         table: DataTable[str] = DataTable(id="calendars", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static(
@@ -88,22 +104,40 @@ class DashboardScreen(ConsoleScreen):
             table.move_cursor(row=keep)
         super().refresh_data()
 
+    def update_status(self) -> None:
+        """The status line, plus the running cycle's writes as a bar (done/total)."""
+        super().update_status()
+        try:
+            box = self.query_one("#cycle-progress", Horizontal)
+        except Exception:
+            return
+        running = self.capp.engine_state in ("running", "previewing")
+        box.display = running
+        if not running:
+            return
+        self.query_one("#cycle-label", Label).update(f"sync cycle: {self.capp.cycle_phase()}")
+        bar = self.query_one("#cycle-bar", ProgressBar)
+        done, total = self.capp.cycle_progress or (0, 0)
+        if total:
+            bar.update(total=total, progress=done)
+        else:
+            bar.update(total=None)
+
     def _cells(self, r: rm.CalendarRow, now: object) -> list[str]:
         from datetime import datetime
 
         assert isinstance(now, datetime)
-        cov = "-" if r.coverage is None else f"{r.coverage * 100:.1f}%"
+        cov = "-" if r.coverage is None else f"{r.coverage * 100:.0f}%"
         health = {
             "ok": "[green]ok[/]",
-            "attention": "[yellow]attention[/]",
+            "attention": "[yellow]check[/]",
             "error": "[red]error[/]",
             "off": "[dim]off[/]",
         }[r.health]
         return [
-            r.summary[:18],
-            r.account[:18],
+            _fit(r.summary, 16),
+            _fit(r.account.rsplit(".", 1)[0] if "@" in r.account else r.account, 14),
             ROLE_SHORT.get(r.access_role, r.access_role),
-            "●" if r.enabled else "○",
             *(str(r.counts[name]) for name, _ in rm.CLASS_COLUMNS),
             cov,
             r.engine_mode,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from textual.pilot import Pilot
 
 from calsync_tui.app import CalsyncApp
@@ -40,7 +40,7 @@ def review_plan(home: AppHome) -> PlanView:
         with store.session() as s:
             names = {c.id: c.summary for c in s.exec(select(Calendar)).all()}
             rows = s.exec(
-                select(EventState).order_by(EventState.calendar_id, EventState.start)
+                select(EventState).order_by(col(EventState.calendar_id), col(EventState.start))
             ).all()
             for e in rows:
                 op = {
