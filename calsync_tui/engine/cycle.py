@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import insert, select, update
 
+from calsync_tui.engine import scope
 from calsync_tui.engine.classify import ClassifyContext, classify, legacy_suffix
 from calsync_tui.engine.events import (
     AlertRaised,
@@ -112,6 +113,9 @@ class CycleReport:
     reconciled: int = 0
     # google calendar id -> {"cascades", "writes", "failed"} (auto-rollback per calendar)
     per_calendar: dict[str, dict[str, int]] = field(default_factory=dict)
+    # "full" (planned over the whole store) or "scoped" (changed families only; see scope.py)
+    scope: str = scope.FULL
+    scope_reason: str = ""
 
     def to_json(self, *, with_plan: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -138,6 +142,8 @@ class CycleReport:
             "reconciled": self.reconciled,
             "run_id": self.run_id,
             "per_calendar": self.per_calendar,
+            "scope": self.scope,
+            "scope_reason": self.scope_reason,
             "plan_id": self.plan.plan_id if self.plan else None,
         }
         if with_plan and self.plan is not None:
@@ -257,6 +263,10 @@ class _Cycle:
         self.unavailable_accounts: dict[str, str] = {}
         # Full dicts of blocks listed this cycle: the journal's `before` for their writes.
         self.listed: dict[tuple[int, str], GoogleEvent] = {}
+        # Scoped cycle (scope.py): rows as loaded from the DB, before this cycle's changes.
+        self.scoped = False
+        self.fingerprint = ""
+        self.loaded: dict[tuple[int, str], Row] = {}
 
     # --- gateways --------------------------------------------------------------------
 
@@ -348,9 +358,7 @@ class _Cycle:
                     EngineMode.LEGACY,
                 )
                 cal.row["engine_mode"] = str(EngineMode.LEGACY)
-        with self.store.engine.connect() as conn:
-            rows = load_rows(conn, [c.ref.local_id for c in cals])
-            used_ids = all_correlation_ids(conn)
+        rows, used_ids = self._load(cals, pages, window_start, window_end, now)
         changed: dict[tuple[int, str], Row] = {}
         for cal in cals:
             listed = pages.get(cal.ref.local_id)
@@ -360,24 +368,19 @@ class _Cycle:
             listed = pages.get(cal.ref.local_id)
             if listed is None:
                 continue
-            cctx = ClassifyContext(
-                installation_id=self.installation_id,
-                calendar_google_id=cal.ref.google_id,
-                mode=cal.ref.mode,
-                legacy_markers=s.legacy_markers,
-                ignored_event_types=s.ignored_event_types,
-                owner_emails=frozenset({cal.email.lower(), cal.ref.google_id.lower()}),
-                window_start=window_start,
-                window_end=window_end,
-            )
+            cctx = self._classify_context(cal, window_start, window_end)
             self._apply_page(cal, listed, cctx, rows, used_ids, changed, now)
         self._rewindow(cals, rows, changed, window_start, window_end)
+        if self.scoped:
+            self._load_families(cals, rows)
         unavailable = frozenset(
             c.ref.google_id
             for c in cals
             if c.email in self.unavailable_accounts or c.row.get("last_error")
         )
         sources, blocks, classes = self._items(cals, rows, changed)
+        if self.scoped:
+            classes = self._scoped_classes(cals, classes)
         self.report.classes = dict(classes)
         self.report.events_seen = sum(classes.values())
         plan = build_plan(
@@ -420,7 +423,198 @@ class _Cycle:
                 cancel=self.cancel,
             )
         self._finish(exec_report, sources, t0)
+        self._leave_marker(cals, pages, exec_report, unavailable)
         return self.report
+
+    # --- scope (full store, or only the changed families) -----------------------------
+
+    def _classify_context(
+        self, cal: _Cal, window_start: datetime, window_end: datetime
+    ) -> ClassifyContext:
+        s = self.settings
+        return ClassifyContext(
+            installation_id=self.installation_id,
+            calendar_google_id=cal.ref.google_id,
+            mode=cal.ref.mode,
+            legacy_markers=s.legacy_markers,
+            ignored_event_types=s.ignored_event_types,
+            owner_emails=frozenset({cal.email.lower(), cal.ref.google_id.lower()}),
+            window_start=window_start,
+            window_end=window_end,
+        )
+
+    def _load(
+        self,
+        cals: list[_Cal],
+        pages: dict[int, EventPage],
+        window_start: datetime,
+        window_end: datetime,
+        now: datetime,
+    ) -> tuple[dict[tuple[int, str], Row], dict[str, tuple[int, str]]]:
+        """Rows and used correlation ids: the whole store, or (when provably
+        equivalent, see scope.py) the changed events and their id owners only."""
+        ids = [c.ref.local_id for c in cals]
+        with self.store.engine.connect() as conn:
+            self.fingerprint = scope.fingerprint(
+                conn,
+                [
+                    (c.ref.local_id, c.ref.google_id, c.ref.access_role, c.email, str(c.ref.mode))
+                    for c in cals
+                ],
+                self.settings,
+                self.installation_id,
+                now,
+            )
+            read_all = all(
+                c.ref.local_id in pages and not pages[c.ref.local_id].full for c in cals
+            ) and not (self.unavailable_accounts or self.report.errors)
+            reason = scope.blocker(
+                scope.get_marker(self.store),
+                fp=self.fingerprint,
+                water=scope.high_water(conn),
+                unfinished_rows=scope.unfinished(conn) + self.report.reconciled,
+                modes=[c.ref.mode for c in cals],
+                all_read_incrementally=read_all,
+                changed_events=sum(len(p.events) for p in pages.values()),
+                dry_run=self.dry_run,
+            )
+            if reason is not None:
+                self.report.scope, self.report.scope_reason = scope.FULL, reason
+                return load_rows(conn, ids), all_correlation_ids(conn)
+            self.scoped = True
+            self.report.scope = scope.SCOPED
+            return self._scoped_rows(conn, cals, pages, window_start, window_end)
+
+    def _keep(self, rows: dict[tuple[int, str], Row], found: list[Row]) -> list[Row]:
+        """Add DB rows not loaded yet (a loaded row may already carry this cycle's
+        changes); returns the new ones."""
+        new = []
+        for r in found:
+            key = (r["calendar_id"], r["google_event_id"])
+            if key not in rows:
+                rows[key] = r
+                self.loaded[key] = r
+                new.append(r)
+        return new
+
+    def _scoped_rows(
+        self,
+        conn: Any,
+        cals: list[_Cal],
+        pages: dict[int, EventPage],
+        window_start: datetime,
+        window_end: datetime,
+    ) -> tuple[dict[tuple[int, str], Row], dict[str, tuple[int, str]]]:
+        """The listed events' rows, their series' instances, the rows owning any id a
+        listed event may take, and parked rows the window now reaches."""
+        ids = [c.ref.local_id for c in cals]
+        rows: dict[tuple[int, str], Row] = {}
+        keys: list[tuple[int, str]] = []
+        candidates: set[str] = set()
+        for cal in cals:
+            page = pages[cal.ref.local_id]
+            cctx = self._classify_context(cal, window_start, window_end)
+            masters = []
+            for event in page.events:
+                gid = str(event.get("id") or "")
+                if not gid:
+                    continue
+                keys.append((cal.ref.local_id, gid))
+                if event.get("status") == "cancelled":
+                    if not event.get("recurringEventId"):
+                        masters.append(gid)
+                    continue
+                cls = classify(event, cctx)
+                if cls.correlation_id:
+                    candidates.add(cls.correlation_id)
+                if cls.is_source:
+                    fresh = self._fresh_source_id(cal, event)
+                    if fresh:
+                        candidates.add(fresh)
+            if masters:
+                self._keep(rows, scope.series_rows(conn, cal.ref.local_id, masters))
+        self._keep(rows, scope.rows_by_key(conn, keys))
+        # Id owners anywhere (a disabled calendar's row keeps its id unique too).
+        owners = scope.rows_by_correlation(conn, candidates, None)
+        used_ids = {r["correlation_id"]: (r["calendar_id"], r["google_event_id"]) for r in owners}
+        self._keep(rows, [r for r in owners if r["calendar_id"] in ids])
+        for r in scope.outside_window_rows(conn, ids, OUTSIDE_WINDOW):
+            start_utc = as_datetime(r.get("start_utc"))
+            if start_utc is not None and window_start <= start_utc < window_end:
+                self._keep(rows, [r])
+        for key, r in rows.items():
+            used_ids[r["correlation_id"]] = key
+        return rows, used_ids
+
+    def _load_families(self, cals: list[_Cal], rows: dict[tuple[int, str], Row]) -> None:
+        """Close the loaded set over lineage: a source's blocks, a block's source (and so
+        its sibling blocks), by the old and the new ids of every loaded row."""
+        ids = [c.ref.local_id for c in cals]
+        frontier: set[str] = set()
+        for r in [*rows.values(), *self.loaded.values()]:
+            frontier.update(v for v in (r["correlation_id"], r.get("source_correlation_id")) if v)
+        queried: set[str] = set()
+        with self.store.engine.connect() as conn:
+            while frontier - queried:
+                batch = frontier - queried
+                queried |= batch
+                found = scope.rows_by_correlation(conn, batch, ids)
+                found += scope.rows_by_source(conn, batch, ids)
+                frontier = set()
+                for r in self._keep(rows, found):
+                    frontier.update(
+                        v for v in (r["correlation_id"], r.get("source_correlation_id")) if v
+                    )
+
+    def _scoped_classes(self, cals: list[_Cal], loaded_classes: Counter[str]) -> Counter[str]:
+        """Whole-store class counts: the DB's GROUP BY, with the loaded rows' stored
+        classes swapped for this cycle's."""
+        with self.store.engine.connect() as conn:
+            out = Counter(scope.class_counts(conn, [c.ref.local_id for c in cals]))
+        for r in self.loaded.values():
+            if r.get("status") != str(Status.DELETED):
+                out[str(r.get("event_class"))] -= 1
+        out.update(loaded_classes)
+        return Counter({k: v for k, v in out.items() if v > 0})
+
+    def _leave_marker(
+        self,
+        cals: list[_Cal],
+        pages: dict[int, EventPage],
+        exec_report: ExecuteReport,
+        unavailable: frozenset[str],
+    ) -> None:
+        """After a clean non-dry cycle the store is converged: the next cycle may be
+        scoped. Anything less (failure, skip, error, cascade, stuck) forces a full one."""
+        if self.dry_run:
+            return  # writes no state; high_water ignores dry runs
+        r = self.report
+        clean = (
+            not r.errors
+            and not unavailable
+            and r.failed == 0
+            and exec_report.skipped == 0
+            and r.cascades == 0
+            and r.stuck == 0
+            and all(c.ref.local_id in pages for c in cals)
+        )
+        if not clean:
+            scope.forget(self.store)
+            return
+        with self.store.engine.connect() as conn:
+            run_id, mut_id = scope.high_water(conn)
+        prior = scope.get_marker(self.store)
+        scoped = r.scope == scope.SCOPED and prior is not None
+        scope.remember(
+            self.store,
+            scope.Marker(
+                fingerprint=self.fingerprint,
+                last_run_id=run_id,
+                last_mutation_id=mut_id,
+                cycles_since_full=prior.cycles_since_full + 1 if scoped and prior else 0,
+                full_at=prior.full_at if scoped and prior else time.monotonic(),
+            ),
+        )
 
     # --- reading ---------------------------------------------------------------------
 
