@@ -37,7 +37,7 @@ from calsync_tui.palette import ConsoleCommands
 from calsync_tui.screens.accounts import AccountsScreen
 from calsync_tui.screens.activity import ActivityScreen
 from calsync_tui.screens.alerts import AlertsScreen
-from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.screens.base import ConsoleScreen, tone
 from calsync_tui.screens.bridge import Backend
 from calsync_tui.screens.dashboard import DashboardScreen
 from calsync_tui.screens.events import EventsScreen
@@ -162,6 +162,10 @@ class CalsyncApp(App[None]):
     def now(self) -> datetime:
         return self.clock()
 
+    def tone(self, name: str) -> str:
+        """A named colour readable on the current theme (see `screens.base.tone`)."""
+        return tone(name, self.current_theme.dark)
+
     def on_mount(self) -> None:
         try:
             self.backend.open()
@@ -219,17 +223,18 @@ class CalsyncApp(App[None]):
 
     def status_text(self) -> str:
         parts: list[str] = []
+        warn, info = self.tone("yellow"), self.tone("cyan")
         if self.open_error:
             parts.append(f"[red]store: {self.open_error}[/]")
         if self.readonly_reason:
-            parts.append(f"[yellow]read-only[/] ({self.readonly_reason})")
+            parts.append(f"[{warn}]read-only[/] ({self.readonly_reason})")
         elif self.engine_state == "running":
-            parts.append(f"[cyan]engine: {self.cycle_phase()}[/]")
+            parts.append(f"[{info}]engine: {self.cycle_phase()}[/]")
         elif self.engine_state == "previewing":
-            parts.append("[cyan]engine: first look, a dry run (nothing is written)…[/]")
+            parts.append(f"[{info}]engine: first look, a dry run (nothing is written)…[/]")
         elif self.engine_state == "review":
             parts.append(
-                "[b yellow]nothing written yet[/] · this was a dry run · [b]s[/b] starts syncing"
+                f"[b {warn}]nothing written yet[/] · this was a dry run · [b]s[/b] starts syncing"
             )
         elif self.engine_state == "idle":
             nxt = ""
@@ -398,6 +403,7 @@ class CalsyncApp(App[None]):
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+        self._refresh_current()  # markup colours are picked per theme
 
 
 def default_home_path() -> Path:

@@ -36,7 +36,9 @@ class AlertsScreen(ConsoleScreen):
         with self.app.batch_update():
             t.clear()
             for a in rows:
-                style = "dim" if a.acknowledged else LEVEL_STYLE.get(a.level, "")
+                style = (
+                    "dim" if a.acknowledged else self.capp.tone(LEVEL_STYLE.get(a.level, "default"))
+                )
                 t.add_row(
                     a.created_at.strftime("%m-%d %H:%M"),
                     f"[{style}]{a.level}[/]",

@@ -17,6 +17,22 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Named colours that stay readable on the light theme's pale background (yellow and cyan
+# are unreadable there); `tone(name, dark)` picks one per theme.
+LIGHT_TONES = {
+    "yellow": "dark_orange3",
+    "cyan": "dodger_blue3",
+    "green": "green4",
+    "red": "red3",
+    "blue": "blue3",
+    "magenta": "magenta3",
+}
+
+
+def tone(name: str, dark: bool) -> str:
+    """The colour to use for `name` on a dark (as is) or light theme."""
+    return name if dark else LIGHT_TONES.get(name, name)
+
 
 def ago(when: datetime | None, now: datetime) -> str:
     """'3m ago' style age, stable under a fixed clock (snapshots)."""

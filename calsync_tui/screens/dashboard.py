@@ -128,10 +128,11 @@ class DashboardScreen(ConsoleScreen):
 
         assert isinstance(now, datetime)
         cov = "-" if r.coverage is None else f"{r.coverage * 100:.0f}%"
+        t = self.capp.tone
         health = {
-            "ok": "[green]ok[/]",
-            "attention": "[yellow]check[/]",
-            "error": "[red]error[/]",
+            "ok": f"[{t('green')}]ok[/]",
+            "attention": f"[{t('yellow')}]check[/]",
+            "error": f"[{t('red')}]error[/]",
             "off": "[dim]off[/]",
         }[r.health]
         return [
@@ -146,6 +147,8 @@ class DashboardScreen(ConsoleScreen):
         ]
 
     def _fill_metrics(self, h: rm.Headline | None) -> None:
+        t = self.capp.tone
+
         def put(key: str, text: str) -> None:
             self.query_one(f"#metric-{key}", Static).update(text)
 
@@ -157,19 +160,23 @@ class DashboardScreen(ConsoleScreen):
             put("api", _metric("API calls/hour", "0"))
             put("alerts", _metric("open alerts", str(h.open_alerts if h else 0)))
             return
-        put("cascades", _metric("cascades", str(h.cascades), "red" if h.cascades else "green"))
+        put(
+            "cascades", _metric("cascades", str(h.cascades), t("red") if h.cascades else t("green"))
+        )
         rate = "-" if h.success_rate is None else f"{h.success_rate * 100:.2f}%"
         put(
             "success",
-            _metric("success rate", rate, "green" if (h.success_rate or 0) >= 0.995 else "yellow"),
+            _metric(
+                "success rate", rate, t("green") if (h.success_rate or 0) >= 0.995 else t("yellow")
+            ),
         )
         lat = "-" if h.latency_ms is None else f"{h.latency_ms:.0f} ms"
         put("latency", _metric("cycle latency", lat))
-        put("stuck", _metric("stuck", str(h.stuck), "red" if h.stuck else "green"))
+        put("stuck", _metric("stuck", str(h.stuck), t("red") if h.stuck else t("green")))
         put("api", _metric("API calls/hour", str(h.api_calls_last_hour)))
         put(
             "alerts",
-            _metric("open alerts", str(h.open_alerts), "red" if h.open_alerts else "green"),
+            _metric("open alerts", str(h.open_alerts), t("red") if h.open_alerts else t("green")),
         )
 
     def action_open_calendar(self) -> None:

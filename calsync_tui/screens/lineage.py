@@ -10,13 +10,17 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.screens.base import ConsoleScreen, tone
 
 
-def _label(node: rm.LineageNode, role: str) -> str:
+def _label(node: rm.LineageNode, role: str, dark: bool = True) -> str:
     e = node.event
-    status = f"[red]{e.status}[/]" if e.status == "failed" else e.status
-    stamp = "[green]stamped[/]" if e.stamped else "[yellow]unstamped[/]"
+    status = f"[{tone('red', dark)}]{e.status}[/]" if e.status == "failed" else e.status
+    stamp = (
+        f"[{tone('green', dark)}]stamped[/]"
+        if e.stamped
+        else f"[{tone('yellow', dark)}]unstamped[/]"
+    )
     return (
         f"[b]{role}[/b] {node.calendar}: {e.summary or '(no title)'}  "
         f"[dim]{e.event_class}[/] {status} {stamp}"
@@ -57,6 +61,7 @@ class LineageScreen(ConsoleScreen):
         view = self.read(lambda s: rm.lineage(s, self.ident), rm.LineageView(None, [], self.ident))
         tree: Tree[None] = self.query_one(Tree)
         tree.clear()
+        dark = self.app.current_theme.dark
         title = self.query_one("#lineage-title", Static)
         if view.source is None and not view.blocks:
             tree.root.set_label(f"no event {self.ident}")
@@ -64,13 +69,13 @@ class LineageScreen(ConsoleScreen):
             super().refresh_data()
             return
         if view.source is None:
-            tree.root.set_label("[red]source gone[/] (orphaned block)")
+            tree.root.set_label(f"[{self.capp.tone('red')}]source gone[/] (orphaned block)")
         else:
-            tree.root.set_label(_label(view.source, "source"))
+            tree.root.set_label(_label(view.source, "source", dark))
             _fill(tree.root, view.source)
         targets = tree.root.add(f"busy blocks ({len(view.blocks)})", expand=True)
         for b in view.blocks:
-            _fill(targets.add(_label(b, "block"), expand=True), b)
+            _fill(targets.add(_label(b, "block", dark), expand=True), b)
         tree.root.expand()
         title.update(
             f"Lineage of [b]{self.ident}[/b]: {len(view.blocks)} block(s)  [dim]esc: back[/]"

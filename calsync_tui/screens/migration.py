@@ -211,7 +211,11 @@ class MigrationScreen(ConsoleScreen):
             return
         target = self.rollout_target if self.rollout_target is not None else view.rollout_percent
         bar = "█" * (target // 10) + "░" * (10 - target // 10)
-        pending = "" if target == view.rollout_percent else f"  [yellow]o to apply {target}%[/]"
+        pending = (
+            ""
+            if target == view.rollout_percent
+            else f"  [{self.capp.tone('yellow')}]o to apply {target}%[/]"
+        )
         modes = "  ".join(f"{m} {n}" for m, n in sorted(view.modes.items()))
         self.query_one("#mig-rollout", Static).update(
             f"hybrid on {view.rollout_percent}% of calendars\n{bar} {target}%{pending}\n{modes}"
@@ -229,8 +233,8 @@ class MigrationScreen(ConsoleScreen):
                 return
             p = self.plan
             title.update(
-                f"[b]Plan {p.plan_id[:8]}[/b]  {len(p.lines):,} writes · {p.api_calls:,} API calls "
-                f"in {p.round_trips:,} round trips  [dim]y approve · n reject · enter drill in[/]"
+                f"[b]Plan {p.plan_id[:8]}[/b]  {len(p.lines):,} writes, {p.api_calls:,} API calls, "
+                f"{p.round_trips:,} round trip(s)  [dim]y approve · n reject[/]"
             )
             for cal, counter in sorted(p.totals.items()):
                 t.add_row(
@@ -271,7 +275,9 @@ class MigrationScreen(ConsoleScreen):
         bar.display = True
         bar.update(total=max(1, msg.total), progress=msg.done + msg.failed)
         paused = (
-            " [yellow](paused)[/]" if self.read(rm.migration_view, None) and self._paused() else ""
+            f" [{self.capp.tone('yellow')}](paused)[/]"
+            if self.read(rm.migration_view, None) and self._paused()
+            else ""
         )
         self.query_one("#task-label", Label).update(f"{msg.task}{paused}")
         self.query_one("#task-rate", Static).update(
@@ -378,7 +384,7 @@ class MigrationScreen(ConsoleScreen):
         lines = [
             f"Plan {plan.plan_id}",
             f"{len(plan.lines):,} Google writes, {plan.api_calls:,} API calls in "
-            f"{plan.round_trips:,} round trips.",
+            f"{plan.round_trips:,} round trip(s).",
             "",
         ]
         for cal, counter in sorted(plan.totals.items()):

@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from calsync_tui.screens.base import tone
 from calsync_tui.screens.readmodel import EventRow
 
 PAGE = 200
@@ -59,8 +60,8 @@ class EventList(ScrollView, can_focus=True):
     """Rows of one calendar's events; Enter posts `EventList.Selected`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First", show=False),
@@ -137,12 +138,16 @@ class EventList(ScrollView, can_focus=True):
                 "event-list--cursor" if self.has_focus else "event-list--cursor-blur"
             )
         start = row.start.replace("T", " ")[:16]
+        dark = self.app.current_theme.dark
         cells: list[tuple[str, Style]] = [
             (_fit(start, 17), base),
-            (_fit(row.event_class, 18), base + Style.parse(CLASS_STYLE.get(row.event_class, ""))),
+            (
+                _fit(row.event_class, 18),
+                base + Style.parse(tone(CLASS_STYLE.get(row.event_class, "none"), dark)),
+            ),
             (
                 _fit(row.status, 9),
-                base + (Style(color="red") if row.status == "failed" else Style()),
+                base + (Style(color=tone("red", dark)) if row.status == "failed" else Style()),
             ),
             (_fit("yes" if row.stamped else "-", 5), base),
             (_fit(row.google_event_id, 26), base + Style(dim=True)),

@@ -6,6 +6,7 @@ from typing import Any
 
 from textual.widgets import Static
 
+from calsync_tui.screens.base import tone
 from calsync_tui.screens.readmodel import PHASE_NAMES, MigrationView
 
 
@@ -22,7 +23,7 @@ def _gate_mark(gate: Any) -> str:
     return "[dim]·[/]"
 
 
-def stepper_text(view: MigrationView | None) -> str:
+def stepper_text(view: MigrationView | None, dark: bool = True) -> str:
     if view is None:
         return "[dim]migration: no store[/]"
     parts: list[str] = []
@@ -32,13 +33,13 @@ def stepper_text(view: MigrationView | None) -> str:
         if i == view.phase:
             parts.append(f"[reverse b] {label} [/]")
         elif i < view.phase:
-            parts.append(f"[green]{label}[/]")
+            parts.append(f"[{tone('green', dark)}]{label}[/]")
         else:
             parts.append(f"[dim]{label}[/]")
     modes = " ".join(f"{m}:{n}" for m, n in sorted(view.modes.items())) or "no calendars"
     flags = []
     if view.paused:
-        flags.append("[yellow]paused[/]")
+        flags.append(f"[{tone('yellow', dark)}]paused[/]")
     if not view.legacy_detection:
         flags.append("legacy detection off")
     tail = f"  rollout {view.rollout_percent}%  modes {modes}" + (
@@ -49,4 +50,4 @@ def stepper_text(view: MigrationView | None) -> str:
 
 class PhaseStepper(Static):
     def show(self, view: MigrationView | None) -> None:
-        self.update(stepper_text(view))
+        self.update(stepper_text(view, self.app.current_theme.dark))
