@@ -212,7 +212,7 @@ def test_recurring_instance_moved_and_cancelled(three: tuple[World, list[str]]) 
 
 
 def test_counts_come_from_the_whole_store(three: tuple[World, list[str]]) -> None:
-    w, cals = three
+    w, _ = three
     idle = w.sync()
     assert idle.scope == scope.SCOPED and idle.planned == {}
     full = w.sync(dry_run=True)
@@ -275,7 +275,7 @@ def test_full_listing_is_full(three: tuple[World, list[str]]) -> None:
 
 
 def test_other_writers_pending_and_creating_are_full(three: tuple[World, list[str]]) -> None:
-    w, cals = three
+    w, _ = three
     now = datetime.now(UTC)
     with w.ctx.store.engine.begin() as conn:
         conn.execute(insert(SyncRun.__table__).values(kind="discover", started_at=now))  # type: ignore[attr-defined]
