@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import initialize, rule
+from hypothesis.stateful import initialize, rule, run_state_machine_as_test
 from sqlalchemy import insert, update
 
 from calsync_tui.engine import scope
@@ -27,6 +27,8 @@ from tests.engine.test_stateful import SyncMachine
 from tests.engine.world import World, iter_blocks, when
 
 SCOPED_CHECKS: list[int] = []
+_CAL = Calendar.__table__  # type: ignore[attr-defined]
+_ES = EventState.__table__  # type: ignore[attr-defined]
 
 
 def checked_sync(w: World, *, invariants: bool = True) -> CycleReport:
@@ -249,7 +251,7 @@ def test_settings_and_calendars_changes_are_full(three: tuple[World, list[str]])
     with w.ctx.store.engine.begin() as conn:
         conn.execute(
             update(Calendar.__table__)  # type: ignore[attr-defined]
-            .where(Calendar.google_id == cals[3])
+            .where(_CAL.c.google_id == cals[3])
             .values(access_role="writer")
         )
     _full_because(w, "calendars")
@@ -260,7 +262,7 @@ def test_legacy_mode_is_full(three: tuple[World, list[str]]) -> None:
     with w.ctx.store.engine.begin() as conn:
         conn.execute(
             update(Calendar.__table__)  # type: ignore[attr-defined]
-            .where(Calendar.google_id == cals[1])
+            .where(_CAL.c.google_id == cals[1])
             .values(engine_mode="hybrid")
         )
     w.sync()  # mode changed: fingerprint
@@ -283,7 +285,7 @@ def test_other_writers_pending_and_creating_are_full(three: tuple[World, list[st
     with w.ctx.store.engine.begin() as conn:
         conn.execute(
             update(EventState.__table__)  # type: ignore[attr-defined]
-            .where(EventState.event_type == "busy_block")
+            .where(_ES.c.event_type == "busy_block")
             .values(status="creating")
         )
     report = w.sync()
@@ -328,3 +330,18 @@ def test_a_cycle_with_errors_forces_full_next(three: tuple[World, list[str]]) ->
     _full_because(w, "no clean full cycle")
     w.assert_ok()
     assert w.sync().scope == scope.SCOPED
+
+
+@pytest.mark.campaign
+def test_scoped_campaign() -> None:
+    """`make campaign`: many more random histories, longer ones."""
+    run_state_machine_as_test(
+        ScopedMachine,
+        settings=settings(
+            max_examples=int(os.environ.get("CALSYNC_CAMPAIGN_EXAMPLES", "300")),
+            stateful_step_count=40,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
+    assert sum(SCOPED_CHECKS) > 0
