@@ -60,9 +60,18 @@ def _png(svg: Path) -> Path | None:
     return png
 
 
+async def first_look(home: Path, api: str) -> Path:
+    """A home that never synced: the console's dry run, waiting for `s` (the launch rule)."""
+    app = CalsyncApp(home=home, api_endpoint=api)
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot)
+        app.save_screenshot(filename="dashboard-first-look.svg", path=str(OUT))
+    return OUT / "dashboard-first-look.svg"
+
+
 async def shoot(home: Path, api: str) -> list[Path]:
+    made: list[Path] = [await first_look(home, api)]
     app = CalsyncApp(home=home, api_endpoint=api, start_engine=False)
-    made: list[Path] = []
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.action_sync_now()
@@ -91,7 +100,9 @@ async def shoot(home: Path, api: str) -> list[Path]:
         await save("migration-approve")
         await _keys(pilot, "y")
         await save("migration-backfill-done")
-        await _keys(pilot, "1")
+        await _keys(pilot, *["plus"] * 10, "o", "y")
+        await save("migration-rollout")
+        await _keys(pilot, "2")
         await save("rollback-confirm")
         await _keys(pilot, "n", "j")
         await save("activity")
