@@ -602,15 +602,14 @@ class _Cycle:
             scope.forget(self.store)
             return
         with self.store.engine.connect() as conn:
-            run_id, mut_id = scope.high_water(conn)
+            water = scope.high_water(conn)
         prior = scope.get_marker(self.store)
         scoped = r.scope == scope.SCOPED and prior is not None
         scope.remember(
             self.store,
             scope.Marker(
                 fingerprint=self.fingerprint,
-                last_run_id=run_id,
-                last_mutation_id=mut_id,
+                water=water,
                 cycles_since_full=prior.cycles_since_full + 1 if scoped and prior else 0,
                 full_at=prior.full_at if scoped and prior else time.monotonic(),
             ),

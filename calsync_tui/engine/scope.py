@@ -8,8 +8,8 @@ just those is equivalent to the full plan *only* while nothing else moved, so th
 path is allowed only when every condition below holds; anything else runs the full path:
 
 - a clean (no failure, no skip, no error, no cascade, nothing stuck) non-dry cycle of this
-  process, on this store, was the last non-dry run (SyncRun and Mutation ids unchanged
-  since: no other process or migration step wrote in between);
+  process, on this store, was the last non-dry run (SyncRun and Mutation ids, EventState
+  row count and last rowid unchanged since: no other process or migration step wrote);
 - the same fingerprint: enabled calendars, roles, accounts and modes, planning settings,
   installation id, migration state and the window's day;
 - every calendar mode is uuid (legacy matching by title and time is global);
@@ -51,8 +51,7 @@ class Marker:
     """What a clean non-dry cycle leaves behind for the next one to compare."""
 
     fingerprint: str
-    last_run_id: int
-    last_mutation_id: int
+    water: tuple[int, int, int, int]  # high_water() right after that cycle
     cycles_since_full: int
     full_at: float  # time.monotonic() of the last full-scope cycle
 
@@ -108,11 +107,13 @@ def fingerprint(
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def high_water(conn: Connection) -> tuple[int, int]:
-    """(last non-dry SyncRun id, last Mutation id): any write by anyone moves one."""
+def high_water(conn: Connection) -> tuple[int, int, int, int]:
+    """Last non-dry SyncRun id, last Mutation id, EventState row count and last rowid:
+    a run, a journal write or a row added/removed by anyone else moves one of them."""
     run = conn.exec_driver_sql("SELECT max(id) FROM syncrun WHERE kind != 'dry_run'").scalar()
     mut = conn.exec_driver_sql("SELECT max(id) FROM mutation").scalar()
-    return int(run or 0), int(mut or 0)
+    count, last = conn.exec_driver_sql("SELECT count(*), max(rowid) FROM eventstate").one()
+    return int(run or 0), int(mut or 0), int(count or 0), int(last or 0)
 
 
 def unfinished(conn: Connection) -> int:
@@ -130,7 +131,7 @@ def blocker(
     marker: Marker | None,
     *,
     fp: str,
-    water: tuple[int, int],
+    water: tuple[int, int, int, int],
     unfinished_rows: int,
     modes: Iterable[EngineMode],
     all_read_incrementally: bool,
@@ -144,8 +145,8 @@ def blocker(
         return "no clean full cycle in this process yet"
     if marker.fingerprint != fp:
         return "calendars, settings, migration state or day changed"
-    if water != (marker.last_run_id, marker.last_mutation_id):
-        return "another run or journal write since the last cycle"
+    if water != marker.water:
+        return "another run, journal write or stored row since the last cycle"
     if marker.cycles_since_full >= FULL_EVERY_CYCLES:
         return "periodic full cycle (cycle count)"
     if time.monotonic() - marker.full_at >= FULL_EVERY_SECONDS:
