@@ -87,6 +87,9 @@ class EventState(SQLModel, table=True):
     source_correlation_id: str | None = None
     status: str = "synced"  # creating | created | synced | failed | deleted
     recurring_event_id: str | None = None
+    # iCalUID (plus "|originalStartTime" for an instance): copies of the same meeting on
+    # other calendars share it, so the engine mirrors a meeting once, not once per copy.
+    ical_key: str | None = Field(default=None, index=True)
     summary: str = ""
     title_hash: str = ""
     start: str = ""  # RFC 3339 dateTime or yyyy-mm-dd

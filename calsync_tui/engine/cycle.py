@@ -37,6 +37,7 @@ from calsync_tui.engine.fields import (
     mirror_digest,
     original_start_key,
     parse_times,
+    same_event_key,
     title_digest,
     title_of,
 )
@@ -551,20 +552,31 @@ class _Cycle:
         its sibling blocks), by the old and the new ids of every loaded row."""
         ids = [c.ref.local_id for c in cals]
         frontier: set[str] = set()
+        # Copies of the same meeting on other calendars decide each other's blocks.
+        ical_frontier: set[str] = set()
         for r in [*rows.values(), *self.loaded.values()]:
             frontier.update(v for v in (r["correlation_id"], r.get("source_correlation_id")) if v)
+            if r.get("ical_key"):
+                ical_frontier.add(r["ical_key"])
         queried: set[str] = set()
+        ical_queried: set[str] = set()
         with self.store.engine.connect() as conn:
-            while frontier - queried:
+            while frontier - queried or ical_frontier - ical_queried:
                 batch = frontier - queried
+                ical_batch = ical_frontier - ical_queried
                 queried |= batch
+                ical_queried |= ical_batch
                 found = scope.rows_by_correlation(conn, batch, ids)
                 found += scope.rows_by_source(conn, batch, ids)
+                found += scope.rows_by_ical_key(conn, ical_batch, ids)
                 frontier = set()
+                ical_frontier = set()
                 for r in self._keep(rows, found):
                     frontier.update(
                         v for v in (r["correlation_id"], r.get("source_correlation_id")) if v
                     )
+                    if r.get("ical_key"):
+                        ical_frontier.add(r["ical_key"])
 
     def _scoped_classes(self, cals: list[_Cal], loaded_classes: Counter[str]) -> Counter[str]:
         """Whole-store class counts: the DB's GROUP BY, with the loaded rows' stored
@@ -683,6 +695,7 @@ class _Cycle:
                     "source_correlation_id": cls.source_correlation_id,
                     "status": str(Status.SYNCED),
                     "recurring_event_id": cls.recurring_event_id,
+                    "ical_key": same_event_key(event),
                     "summary": title_of(event),
                     "title_hash": mirror_digest(event)
                     if is_block
@@ -890,6 +903,7 @@ class _Cycle:
                         stamp_event_id=stamp_event_id,
                         stamp_id=self._stamp_id(cal, row),
                         updated=row.get("google_updated"),
+                        same_event=row.get("ical_key") or "",
                     )
                 )
             elif cls in (

@@ -101,6 +101,18 @@ def original_start_key(event: GoogleEvent) -> str | None:
         return None
 
 
+def same_event_key(event: GoogleEvent) -> str | None:
+    """What copies of one meeting on different calendars share: `iCalUID`, plus the
+    `originalStartTime` for one instance of a series (instances share the iCalUID)."""
+    uid = event.get("iCalUID")
+    if not isinstance(uid, str) or not uid:
+        return None
+    if event.get("recurringEventId"):
+        ost = original_start_key(event)
+        return None if ost is None else f"{uid}|{ost}"
+    return uid
+
+
 def private_props(event: GoogleEvent) -> dict[str, str]:
     """`extendedProperties.private`; BadEventData when present but not a str->str map."""
     ext = event.get("extendedProperties")

@@ -1,8 +1,9 @@
 """Correctness invariants over Google's truth (plain event lists) and the local state.
 
 Pure functions so engine, migration and proof tests share one checker:
-0 cascades; exactly one block per (source instance, target); no block without a live
-source; no stuck `creating`; EventState agrees with Google.
+0 cascades; exactly one block per (source instance, target) unless the target holds a
+live copy of the same event (same iCalUID + originalStartTime), then none, and copies on
+several calendars count as one source; no block without a live source; no stuck `creating`; EventState agrees with Google.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from calsync_tui.engine.classify import ClassifyContext, classify, is_cascade_title
-from calsync_tui.engine.fields import BadEventData, parse_times, title_of
+from calsync_tui.engine.fields import BadEventData, parse_times, same_event_key, title_of
 from calsync_tui.engine.model import EngineMode, EventClass
 from calsync_tui.google.types import GoogleEvent
 from calsync_tui.settings import Settings
@@ -114,11 +115,29 @@ def check_google(
             )
             continue
         count[(matched[0], cal)] += 1
-    for cid, (cal, event) in sources.items():
+    # Copies of one meeting (same iCalUID + originalStartTime) count as one source: no
+    # block where a live copy sits, exactly one block (from any copy) elsewhere.
+    groups: dict[str, list[str]] = defaultdict(list)
+    for cid, (_cal, event) in sources.items():
+        groups[same_event_key(event) or f"cid|{cid}"].append(cid)
+    for members in groups.values():
+        held = {sources[m][0] for m in members}
+        first = min(members, key=lambda m: sources[m][0])
+        cal, event = sources[first]
         for target in writable:
-            if target == cal:
+            n = sum(count.get((m, target), 0) for m in members)
+            if target in held:
+                if n:
+                    out.append(
+                        Violation(
+                            "duplicate_block",
+                            target,
+                            str(event.get("id")),
+                            f"{n} blocks for an event the calendar holds itself",
+                        )
+                    )
                 continue
-            n = count.get((cid, target), 0)
+            cid = first
             if n == 0:
                 out.append(
                     Violation(

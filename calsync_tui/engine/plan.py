@@ -2,7 +2,8 @@
 
 Desired: every live source on an enabled calendar has exactly one busy block on each
 *other* enabled calendar with access role owner|writer (across accounts); reader
-calendars are sources only. Actual: our blocks (by `calsync_source`) and, in
+calendars are sources only. A meeting with copies on several calendars (same iCalUID)
+is mirrored once: no block where a live copy already sits, one copy elsewhere. Actual: our blocks (by `calsync_source`) and, in
 legacy/hybrid mode, legacy blocks linked by title suffix and times.
 
 A plan is a value: its id is a hash of its content, it round-trips through JSON, and it
@@ -15,7 +16,7 @@ import copy
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,9 @@ class SourceItem:
     stamp_event_id: str = ""
     stamp_id: str = ""
     updated: str | None = None
+    # iCalUID (+ originalStartTime for an instance); "" when unknown. Copies of one
+    # meeting on several calendars share it (see `same_event_owners`).
+    same_event: str = ""
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,38 @@ def stamp_body(stamp_id: str, installation_id: str) -> GoogleEvent:
     }
 
 
+def same_event_owners(
+    sources: Sequence[SourceItem],
+    targets: Sequence[CalendarRef],
+    has_block: Callable[[SourceItem, CalendarRef], bool],
+) -> dict[tuple[str, str], SourceItem | None]:
+    """Which copy of a meeting mirrors it onto each target: (same_event, target) -> copy.
+
+    None: the target holds a live copy itself (the real meeting already blocks the time).
+    Otherwise one copy: the one that already has a block there (so a new copy appearing
+    never moves a block), else the lowest calendar id. Stable from cycle to cycle.
+    Meetings with a single copy are left out (the plain rule applies).
+    """
+    copies: dict[str, list[SourceItem]] = defaultdict(list)
+    for s in sources:
+        if s.same_event:
+            copies[s.same_event].append(s)
+    out: dict[tuple[str, str], SourceItem | None] = {}
+    for key, group in copies.items():
+        if len({c.calendar.google_id for c in group}) < 2:
+            continue
+        held = {c.calendar.google_id for c in group}
+        for t in targets:
+            if t.google_id in held:
+                out[(key, t.google_id)] = None
+                continue
+            out[(key, t.google_id)] = min(
+                group,
+                key=lambda c: (not has_block(c, t), c.calendar.google_id, c.google_event_id),
+            )
+    return out
+
+
 def _when_key(value: dict[str, str]) -> str:
     try:
         return parse_when(value, "t").key()
@@ -333,10 +369,23 @@ def build_plan(
         elif not b.live:
             deleted_ours[(b.calendar.google_id, b.google_event_id)] = b
 
+    owners = same_event_owners(
+        sources, targets, lambda s, t: bool(ours.get((t.google_id, s.correlation_id)))
+    )
+    # Blocks of a copy that must not mirror onto a target: deleted as duplicates below.
+    not_mirrored: dict[tuple[str, str], str] = {}
     for s in sources:
         s_start, s_end = _when_key(s.start), _when_key(s.end)
         for t in targets:
             if t.google_id == s.calendar.google_id:
+                continue
+            owner = owners.get((s.same_event, t.google_id), s) if s.same_event else s
+            if owner is not s:
+                not_mirrored[(t.google_id, s.correlation_id)] = (
+                    "duplicate block: the target holds the same event"
+                    if owner is None
+                    else "duplicate block: another copy of the same event mirrors it"
+                )
                 continue
             desired = block_body(s, t, installation_id=installation_id, settings=settings)
             gid = desired["id"]
@@ -415,7 +464,14 @@ def build_plan(
     for b in blocks:
         if not b.live or id(b) in claimed or b.calendar.google_id not in writable_ids:
             continue
-        reason = "cascade (block of a block)" if b.cascade else "orphan: its source is gone"
+        reason = (
+            "cascade (block of a block)"
+            if b.cascade
+            else not_mirrored.get(
+                (b.calendar.google_id, b.source_correlation_id or ""),
+                "orphan: its source is gone",
+            )
+        )
         add(
             Op.DELETE,
             b.calendar,

@@ -213,6 +213,11 @@ def rows_by_source(conn: Connection, cids: Iterable[str], cal_ids: Sequence[int]
     return _in(conn, "source_correlation_id", cids, cal_ids)
 
 
+def rows_by_ical_key(conn: Connection, keys: Iterable[str], cal_ids: Sequence[int]) -> list[Row]:
+    """Copies of the same meetings (ix_eventstate_ical_key)."""
+    return _in(conn, "ical_key", keys, cal_ids)
+
+
 def series_rows(conn: Connection, cal_id: int, masters: Iterable[str]) -> list[Row]:
     """Instances of these series on one calendar (a cancelled master takes them along)."""
     return _in(conn, "recurring_event_id", masters, [cal_id])
