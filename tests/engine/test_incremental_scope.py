@@ -344,4 +344,5 @@ def test_scoped_campaign() -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+    print(f"\nscoped cycles checked against the full plan: {sum(SCOPED_CHECKS)}")
     assert sum(SCOPED_CHECKS) > 0
