@@ -316,6 +316,7 @@ def _event_filter(calendar_id: int | None, text: str | None) -> list[ColumnEleme
                 col(EventState.google_event_id).like(pattern, escape="\\"),
                 col(EventState.correlation_id).like(pattern, escape="\\"),
                 col(EventState.event_class).like(pattern, escape="\\"),
+                col(EventState.status).like(pattern, escape="\\"),
             )
         )
     return where
@@ -339,7 +340,7 @@ def events_page(
 ) -> list[EventState]:
     """A page of a calendar's events ordered by start (index ix_eventstate_calendar_start).
 
-    `text` matches title, Google event id, correlation id or class (case-insensitive
+    `text` matches title, Google event id, correlation id, class or status (case-insensitive
     for ASCII). `calendar_id=None` pages over every calendar.
     """
     return list(session.exec(events_statement(calendar_id, text, offset, limit)).all())
