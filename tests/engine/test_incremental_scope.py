@@ -213,6 +213,25 @@ def test_recurring_instance_moved_and_cancelled(three: tuple[World, list[str]]) 
     assert _scoped(w).planned == {"delete": 3 * 2}  # the 3 instances left
 
 
+def test_same_meeting_on_two_calendars(three: tuple[World, list[str]]) -> None:
+    """Copies of one meeting (same iCalUID) decide each other's blocks: the scoped
+    cycle loads the other copies and their blocks too."""
+    w, cals = three
+    s, e = when(9, hours=9)
+    copies = {"attendees": [{"email": cals[0]}, {"email": cals[2]}]}
+    w.put(cals[0], "Planning", start=s, end=e, id="meet0001", iCalUID="meet-1@x", **copies)
+    assert _scoped(w).planned == {"stamp": 1, "insert": 2}  # blocks on Personal and Side
+    w.put(cals[2], "Planning", start=s, end=e, id="meet0001", iCalUID="meet-1@x", **copies)
+    assert _scoped(w).planned == {
+        "stamp": 1,
+        "delete": 1,
+    }  # Side holds the meeting itself: its block goes
+    w.sandbox.patch_event(cals[2], "meet0001", {"summary": "Planning (moved room)"})
+    assert _scoped(w).planned == {}  # the first copy still mirrors it
+    w.sandbox.delete_event(cals[0], "meet0001")
+    assert _scoped(w).planned == {"insert": 2, "delete": 1}  # the Side copy takes over
+
+
 def test_counts_come_from_the_whole_store(three: tuple[World, list[str]]) -> None:
     w, _ = three
     idle = w.sync()
