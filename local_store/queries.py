@@ -53,6 +53,7 @@ class CalendarSummary:
     coverage: float = 100.0  # percent; 100 when there is nothing to cover
     last_synced_at: datetime | None = None
     last_error: str | None = None
+    time_zone: str = "UTC"  # the calendar's own zone, for showing its events' times
 
     @property
     def writable(self) -> bool:
@@ -160,6 +161,7 @@ def calendar_summaries(session: Session) -> list[CalendarSummary]:
                 coverage=_percent(covered, sources),
                 last_synced_at=cal.last_synced_at,
                 last_error=cal.last_error,
+                time_zone=cal.time_zone or "UTC",
             )
         )
     return out

@@ -84,7 +84,9 @@ class EventsScreen(ConsoleScreen):
         count = self.read(lambda s: rm.count_events(s, cal_id, text), 0)
 
         def loader(offset: int, limit: int) -> list[rm.EventRow]:
-            return self.read(lambda s: rm.events_page(s, cal_id, text, offset, limit), [])
+            return self.read(
+                lambda s: rm.events_page(s, cal_id, text, offset, limit, cal.time_zone), []
+            )
 
         keep = lst.cursor if lst.row_count else 0
         lst.load(count, loader)
@@ -97,7 +99,7 @@ class EventsScreen(ConsoleScreen):
         filt = f"  filter: [b]{text}[/b]" if text else ""
         title.update(
             f"[b]{cal.summary}[/b] [dim]{where} · {cal.engine_mode} mode[/]"
-            f"  {shown} events{filt}  [dim]\\[ ] other calendars[/]"
+            f"  {shown} events{filt}  [dim]{cal.time_zone} · \\[ ] other calendars[/]"
         )
         super().refresh_data()
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
@@ -49,6 +50,7 @@ class CalendarRow:
     coverage: float | None  # share of sources + blocks that carry our properties
     last_synced_at: datetime | None
     last_error: str | None
+    time_zone: str = "UTC"
 
     @property
     def health(self) -> str:
@@ -172,6 +174,7 @@ def calendar_rows(session: Session) -> list[CalendarRow]:
                 coverage=(c.coverage / 100) if c.sources else None,
                 last_synced_at=c.last_synced_at,
                 last_error=c.last_error,
+                time_zone=c.time_zone,
             )
         )
     return rows
@@ -231,7 +234,18 @@ def count_events(session: Session, calendar_id: int, text: str = "") -> int:
     return queries.count_events(session, calendar_id, text.strip() or None)
 
 
-def _event_row(e: EventState) -> EventRow:
+def in_zone(when: str, tz: str | None) -> str:
+    """A timed ISO start/end shown in `tz` (events of one calendar carry the offsets of
+    whoever made them, so raw strings look unsorted); dates and bad input stay as they are."""
+    if tz is None or "T" not in when:
+        return when
+    try:
+        return datetime.fromisoformat(when).astimezone(ZoneInfo(tz)).isoformat()
+    except (ValueError, ZoneInfoNotFoundError):
+        return when
+
+
+def _event_row(e: EventState, tz: str | None = None) -> EventRow:
     return EventRow(
         correlation_id=e.correlation_id,
         calendar_id=e.calendar_id,
@@ -240,21 +254,22 @@ def _event_row(e: EventState) -> EventRow:
         status=e.status,
         stamped=e.stamped,
         summary=e.summary,
-        start=e.start,
-        end=e.end,
+        start=in_zone(e.start, tz),
+        end=in_zone(e.end, tz),
         source_correlation_id=e.source_correlation_id,
         error=e.error,
     )
 
 
 def events_page(
-    session: Session, calendar_id: int, text: str, offset: int, limit: int
+    session: Session, calendar_id: int, text: str, offset: int, limit: int, tz: str | None = None
 ) -> list[EventRow]:
-    """One window of a calendar's events, ordered by start then id (stable across pages)."""
+    """One window of a calendar's events, ordered by start then id (stable across pages),
+    times shown in `tz` (the calendar's zone)."""
     page = queries.events_page(
         session, calendar_id, text=text.strip() or None, offset=offset, limit=limit
     )
-    return [_event_row(e) for e in page]
+    return [_event_row(e, tz) for e in page]
 
 
 def _journal_row(m: Mutation, names: dict[int, str]) -> JournalRow:

@@ -1,0 +1,55 @@
+"""Display rows over `local_store.queries`: one calendar's events shown in its own zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from calsync_tui.screens import readmodel as rm
+from local_store.db import open_store
+from local_store.models import Account, Calendar, EventState
+
+
+def test_events_of_one_calendar_read_in_its_zone_and_in_order(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "calsync.db", tmp_path / "backups")
+    try:
+        with store.session() as s:
+            acc = Account(email="ana@example.com", auth_kind="static")
+            s.add(acc)
+            s.commit()
+            cal = Calendar(
+                account_id=acc.id or 0, google_id="ana@example.com", time_zone="Europe/Berlin"
+            )
+            s.add(cal)
+            s.commit()
+            starts = {  # made by people in three zones; UTC order is t, b, n
+                "n": "2026-11-20T09:00:00-05:00",  # 14:00 UTC
+                "t": "2026-11-20T11:45:00+09:00",  # 02:45 UTC
+                "b": "2026-11-20T10:00:00+01:00",  # 09:00 UTC
+            }
+            for cid, start in starts.items():
+                s.add(
+                    EventState(
+                        correlation_id=cid,
+                        calendar_id=cal.id or 0,
+                        google_event_id=f"g{cid}",
+                        start=start,
+                        end=start,
+                        start_utc=datetime.fromisoformat(start).astimezone(UTC),
+                    )
+                )
+            s.commit()
+            rows = rm.calendar_rows(s)
+            assert rows[0].time_zone == "Europe/Berlin"
+            page = rm.events_page(s, cal.id or 0, "", 0, 10, rows[0].time_zone)
+        assert [r.correlation_id for r in page] == ["t", "b", "n"]
+        assert [r.start for r in page] == [
+            "2026-11-20T03:45:00+01:00",
+            "2026-11-20T10:00:00+01:00",
+            "2026-11-20T15:00:00+01:00",
+        ]
+    finally:
+        store.close()
+    assert rm.in_zone("2026-11-20", "Europe/Berlin") == "2026-11-20"  # all-day stays a date
+    assert rm.in_zone("not a time T", "Europe/Berlin") == "not a time T"
+    assert rm.in_zone("2026-11-20T10:00:00+01:00", "Nowhere/Else") == "2026-11-20T10:00:00+01:00"
