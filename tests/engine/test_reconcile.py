@@ -108,8 +108,8 @@ def test_journal_keeps_the_full_prior_state_of_a_block(world: World) -> None:
     with world.ctx.store.session() as sess:
         patch = next(
             m
-            for m in sess.exec(select(Mutation)).scalars()
-            if m.op == "patch"  # type: ignore[call-overload]
+            for m in sess.exec(select(Mutation)).scalars()  # type: ignore[call-overload]
+            if m.op == "patch"
         )
     before = json.loads(patch.before_json or "{}")
     assert before["extendedProperties"] == blk["extendedProperties"]

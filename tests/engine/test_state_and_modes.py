@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import func, select
 
 from calsync_tui.engine.lineage import lineage
 from calsync_tui.engine.model import EventClass
+from calsync_tui.sandbox.server import SandboxServer
 from local_store.models import Alert, Calendar, EventState, Mutation, SyncRun
 from tests.engine.test_scenarios import _settle, two_calendars
 from tests.engine.world import World, when
@@ -143,7 +146,7 @@ def test_lineage_from_source_and_block(world: World) -> None:
         assert via_cid.to_json()["blocks"][0]["status"] in ("created", "synced")
 
 
-def test_messy_demo_world_converges_to_the_invariants(sb: object, tmp_path: object) -> None:
+def test_messy_demo_world_converges_to_the_invariants(sb: SandboxServer, tmp_path: Path) -> None:
     """The seeded demo: legacy blocks with duplicates, cascades and orphans, external
     events, readers, two accounts, a calendar seen by both (reader + freeBusyReader)."""
     from pathlib import Path
@@ -175,9 +178,9 @@ def _set_mode(world: World, cal: str, mode: str) -> None:
 
     with world.ctx.store.engine.begin() as conn:
         conn.execute(
-            update(Calendar.__table__)
-            .where(Calendar.__table__.c.google_id == cal)
-            .values(engine_mode=mode)  # type: ignore[attr-defined]
+            update(Calendar.__table__)  # type: ignore[attr-defined]
+            .where(Calendar.__table__.c.google_id == cal)  # type: ignore[attr-defined]
+            .values(engine_mode=mode)
         )
 
 
@@ -232,7 +235,7 @@ def test_malformed_event_is_reported_and_never_written(world: World) -> None:
     with world.ctx.store.session() as s:
         errs = {
             x.google_event_id: x.error
-            for x in s.exec(select(EventState)).scalars()
+            for x in s.exec(select(EventState)).scalars()  # type: ignore[call-overload]
             if x.event_class == "error"
         }  # type: ignore[call-overload]
     assert set(errs) == {bad["id"], bad2["id"]} and all(errs.values())
