@@ -108,11 +108,13 @@ def check_google(
             for cid in cids
         ]
         if not matched:
-            out.append(
-                Violation(
-                    "orphan_block", cal, str(event.get("id")), "legacy block without a source"
+            # On a reader calendar it is someone else's mirror: not ours to delete.
+            if cal in writable:
+                out.append(
+                    Violation(
+                        "orphan_block", cal, str(event.get("id")), "legacy block without a source"
+                    )
                 )
-            )
             continue
         count[(matched[0], cal)] += 1
     # Copies of one meeting (same iCalUID + originalStartTime) count as one source: no

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from calsync_tui.engine.fields import mirror_digest, same_event_key
 from calsync_tui.engine.invariants import check_google
+from calsync_tui.engine.model import EngineMode
 from calsync_tui.engine.plan import (
     BlockItem,
     CalendarRef,
@@ -191,3 +192,17 @@ def test_invariants_declined_copy_does_not_count_as_held() -> None:
     cals = {"alex@work": [ew], "alex@personal": [declined]}
     assert kinds(cals) == [("missing_block", "alex@personal")]
     assert kinds({**cals, "alex@personal": [declined, _block(w, HOME)]}) == []
+
+
+def test_invariants_leave_legacy_lookalikes_on_reader_calendars_alone() -> None:
+    """A legacy-titled block on a reader calendar is someone else's mirror (found by the
+    stateful test): not an orphan of ours, since we could never delete it."""
+    fake = _event("ev-9", "fake@google.com", summary="🔒 Busy - Fake")
+    cals = {"team@group": [fake], "alex@work": []}
+    modes = {c: EngineMode.HYBRID for c in cals}
+    out = check_google(cals, writable={"alex@work"}, installation_id=ME, settings=S, modes=modes)
+    assert out == []
+    out = check_google(
+        {"alex@work": [fake]}, writable={"alex@work"}, installation_id=ME, settings=S, modes=modes
+    )
+    assert [v.kind for v in out] == ["orphan_block"]
