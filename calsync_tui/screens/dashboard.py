@@ -96,7 +96,7 @@ class DashboardScreen(ConsoleScreen):
                 cells = self._cells(r, now)
                 if str(r.id) in {k.value for k in table.rows}:
                     for name, value in zip(COLUMNS, cells, strict=True):
-                        table.update_cell(str(r.id), name, value)
+                        table.update_cell(str(r.id), name, value, update_width=True)
                 else:
                     table.add_row(*cells, key=str(r.id))
         self.query_one("#dash-empty", Static).display = not rows
