@@ -151,6 +151,7 @@ def prepare(env: MigrationEnv) -> dict[str, Any]:
 
 def _store_links(session: Session, snap: Snapshot) -> None:
     """Keep each legacy block's link locally (EventState of the block, source id)."""
+    from calsync_tui.engine.fields import BadEventData, parse_times
     from calsync_tui.engine.model import block_correlation_id
 
     local = {c.google_id: c.local_id for c in snap.calendars}
@@ -173,14 +174,15 @@ def _store_links(session: Session, snap: Snapshot) -> None:
         row.source_correlation_id = key
         row.summary = str(block.get("summary") or "")
         row.etag = block.get("etag")
-        row.start = str(
-            (block.get("start") or {}).get("dateTime")
-            or (block.get("start") or {}).get("date")
-            or ""
-        )
-        row.end = str(
-            (block.get("end") or {}).get("dateTime") or (block.get("end") or {}).get("date") or ""
-        )
+        row.recurring_event_id = block.get("recurringEventId")
+        try:  # the engine reads all-day-ness and zone from the row: keep its form exactly
+            start, end = parse_times(block)
+        except BadEventData:
+            row.start = str(_raw_when(block.get("start")))
+            row.end = str(_raw_when(block.get("end")))
+        else:
+            row.start, row.end, row.start_utc = start.raw, end.raw, start.utc
+            row.all_day, row.time_zone = start.all_day, start.time_zone
         row.last_seen = datetime.now(UTC)
         clash = session.exec(
             select(EventState).where(
@@ -193,6 +195,11 @@ def _store_links(session: Session, snap: Snapshot) -> None:
             session.delete(clash)
             session.flush()
         session.add(row)
+
+
+def _raw_when(value: Any) -> str:
+    when = value if isinstance(value, dict) else {}
+    return str(when.get("dateTime") or when.get("date") or "")
 
 
 # --- plan / backfill ----------------------------------------------------------------------

@@ -12,14 +12,20 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from calsync_tui.cli import main as cli_main
+from calsync_tui.engine.calendars import refresh_calendars, set_enabled
+from calsync_tui.google.accounts import register_static_token
 from calsync_tui.migration.env import MigrationEnv
+from calsync_tui.sandbox.demo import DEMO_ACCOUNTS, DemoTruth, build_demo
 from calsync_tui.sandbox.server import SandboxServer
+from local_store.models import Calendar
 from tests.engine.world import World, when
 
 VOLATILE = {"etag", "updated", "sequence"}
@@ -110,5 +116,52 @@ def mess(tmp_path: Path) -> Iterator[Mess]:
         w = World(srv, tmp_path, requests_per_minute=10_000)
         try:
             yield build_mess(w)
+        finally:
+            w.close()
+
+
+class Demo(Mess):
+    truth: DemoTruth
+    cals: list[str]
+
+    def google(self) -> dict[str, list[dict[str, Any]]]:
+        out = {}
+        for cal in self.cals:
+            out[cal] = sorted(
+                (
+                    {k: v for k, v in e.items() if k not in VOLATILE}
+                    for e in self.sandbox.events(cal)
+                ),
+                key=lambda e: str(e["id"]),
+            )
+        return out
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    with SandboxServer(quota_per_user=None, quota_per_project=None) as srv:
+        # The truth is counted over the window around `now`, discover reads around the
+        # real clock a second later: an hour-rounded `now` sits on the demo's 15-minute
+        # grid, so an event starting exactly at the rounded edge (now + 90 days) would be
+        # counted by discover and not by the truth for the rest of that hour.
+        now = datetime.now(UTC)
+        truth = build_demo(srv, seed=7, events=400, now=now)
+        w = World(srv, tmp_path, requests_per_minute=10_000)
+        w.home.config_path.write_text('{"requests_per_minute": 10000}')
+        try:
+            for email, token in DEMO_ACCOUNTS:
+                register_static_token(w.home, w.ctx.store, email, token)
+            refresh_calendars(w.ctx.store, w.ctx.gateway_for)
+            cals = sorted(truth.calendars)
+            set_enabled(w.ctx.store, cals, True)
+            with w.ctx.store.session() as s:  # a free/busy-only view is never read
+                for row in s.exec(select(Calendar).where(Calendar.access_role == "freeBusyReader")):
+                    row.enabled = False
+                    s.add(row)
+                s.commit()
+            d = Demo(w, "", "", "")
+            d.truth = truth
+            d.cals = cals
+            yield d
         finally:
             w.close()

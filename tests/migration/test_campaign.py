@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 
 from calsync_tui.migration.events import private_props
-from tests.migration.test_demo_world import Demo, demo
-
-__all__ = ["demo"]  # the fixture, shared with the demo journey
+from tests.migration.conftest import Demo
 
 
 def _kill_loop(d: Demo, plan: Path, rng: random.Random) -> int:
