@@ -426,8 +426,20 @@ def table(result: dict[str, Any]) -> str:
         row("tui", tui["error"][:40])
     elif tui:
         row("tui: first frame s", tui.get("first_frame_s"), "< 1 s")
+        big = tui.get("big_calendar") or {}
+        row("tui: open a 50,000-event calendar s", big.get("show_calendar_s"))
         keys = tui.get("keys_during_sync") or {}
-        row("tui: key latency during sync p95 ms", keys.get("key_ms_p95"), "< 50 ms")
+        cursor = keys.get("cursor_key_ms") or {}
+        switch = keys.get("screen_switch_ms") or {}
+        row(
+            "tui: cursor key during sync median / p95 ms",
+            f"{cursor.get('median')} / {cursor.get('p95')}",
+            "< 50 ms",
+        )
+        row(
+            "tui: screen switch during sync median / p95 ms",
+            f"{switch.get('median')} / {switch.get('p95')}",
+        )
     return "\n".join(lines)
 
 

@@ -94,7 +94,9 @@ def demo_world(
 
     if events < 0:
         raise UsageError("--events must be >= 0")
-    srv = SandboxServer(port=0)
+    # No quota model here: the demo is paced at 10,000 requests/min to start in seconds,
+    # and a larger --events world would otherwise spend minutes in rate-limit backoff.
+    srv = SandboxServer(port=0, quota_per_user=None, quota_per_project=None)
     srv.start()
     try:
         build_demo(srv, seed=seed, events=events, now=now)
