@@ -13,7 +13,7 @@ from sqlmodel import SQLModel, select
 from local_store import migrations
 from local_store.db import open_store
 from local_store.errors import StoreError
-from local_store.models import Account
+from local_store.models import Account, Calendar
 
 
 def _tables(db: Path) -> set[str]:
@@ -103,3 +103,30 @@ def test_no_upgrade_without_a_backup(tmp_path: Path) -> None:
         open_store(db, blocked)
     assert db.read_bytes() == before
     assert _tables(db) == set()
+
+
+def test_0001_to_0002_keeps_rows_and_forces_one_full_listing(tmp_path: Path) -> None:
+    """A store from before the same-meeting rule: the rows stay, the new column comes
+    empty, and every calendar's sync token is dropped so the next cycle lists in full."""
+    db = tmp_path / "calsync.db"
+    with open_store(db, tmp_path / "backups") as store, store.session() as s:
+        account = Account(email="a@example.com")
+        s.add(account)
+        s.commit()
+        assert account.id is not None
+        s.add(Calendar(account_id=account.id, google_id="c@example.com", sync_token="tok"))
+        s.commit()
+    migrations.downgrade(db, "0001")
+    conn = sqlite3.connect(db)
+    try:
+        assert "ical_key" not in [r[1] for r in conn.execute("PRAGMA table_info(eventstate)")]
+    finally:
+        conn.close()
+    migrations.upgrade(db, "head")
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT google_id, sync_token FROM calendar").fetchall()
+        assert rows == [("c@example.com", None)]
+        assert "ical_key" in [r[1] for r in conn.execute("PRAGMA table_info(eventstate)")]
+    finally:
+        conn.close()
