@@ -51,9 +51,21 @@ def test_dump_load_round_trip(sandbox: SandboxServer) -> None:
                 s.cal, include_cancelled=True, single_events=single
             ) == sandbox.events(s.cal, include_cancelled=True, single_events=single)
         alice = service_for(other.url, "alice-token")
-        assert alice.events().list(calendarId=s.cal, syncToken=token).execute()["items"] == []
+        assert (
+            alice.events()
+            .list(calendarId=s.cal, syncToken=token, singleEvents=True)
+            .execute()["items"]
+            == []
+        )
         alice.events().insert(calendarId=s.cal, body=timed(3)).execute()
-        assert len(alice.events().list(calendarId=s.cal, syncToken=token).execute()["items"]) == 1
+        assert (
+            len(
+                alice.events()
+                .list(calendarId=s.cal, syncToken=token, singleEvents=True)
+                .execute()["items"]
+            )
+            == 1
+        )
 
 
 def test_demo_is_deterministic_and_scales() -> None:
