@@ -36,8 +36,8 @@ from calsync_tui.engine.fields import (
     BadEventData,
     mirror_digest,
     original_start_key,
-    parse_times,
     same_event_key,
+    time_columns,
     title_digest,
     title_of,
 )
@@ -205,20 +205,6 @@ def enabled_calendars(conn: Any) -> list[_Cal]:
         ref = CalendarRef(r["id"], r["google_id"], r["access_role"], r["email"], mode)
         out.append(_Cal(r, r["email"], ref, r["last_synced_at"] is None))
     return out
-
-
-def _time_row(event: GoogleEvent) -> dict[str, Any]:
-    try:
-        start, end = parse_times(event)
-    except BadEventData:
-        return {}
-    return {
-        "start": start.raw,
-        "end": end.raw,
-        "start_utc": start.utc,
-        "all_day": start.all_day,
-        "time_zone": start.time_zone,
-    }
 
 
 def _when_dict(raw: str, all_day: bool, tz: str | None) -> dict[str, str]:
@@ -710,7 +696,7 @@ class _Cycle:
                         else None
                     ),
                     "last_seen": now,
-                    **_time_row(event),
+                    **time_columns(event),
                 }
             )
             rows[key] = row

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 
 from calsync_tui.engine.events import EventSink, MutationsProgress, emit
-from calsync_tui.engine.fields import BadEventData, mirror_digest, parse_times, title_of
+from calsync_tui.engine.fields import mirror_digest, time_columns, title_of
 from calsync_tui.engine.model import EventClass, EventType, MutationStatus, Op, Status
 from calsync_tui.engine.plan import PlannedMutation, patch_body
 from calsync_tui.engine.state import update_rows, upsert_rows
 from calsync_tui.errors import CalsyncError
-from calsync_tui.google.types import Gateway, GoogleEvent, WriteResult
+from calsync_tui.google.types import Gateway, WriteResult
 from local_store.models import EventState, Mutation
 
 _MUT = Mutation.__table__  # type: ignore[attr-defined]
@@ -76,20 +76,6 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _time_fields(event: GoogleEvent) -> dict[str, Any]:
-    try:
-        start, end = parse_times(event)
-    except BadEventData:
-        return {}
-    return {
-        "start": start.raw,
-        "end": end.raw,
-        "start_utc": start.utc,
-        "all_day": start.all_day,
-        "time_zone": start.time_zone,
-    }
-
-
 def journal(
     store: Any,
     plan_id: str,
@@ -139,7 +125,7 @@ def journal(
                 "status": str(Status.CREATING),
                 "summary": title_of(m.body),
                 "title_hash": "",
-                **_time_fields(m.body),
+                **time_columns(m.body),
             }
         )
     with store.engine.begin() as conn:
@@ -304,7 +290,7 @@ def _state_after(
                 "summary": title_of(seen),
                 "error": None,
                 "event_class": str(EventClass.BUSY_BLOCK),
-                **_time_fields(seen),
+                **time_columns(seen),
             }
         ]
     return []

@@ -90,6 +90,22 @@ def parse_times(event: GoogleEvent) -> tuple[When, When]:
     return start, end
 
 
+def time_columns(event: GoogleEvent) -> dict[str, Any]:
+    """An event's times as the EventState columns store them (`{}` when malformed), so the
+    engine, the executor and the migration's links all write the same form."""
+    try:
+        start, end = parse_times(event)
+    except BadEventData:
+        return {}
+    return {
+        "start": start.raw,
+        "end": end.raw,
+        "start_utc": start.utc,
+        "all_day": start.all_day,
+        "time_zone": start.time_zone,
+    }
+
+
 def original_start_key(event: GoogleEvent) -> str | None:
     """`originalStartTime` of a recurring instance in a stable form (UTC instant or date)."""
     ost = event.get("originalStartTime")

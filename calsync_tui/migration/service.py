@@ -151,7 +151,7 @@ def prepare(env: MigrationEnv) -> dict[str, Any]:
 
 def _store_links(session: Session, snap: Snapshot) -> None:
     """Keep each legacy block's link locally (EventState of the block, source id)."""
-    from calsync_tui.engine.fields import BadEventData, parse_times
+    from calsync_tui.engine.fields import time_columns
     from calsync_tui.engine.model import block_correlation_id
 
     local = {c.google_id: c.local_id for c in snap.calendars}
@@ -175,14 +175,13 @@ def _store_links(session: Session, snap: Snapshot) -> None:
         row.summary = str(block.get("summary") or "")
         row.etag = block.get("etag")
         row.recurring_event_id = block.get("recurringEventId")
-        try:  # the engine reads all-day-ness and zone from the row: keep its form exactly
-            start, end = parse_times(block)
-        except BadEventData:
-            row.start = str(_raw_when(block.get("start")))
-            row.end = str(_raw_when(block.get("end")))
-        else:
-            row.start, row.end, row.start_utc = start.raw, end.raw, start.utc
-            row.all_day, row.time_zone = start.all_day, start.time_zone
+        # the engine reads all-day-ness and zone from the row: keep its form exactly
+        times = time_columns(block) or {
+            "start": _raw_when(block.get("start")),
+            "end": _raw_when(block.get("end")),
+        }
+        for column, value in times.items():
+            setattr(row, column, value)
         row.last_seen = datetime.now(UTC)
         clash = session.exec(
             select(EventState).where(
