@@ -74,9 +74,11 @@ def _live() -> ColumnElement[bool]:
     return col(EventState.status) != GONE_STATUS
 
 
-def _like(text: str) -> str:
+def _contains(text: str, *columns: Any) -> ColumnElement[bool]:
+    """Any of `columns` contains `text` literally (LIKE with %, _ and \\ escaped)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    pattern = f"%{escaped}%"
+    return or_(*(col(c).like(pattern, escape="\\") for c in columns))
 
 
 def _target_ids(session: Session) -> list[int]:
@@ -257,17 +259,17 @@ def _journal_filter(
     if plan_id is not None:
         where.append(col(Mutation.plan_id) == plan_id)
     if text:
-        pattern = _like(text)
         where.append(
-            or_(
-                col(Mutation.google_event_id).like(pattern, escape="\\"),
-                col(Mutation.correlation_id).like(pattern, escape="\\"),
-                col(Mutation.reason).like(pattern, escape="\\"),
-                col(Mutation.op).like(pattern, escape="\\"),
-                col(Mutation.error).like(pattern, escape="\\"),
-                col(Mutation.status).like(pattern, escape="\\"),
-                col(Mutation.origin).like(pattern, escape="\\"),
-                col(Mutation.plan_id).like(pattern, escape="\\"),
+            _contains(
+                text,
+                Mutation.google_event_id,
+                Mutation.correlation_id,
+                Mutation.reason,
+                Mutation.op,
+                Mutation.error,
+                Mutation.status,
+                Mutation.origin,
+                Mutation.plan_id,
             )
         )
     return where
@@ -311,14 +313,14 @@ def _event_filter(calendar_id: int | None, text: str | None) -> list[ColumnEleme
     if calendar_id is not None:
         where.append(col(EventState.calendar_id) == calendar_id)
     if text:
-        pattern = _like(text)
         where.append(
-            or_(
-                col(EventState.summary).like(pattern, escape="\\"),
-                col(EventState.google_event_id).like(pattern, escape="\\"),
-                col(EventState.correlation_id).like(pattern, escape="\\"),
-                col(EventState.event_class).like(pattern, escape="\\"),
-                col(EventState.status).like(pattern, escape="\\"),
+            _contains(
+                text,
+                EventState.summary,
+                EventState.google_event_id,
+                EventState.correlation_id,
+                EventState.event_class,
+                EventState.status,
             )
         )
     return where
