@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +58,18 @@ class Mess:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = cli_main(args)
         return code, out.getvalue(), err.getvalue()
+
+    def start_backfill(self, plan: Path) -> subprocess.Popen[str]:
+        """`migrate backfill --plan PLAN --yes` as a child process, stderr piped (progress
+        lines). Our own store connection is closed first: a second connection beside the
+        child would share and drop its POSIX locks."""
+        self.world.ctx.close()
+        cmd = [sys.executable, "-m", "calsync_tui", "migrate", "backfill", "--plan", str(plan)]
+        cmd += ["--yes", "--home", str(self.world.home.root), "--api-endpoint", self.sandbox.url]
+        env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+        return subprocess.Popen(
+            cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True
+        )
 
     def cli_json(self, *argv: str) -> Any:
         code, out, err = self.cli(*argv, "--json")

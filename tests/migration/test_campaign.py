@@ -5,11 +5,8 @@ every journaled write is done once, and the engine's invariants hold after rollo
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,26 +19,8 @@ from tests.migration.conftest import Demo
 
 def _kill_loop(d: Demo, plan: Path, rng: random.Random) -> int:
     """Run the backfill in a child, SIGKILL it mid-way, repeat until it exits 0."""
-    env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
-    cmd = [
-        sys.executable,
-        "-m",
-        "calsync_tui",
-        "migrate",
-        "backfill",
-        "--plan",
-        str(plan),
-        "--yes",
-        "--home",
-        str(d.world.home.root),
-        "--api-endpoint",
-        d.sandbox.url,
-    ]
-    d.world.ctx.close()  # no connection of ours beside the child (POSIX lock semantics)
     for kills in range(40):
-        proc = subprocess.Popen(
-            cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True
-        )
+        proc = d.start_backfill(plan)
         assert proc.stderr is not None
         want = rng.randint(1, 4)
         seen = 0

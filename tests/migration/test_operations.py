@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -63,27 +60,7 @@ def test_backfill_survives_sigkill_with_faults_and_writes_nothing_twice(
     m.world.home.config_path.write_text(
         json.dumps({"extra": {"backoff_base": 0.01, "backoff_cap": 0.05}})
     )
-    # no store connection of ours may stay open beside the child: closing any other fd on
-    # the DB file (open_store reads its header) drops this process's POSIX locks
-    m.world.ctx.close()
-    env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
-    cmd = [
-        sys.executable,
-        "-m",
-        "calsync_tui",
-        "migrate",
-        "backfill",
-        "--plan",
-        str(plan),
-        "--yes",
-        "--home",
-        str(m.world.home.root),
-        "--api-endpoint",
-        m.sandbox.url,
-    ]
-    proc = subprocess.Popen(
-        cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True
-    )
+    proc = m.start_backfill(plan)
     assert proc.stderr is not None
     lines = []
     for line in proc.stderr:
