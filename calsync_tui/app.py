@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -38,7 +39,7 @@ from calsync_tui.palette import ConsoleCommands
 from calsync_tui.screens.accounts import AccountsScreen
 from calsync_tui.screens.activity import ActivityScreen
 from calsync_tui.screens.alerts import AlertsScreen
-from calsync_tui.screens.base import ConsoleScreen, tone
+from calsync_tui.screens.base import ConsoleScreen, fill, tone
 from calsync_tui.screens.bridge import Backend
 from calsync_tui.screens.dashboard import DashboardScreen
 from calsync_tui.screens.events import EventsScreen
@@ -155,7 +156,8 @@ class CalsyncApp(App[None]):
         self.readonly_reason: str | None = None
         self.open_error: str | None = None
         self.engine_state = "off"
-        self.last_cycle: str | None = None
+        self.last_cycle: str | None = None  # plain text
+        self.last_cycle_failed = False
         self.next_cycle_at: float | None = None
         self.pending_calendar: int | None = None
         self.cycle_interval = 60.0
@@ -226,33 +228,54 @@ class CalsyncApp(App[None]):
             self._lock = None
         self.backend.close()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Literal["information", "warning", "error"] = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notifications carry calendar names, titles and Google's errors: never markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     # --- status ---------------------------------------------------------------------------------
 
-    def status_text(self) -> str:
-        parts: list[str] = []
+    def status_content(self) -> Content:
+        """The status line: store, engine state and the last cycle (dynamic text as is)."""
+        parts: list[Content] = []
         warn, info = self.tone("yellow"), self.tone("cyan")
         if self.open_error:
-            parts.append(f"[red]store: {self.open_error}[/]")
+            parts.append(fill("[$c]store: $e[/]", c=self.tone("red"), e=self.open_error))
         if self.readonly_reason:
-            parts.append(f"[{warn}]read-only[/] ({self.readonly_reason})")
+            parts.append(fill("[$c]read-only[/] ($r)", c=warn, r=self.readonly_reason))
         elif self.engine_state == "running":
-            parts.append(f"[{info}]engine: {self.cycle_phase()}[/]")
+            parts.append(fill("[$c]engine: $p[/]", c=info, p=self.cycle_phase()))
         elif self.engine_state == "previewing":
-            parts.append(f"[{info}]engine: first look, a dry run (nothing is written)…[/]")
+            parts.append(fill("[$c]engine: first look, a dry run (nothing is written)…[/]", c=info))
         elif self.engine_state == "review":
             parts.append(
-                f"[b {warn}]nothing written yet[/] · this was a dry run · [b]s[/b] starts syncing"
+                fill(
+                    "[b $c]nothing written yet[/] · this was a dry run · [b]s[/b] starts syncing",
+                    c=warn,
+                )
             )
         elif self.engine_state == "idle":
             nxt = ""
             if self.next_cycle_at is not None:
                 nxt = f" · next cycle in {max(0, int(self.next_cycle_at - time.monotonic()))}s"
-            parts.append(f"engine: idle{nxt}")
+            parts.append(Content(f"engine: idle{nxt}"))
         else:
-            parts.append("engine: off")
+            parts.append(Content("engine: off"))
         if self.last_cycle:
-            parts.append(f"last: {self.last_cycle}")
-        return "  ·  ".join(parts)
+            style = self.tone("red") if self.last_cycle_failed else ""
+            parts.append(Content("last: ") + Content.styled(self.last_cycle, style))
+        return Content("  ·  ").join(parts)
+
+    def status_text(self) -> str:
+        """The status line as plain text."""
+        return self.status_content().plain
 
     def cycle_phase(self) -> str:
         """What the running cycle is doing, e.g. `writing 120/444`."""
@@ -305,7 +328,8 @@ class CalsyncApp(App[None]):
                 self.notify(_one_line(worker.error), severity="error", timeout=10)
             return
         if event.state == WorkerState.ERROR and worker.error is not None:
-            self.last_cycle = f"[red]failed[/]: {_one_line(worker.error)}"
+            self.last_cycle = f"failed: {_one_line(worker.error)}"
+            self.last_cycle_failed = True
             self.notify(f"sync: {_one_line(worker.error)}", severity="error", timeout=10)
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self.cycle_progress = None
@@ -321,6 +345,7 @@ class CalsyncApp(App[None]):
     def on_cycle_finished(self, msg: CycleFinished) -> None:
         when = self.now().strftime("%H:%M:%S")
         self.last_cycle = f"{'dry-run' if msg.dry_run else 'cycle'} {when}: {msg.summary}"
+        self.last_cycle_failed = False
         if msg.dry_run:
             self.notify(f"dry-run: {msg.detail or msg.summary}", timeout=10)
 

@@ -115,13 +115,13 @@ def demo_world(
 
 def run(args: argparse.Namespace) -> int:
     from calsync_tui.app import CalsyncApp
+    from calsync_tui.commands.tui import run_app
 
     tmp = Path(tempfile.mkdtemp(prefix="calsync-demo-"))
     try:
         with demo_world(tmp / "home", seed=args.seed, events=args.events) as demo:
             # A sandbox, not a real account: the loop may write at once (see app.py's rule).
             app = CalsyncApp(home=demo.home.root, api_endpoint=demo.api_endpoint, auto_sync=True)
-            app.run()
+            return run_app(app)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return 0

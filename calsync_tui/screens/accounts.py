@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from calsync_tui.errors import CalsyncError
-from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.screens.base import ConsoleScreen, plain
 from local_store import queries
 
 
@@ -38,25 +39,27 @@ class AccountsScreen(ConsoleScreen):
         yield DataTable(id="accounts", cursor_type="row")
 
     def on_mount(self) -> None:
-        t: DataTable[str] = self.query_one(DataTable)
+        t: DataTable[str | Text] = self.query_one(DataTable)
         t.add_columns("account", "kind", "state", "calendars", "enabled")
         super().on_mount()
         t.focus()
 
     def refresh_data(self) -> None:
         rows: list[queries.AccountSummary] = self.read(queries.account_summaries, [])
-        t: DataTable[str] = self.query_one(DataTable)
+        t: DataTable[str | Text] = self.query_one(DataTable)
         with self.app.batch_update():
             t.clear()
             for a in rows:
                 state = (
-                    f"[red]needs sign-in[/] {a.signin_error or ''}".strip()
+                    Text.assemble(
+                        ("needs sign-in", self.capp.tone("red")), f" {a.signin_error or ''}"
+                    )
                     if a.needs_signin
-                    else "[green]signed in[/]"
+                    else plain("signed in", self.capp.tone("green"))
                 )
                 t.add_row(
-                    a.email,
-                    a.auth_kind,
+                    plain(a.email),
+                    plain(a.auth_kind),
                     state,
                     str(a.calendars),
                     str(a.enabled_calendars),
@@ -71,7 +74,7 @@ class AccountsScreen(ConsoleScreen):
         super().refresh_data()
 
     def _selected(self) -> str | None:
-        t: DataTable[str] = self.query_one(DataTable)
+        t: DataTable[str | Text] = self.query_one(DataTable)
         if t.row_count == 0:
             return None
         return t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input
 
 from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.screens.base import ConsoleScreen, plain
 
 
 class ActivityScreen(ConsoleScreen):
@@ -31,7 +32,7 @@ class ActivityScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.query_one(Input).cursor_blink = False
-        t: DataTable[str] = self.query_one(DataTable)
+        t: DataTable[str | Text] = self.query_one(DataTable)
         t.add_columns("#", "when", "origin", "op", "status", "calendar", "event", "reason")
         super().on_mount()
         t.focus()
@@ -39,20 +40,20 @@ class ActivityScreen(ConsoleScreen):
     def refresh_data(self) -> None:
         text = self.filter_text
         rows: list[rm.JournalRow] = self.read(lambda s: rm.journal_page(s, text), [])
-        t: DataTable[str] = self.query_one(DataTable)
+        t: DataTable[str | Text] = self.query_one(DataTable)
         with self.app.batch_update():
             t.clear()
             for r in rows:
-                status = f"[red]{r.status}[/]" if r.status == "failed" else r.status
+                status = plain(r.status, self.capp.tone("red") if r.status == "failed" else "")
                 t.add_row(
                     str(r.id),
                     r.created_at.strftime("%m-%d %H:%M:%S"),
-                    r.origin,
-                    r.op,
+                    plain(r.origin),
+                    plain(r.op),
                     status,
-                    r.calendar[:20],
-                    r.google_event_id[:26],
-                    (r.error or r.reason)[:40],
+                    plain(r.calendar[:20]),
+                    plain(r.google_event_id[:26]),
+                    plain((r.error or r.reason)[:40]),
                     key=str(r.id),
                 )
         super().refresh_data()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.screens.base import ConsoleScreen, plain
 from local_store import queries
 
 LEVEL_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
@@ -25,14 +26,14 @@ class AlertsScreen(ConsoleScreen):
         yield DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        t: DataTable[str] = self.query_one(DataTable)
+        t: DataTable[str | Text] = self.query_one(DataTable)
         t.add_columns("when", "level", "kind", "calendar", "message", "seen")
         super().on_mount()
         t.focus()
 
     def refresh_data(self) -> None:
         rows: list[rm.AlertRow] = self.read(lambda s: rm.alerts(s), [])
-        t: DataTable[str] = self.query_one(DataTable)
+        t: DataTable[str | Text] = self.query_one(DataTable)
         with self.app.batch_update():
             t.clear()
             for a in rows:
@@ -41,17 +42,17 @@ class AlertsScreen(ConsoleScreen):
                 )
                 t.add_row(
                     a.created_at.strftime("%m-%d %H:%M"),
-                    f"[{style}]{a.level}[/]",
-                    a.kind,
-                    a.calendar or "-",
-                    a.message[:70],
+                    plain(a.level, style),
+                    plain(a.kind),
+                    plain(a.calendar or "-"),
+                    plain(a.message[:70]),
                     "✔" if a.acknowledged else "",
                     key=str(a.id),
                 )
         super().refresh_data()
 
     def action_ack(self) -> None:
-        t: DataTable[str] = self.query_one(DataTable)
+        t: DataTable[str | Text] = self.query_one(DataTable)
         if t.row_count == 0:
             return
         key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value

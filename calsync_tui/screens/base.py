@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from rich.text import Text
 from sqlmodel import Session
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -27,6 +29,21 @@ LIGHT_TONES = {
     "blue": "blue3",
     "magenta": "magenta3",
 }
+
+
+def fill(template: str, **values: object) -> Content:
+    """Markup `template` with `$name` placeholders filled by `values` as plain text.
+
+    Calendar names, titles, reasons, filters and errors come from Google or the person:
+    they are never parsed as markup (`[/` in a filter once crashed the console).
+    """
+    return Content.from_markup(template, **{k: str(v) for k, v in values.items()})
+
+
+def plain(text: object, style: str = "") -> Text:
+    """A rich `Text` that shows `text` as is: for DataTable cells and Tree labels, which
+    otherwise parse a `str` as rich markup."""
+    return Text(str(text), style=style)
 
 
 def tone(name: str, dark: bool) -> str:
@@ -109,4 +126,4 @@ class ConsoleScreen(Screen[None]):
             line = self.query_one("#status-line", Static)
         except Exception:
             return
-        line.update(self.capp.status_text())
+        line.update(self.capp.status_content())

@@ -31,9 +31,12 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
-            yield Label(self.title_text, id="confirm-title")
+            yield Label(self.title_text, id="confirm-title", markup=False)
             with VerticalScroll(id="confirm-body"):
-                yield Static("\n".join(self.lines) or "(nothing to do)", id="confirm-text")
+                # Lines carry calendar names and titles from Google: shown as is, never as markup.
+                yield Static(
+                    "\n".join(self.lines) or "(nothing to do)", id="confirm-text", markup=False
+                )
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.confirm_label} (y)", variant="error", id="confirm-yes")
                 yield Button("Cancel (n)", variant="primary", id="confirm-no")

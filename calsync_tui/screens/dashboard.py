@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen, ago
+from calsync_tui.screens.base import ConsoleScreen, ago, plain
 from calsync_tui.widgets.phase_stepper import PhaseStepper
 
 # Short headers and cells so all 15 columns fit 120 columns (the whole table, no scrolling).
@@ -65,7 +66,9 @@ class DashboardScreen(ConsoleScreen):
         with Horizontal(id="cycle-progress"):
             yield Label("", id="cycle-label")
             yield ProgressBar(total=1, show_eta=False, id="cycle-bar")
-        table: DataTable[str] = DataTable(id="calendars", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(
+            id="calendars", cursor_type="row", zebra_stripes=True
+        )
         yield table
         yield Static(
             "No calendars yet. Sign in on the Accounts screen (u), enable calendars with "
@@ -86,7 +89,7 @@ class DashboardScreen(ConsoleScreen):
         mig = self.read(rm.migration_view, None)
         self._fill_metrics(head)
         self.query_one(PhaseStepper).show(mig)
-        table: DataTable[str] = self.query_one("#calendars", DataTable)
+        table: DataTable[str | Text] = self.query_one("#calendars", DataTable)
         keep = table.cursor_row
         with self.app.batch_update():
             wanted = {str(r.id) for r in rows}
@@ -123,21 +126,21 @@ class DashboardScreen(ConsoleScreen):
         else:
             bar.update(total=None)
 
-    def _cells(self, r: rm.CalendarRow, now: object) -> list[str]:
+    def _cells(self, r: rm.CalendarRow, now: object) -> list[str | Text]:
         from datetime import datetime
 
         assert isinstance(now, datetime)
         cov = "-" if r.coverage is None else f"{r.coverage * 100:.0f}%"
         t = self.capp.tone
         health = {
-            "ok": f"[{t('green')}]ok[/]",
-            "attention": f"[{t('yellow')}]check[/]",
-            "error": f"[{t('red')}]error[/]",
-            "off": "[dim]off[/]",
+            "ok": plain("ok", t("green")),
+            "attention": plain("check", t("yellow")),
+            "error": plain("error", t("red")),
+            "off": plain("off", "dim"),
         }[r.health]
         return [
-            _fit(r.summary, 16),
-            _fit(r.account.rsplit(".", 1)[0] if "@" in r.account else r.account, 14),
+            plain(_fit(r.summary, 16)),
+            plain(_fit(r.account.rsplit(".", 1)[0] if "@" in r.account else r.account, 14)),
             ROLE_SHORT.get(r.access_role, r.access_role),
             *(str(r.counts[name]) for name, _ in rm.CLASS_COLUMNS),
             cov,
@@ -180,7 +183,7 @@ class DashboardScreen(ConsoleScreen):
         )
 
     def action_open_calendar(self) -> None:
-        table: DataTable[str] = self.query_one("#calendars", DataTable)
+        table: DataTable[str | Text] = self.query_one("#calendars", DataTable)
         if table.row_count == 0:
             return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.screens.base import ConsoleScreen, fill
 from calsync_tui.widgets.event_list import EventList
 
 
@@ -96,10 +96,18 @@ class EventsScreen(ConsoleScreen):
             cal.account if cal.google_id == cal.account else f"{cal.google_id} via {cal.account}"
         )
         shown = f"{count:,} of {cal.total:,}" if text else f"{count:,}"
-        filt = f"  filter: [b]{text}[/b]" if text else ""
         title.update(
-            f"[b]{cal.summary}[/b] [dim]{where} · {cal.engine_mode} mode[/]"
-            f"  {shown} events{filt}  [dim]{cal.time_zone} · \\[ ] other calendars[/]"
+            fill(
+                "[b]$name[/b] [dim]$where · $mode mode[/]  $shown events"
+                + ("  filter: [b]$text[/b]" if text else "")
+                + "  [dim]$zone · \\[ ] other calendars[/]",
+                name=cal.summary,
+                where=where,
+                mode=cal.engine_mode,
+                shown=shown,
+                text=text,
+                zone=cal.time_zone or "UTC",
+            )
         )
         super().refresh_data()
 

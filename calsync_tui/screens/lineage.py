@@ -4,41 +4,50 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen, tone
+from calsync_tui.screens.base import ConsoleScreen, fill, plain, tone
 
 
-def _label(node: rm.LineageNode, role: str, dark: bool = True) -> str:
+def _label(node: rm.LineageNode, role: str, dark: bool = True) -> Text:
     e = node.event
-    status = f"[{tone('red', dark)}]{e.status}[/]" if e.status == "failed" else e.status
+    status = plain(e.status, tone("red", dark) if e.status == "failed" else "")
     stamp = (
-        f"[{tone('green', dark)}]stamped[/]"
+        plain("stamped", tone("green", dark))
         if e.stamped
-        else f"[{tone('yellow', dark)}]unstamped[/]"
+        else plain("unstamped", tone("yellow", dark))
     )
-    return (
-        f"[b]{role}[/b] {node.calendar}: {e.summary or '(no title)'}  "
-        f"[dim]{e.event_class}[/] {status} {stamp}"
+    return Text.assemble(
+        (role, "bold"),
+        f" {node.calendar}: {e.summary or '(no title)'}  ",
+        (e.event_class, "dim"),
+        " ",
+        status,
+        " ",
+        stamp,
     )
 
 
 def _fill(tree_node: TreeNode[None], node: rm.LineageNode) -> None:
     e = node.event
-    tree_node.add_leaf(f"google id      {e.google_event_id}")
-    tree_node.add_leaf(f"correlation id {e.correlation_id}")
-    tree_node.add_leaf(f"time           {e.start} → {e.end}")
+    tree_node.add_leaf(plain(f"google id      {e.google_event_id}"))
+    tree_node.add_leaf(plain(f"correlation id {e.correlation_id}"))
+    tree_node.add_leaf(plain(f"time           {e.start} → {e.end}"))
     if e.error:
-        tree_node.add_leaf(f"[red]error          {e.error}[/]")
+        tree_node.add_leaf(plain(f"error          {e.error}", "red"))
     hist = tree_node.add(f"journal ({len(node.journal)})", expand=True)
     for j in node.journal:
         when = j.created_at.strftime("%Y-%m-%d %H:%M")
         hist.add_leaf(
-            f"{when} {j.origin}/{j.op} {j.status} [dim]{j.reason} plan {j.plan_id[:8]}[/]"
+            Text.assemble(
+                f"{when} {j.origin}/{j.op} {j.status} ",
+                (f"{j.reason} plan {j.plan_id[:8]}", "dim"),
+            )
         )
 
 
@@ -64,8 +73,8 @@ class LineageScreen(ConsoleScreen):
         dark = self.app.current_theme.dark
         title = self.query_one("#lineage-title", Static)
         if view.source is None and not view.blocks:
-            tree.root.set_label(f"no event {self.ident}")
-            title.update(f"Nothing known as [b]{self.ident}[/b]")
+            tree.root.set_label(plain(f"no event {self.ident}"))
+            title.update(fill("Nothing known as [b]$ident[/b]", ident=self.ident))
             super().refresh_data()
             return
         if view.source is None:
@@ -78,7 +87,11 @@ class LineageScreen(ConsoleScreen):
             _fill(targets.add(_label(b, "block", dark), expand=True), b)
         tree.root.expand()
         title.update(
-            f"Lineage of [b]{self.ident}[/b]: {len(view.blocks)} block(s)  [dim]esc: back[/]"
+            fill(
+                "Lineage of [b]$ident[/b]: $n block(s)  [dim]esc: back[/]",
+                ident=self.ident,
+                n=len(view.blocks),
+            )
         )
         tree.focus()
         super().refresh_data()

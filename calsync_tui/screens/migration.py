@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,7 +22,7 @@ from textual.worker import get_current_worker
 from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged, PlanReady, TaskFinished, TaskProgress
 from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen, ago
+from calsync_tui.screens.base import ConsoleScreen, ago, plain
 from calsync_tui.screens.bridge import PlanView
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.widgets.phase_stepper import PhaseStepper
@@ -151,10 +152,10 @@ class MigrationScreen(ConsoleScreen):
                 yield Static("", id="mig-rollout")
             with Vertical(id="mig-right"):
                 yield Static("", id="plan-title")
-                totals: DataTable[str] = DataTable(id="plan-totals", cursor_type="row")
+                totals: DataTable[str | Text] = DataTable(id="plan-totals", cursor_type="row")
                 yield totals
                 yield Label("Writes of the selected calendar", classes="panel-title")
-                writes: DataTable[str] = DataTable(id="plan-writes", cursor_type="row")
+                writes: DataTable[str | Text] = DataTable(id="plan-writes", cursor_type="row")
                 yield writes
         with Horizontal(id="mig-progress"):
             yield Label("idle", id="task-label")
@@ -164,9 +165,9 @@ class MigrationScreen(ConsoleScreen):
             yield Static("", id="task-rate")
 
     def on_mount(self) -> None:
-        t: DataTable[str] = self.query_one("#plan-totals", DataTable)
+        t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
         t.add_columns("calendar", *OPS, "total")
-        w: DataTable[str] = self.query_one("#plan-writes", DataTable)
+        w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
         w.add_columns("#", "op", "event id", "reason", "title")
         super().on_mount()
 
@@ -223,8 +224,8 @@ class MigrationScreen(ConsoleScreen):
 
     def _draw_plan(self) -> None:
         title = self.query_one("#plan-title", Static)
-        t: DataTable[str] = self.query_one("#plan-totals", DataTable)
-        w: DataTable[str] = self.query_one("#plan-writes", DataTable)
+        t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
+        w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
         with self.app.batch_update():
             t.clear()
             w.clear()
@@ -238,7 +239,7 @@ class MigrationScreen(ConsoleScreen):
             )
             for cal, counter in sorted(p.totals.items()):
                 t.add_row(
-                    cal[:22],
+                    plain(cal[:22]),
                     *(str(counter.get(op, 0)) for op in OPS),
                     str(sum(counter.values())),
                     key=cal,
@@ -246,15 +247,21 @@ class MigrationScreen(ConsoleScreen):
         self._draw_writes()
 
     def _draw_writes(self) -> None:
-        w: DataTable[str] = self.query_one("#plan-writes", DataTable)
-        t: DataTable[str] = self.query_one("#plan-totals", DataTable)
+        w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
+        t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
         w.clear()
         if self.plan is None or t.row_count == 0:
             return
         cal = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
         lines = [ln for ln in self.plan.lines if ln.calendar == cal]
         for ln in lines[:500]:
-            w.add_row(str(ln.seq), ln.op, ln.google_event_id[:26], ln.reason[:28], ln.title[:40])
+            w.add_row(
+                str(ln.seq),
+                ln.op,
+                plain(ln.google_event_id[:26]),
+                plain(ln.reason[:28]),
+                plain(ln.title[:40]),
+            )
 
     @on(DataTable.RowHighlighted, "#plan-totals")
     def _totals_moved(self) -> None:
@@ -300,8 +307,8 @@ class MigrationScreen(ConsoleScreen):
         if msg.ok and msg.task in ("backfill", "resume") and "paused" not in msg.summary:
             self.plan = None  # executed: nothing left to review
         state = ("paused" if "paused" in msg.summary else "done") if msg.ok else "failed"
-        self.query_one("#task-label", Label).update(f"{msg.task}: {state}")
-        self.query_one("#task-rate", Static).update(msg.summary[:60])
+        self.query_one("#task-label", Label).update(plain(f"{msg.task}: {state}"))
+        self.query_one("#task-rate", Static).update(plain(msg.summary[:60]))
         if msg.ok:
             self.notify(f"{msg.task}: {msg.summary}")
         else:
