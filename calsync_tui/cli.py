@@ -8,6 +8,7 @@ one line on stderr and its exit code (1, or 2 for usage), never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -75,7 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_tui(args)
         handler = args.func
-        return int(handler(args))
+        code = int(handler(args))
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+        return code
+    except BrokenPipeError:
+        # `calsync-tui status | head`: the reader has gone; stop quietly, as `cat` does.
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, the shell's code for a writer whose reader left
     except CalsyncError as exc:
         print(f"calsync-tui: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -85,6 +92,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("calsync-tui: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's buffer)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     token.add_argument("--email", required=True)
     token.add_argument("--token", required=True, help="the token, or - to read it from stdin")
+    token.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="store the token without checking it with Google (one calendarList.get call)",
+    )
     token.set_defaults(func=run_token)
 
     status = auth.add_parser("status", parents=[common], help="accounts, scopes, expiry")
@@ -76,9 +81,45 @@ def run_token(args: argparse.Namespace) -> int:
 
     token = sys.stdin.readline().strip() if args.token == "-" else args.token
     with AppContext.from_args(args) as ctx:
+        if not args.no_verify:
+            _verify_token(ctx, args.email.strip(), token.strip())
         register_static_token(ctx.home, ctx.store, args.email, token)
     print(f"static token stored for {args.email.strip()}")
     return 0
+
+
+def _verify_token(ctx: AppContext, email: str, token: str) -> None:
+    """One cheap call with the token before it is stored; a rejected token is one line."""
+    from google.oauth2.credentials import Credentials
+
+    from calsync_tui.errors import CalsyncError
+    from calsync_tui.google.accounts import EMAIL_RE
+    from calsync_tui.google.backoff import policy_from_settings
+    from calsync_tui.google.gateway import GoogleGateway
+
+    if not EMAIL_RE.match(email):
+        raise UsageError(f"not an email address: {email!r}")
+    if not token or any(c.isspace() for c in token):
+        raise UsageError("the token must be a non-empty string without spaces")
+    policy = policy_from_settings(ctx.settings.extra, deadline=15.0)
+    policy.refused_attempts = 2
+    gateway = GoogleGateway(
+        Credentials(token=token),
+        ctx.settings.api_endpoint,
+        email=email,
+        kind="static",
+        policy=policy,
+    )
+    try:
+        seen = gateway.primary_email()
+    except CalsyncError as exc:
+        first = (str(exc).strip().splitlines() or ["no answer"])[0]
+        raise CalsyncError(
+            f"Google did not accept the token for {email}: {first} (nothing stored; "
+            "--no-verify stores it unchecked)"
+        ) from exc
+    if seen != email:
+        raise CalsyncError(f"the token belongs to {seen}, not {email} (nothing stored)")
 
 
 def run_status(args: argparse.Namespace) -> int:

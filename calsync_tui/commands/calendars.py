@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from calsync_tui.commands.output import print_json, print_table
@@ -36,11 +37,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     from calsync_tui.engine.calendars import list_calendars, refresh_calendars
+    from calsync_tui.google.accounts import account_emails
 
     with AppContext.from_args(args) as ctx:
         errors: list[str] = []
         if not args.offline:
             errors = refresh_calendars(ctx.store, ctx.gateway_for)
+            accounts = account_emails(ctx.store)
+            if accounts and len(errors) >= len(accounts):
+                # Not one account answered: an empty or stale table would look like the truth.
+                more = f" (and {len(errors) - 1} more account(s))" if len(errors) > 1 else ""
+                raise CalsyncError(
+                    f"could not read any account's calendars: {errors[0]}{more}; "
+                    "--offline shows the stored list"
+                )
         rows = list_calendars(ctx.store)
     if args.json:
         print_json({"calendars": [r.to_json() for r in rows], "errors": errors})
@@ -60,7 +70,7 @@ def run_list(args: argparse.Namespace) -> int:
             ],
         )
         for err in errors:
-            print(f"warning: {err}")
+            print(f"warning: {err}", file=sys.stderr)
     return 0
 
 

@@ -77,7 +77,7 @@ def test_static_token_status_never_shows_token(
     monkeypatch.setenv("CALSYNC_TOKEN_STORE", "file")
     home = tmp_path / "home"
     code, _, err = cli(
-        capsys, home, "auth", "token", "--email", "me@example.com", "--token", SECRET
+        capsys, home, "auth", "token", "--no-verify", "--email", "me@example.com", "--token", SECRET
     )
     assert code == 0, err
     tokens = home / "tokens.json"
@@ -102,7 +102,15 @@ def test_static_token_status_never_shows_token(
 def test_token_from_stdin_in_a_real_process(tmp_path: Path) -> None:
     home = tmp_path / "home"
     proc = run(
-        home, "auth", "token", "--email", "me@example.com", "--token", "-", stdin=SECRET + "\n"
+        home,
+        "auth",
+        "token",
+        "--no-verify",
+        "--email",
+        "me@example.com",
+        "--token",
+        "-",
+        stdin=SECRET + "\n",
     )
     assert proc.returncode == 0, proc.stderr
     assert SECRET not in proc.stdout + proc.stderr
@@ -112,7 +120,10 @@ def test_token_from_stdin_in_a_real_process(tmp_path: Path) -> None:
 def test_unreachable_endpoint_one_line(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert (
-        run(home, "auth", "token", "--email", "me@example.com", "--token", SECRET).returncode == 0
+        run(
+            home, "auth", "token", "--no-verify", "--email", "me@example.com", "--token", SECRET
+        ).returncode
+        == 0
     )
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -133,7 +144,8 @@ def test_logout_needs_email_with_several_accounts(
     monkeypatch.setenv("CALSYNC_TOKEN_STORE", "file")
     home = tmp_path / "home"
     for email in ("a@example.com", "b@example.com"):
-        assert cli(capsys, home, "auth", "token", "--email", email, "--token", SECRET)[0] == 0
+        argv = ("auth", "token", "--no-verify", "--email", email, "--token", SECRET)
+        assert cli(capsys, home, *argv)[0] == 0
     code, _, err = cli(capsys, home, "auth", "logout")
     assert code == 2 and "--email" in err
     assert cli(capsys, home, "auth", "logout", "--email", "b@example.com")[0] == 0
