@@ -90,12 +90,12 @@ def run_token(args: argparse.Namespace) -> int:
 
 def _verify_token(ctx: AppContext, email: str, token: str) -> None:
     """One cheap call with the token before it is stored; a rejected token is one line."""
-    from google.oauth2.credentials import Credentials
-
     from calsync_tui.errors import CalsyncError
     from calsync_tui.google.accounts import EMAIL_RE
     from calsync_tui.google.backoff import policy_from_settings
+    from calsync_tui.google.credentials import to_credentials
     from calsync_tui.google.gateway import GoogleGateway
+    from calsync_tui.google.tokens import StoredToken
 
     if not EMAIL_RE.match(email):
         raise UsageError(f"not an email address: {email!r}")
@@ -104,7 +104,7 @@ def _verify_token(ctx: AppContext, email: str, token: str) -> None:
     policy = policy_from_settings(ctx.settings.extra, deadline=15.0)
     policy.refused_attempts = 2
     gateway = GoogleGateway(
-        Credentials(token=token),
+        to_credentials(StoredToken(email=email, kind="static", token=token)),
         ctx.settings.api_endpoint,
         email=email,
         kind="static",
