@@ -120,8 +120,20 @@ class CalsyncApp(App[None]):
             id="go.activity",
             tooltip="Every Google write, newest first",
         ),
-        Binding("a", "switch_mode('alerts')", "Alerts", id="go.alerts"),
-        Binding("u", "switch_mode('accounts')", "Accounts", id="go.accounts"),
+        Binding(
+            "a",
+            "switch_mode('alerts')",
+            "Alerts",
+            id="go.alerts",
+            tooltip="Cascades, auto-rollbacks, sign-in needed",
+        ),
+        Binding(
+            "u",
+            "switch_mode('accounts')",
+            "Accounts",
+            id="go.accounts",
+            tooltip="Who is signed in; sign in and out",
+        ),
         Binding(
             "s",
             "sync_now",
@@ -129,9 +141,23 @@ class CalsyncApp(App[None]):
             id="engine.sync",
             tooltip="Run a sync cycle now (first launch: start syncing)",
         ),
-        Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
-        Binding("t", "toggle_theme", "Theme", show=False, id="app.theme"),
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding(
+            "question_mark,f1",
+            "help",
+            "Help",
+            key_display="?",
+            id="app.help",
+            tooltip="Every key of this screen",
+        ),
+        Binding(
+            "t",
+            "toggle_theme",
+            "Theme",
+            show=False,
+            id="app.theme",
+            tooltip="Switch between the dark and light themes",
+        ),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the console"),
     ]
 
     def __init__(
@@ -367,17 +393,27 @@ class CalsyncApp(App[None]):
     def on_data_changed(self, _: DataChanged) -> None:
         self._refresh_current()
 
-    def _refresh_current(self) -> None:
-        """Redraw the visible screen; a modal on top defers it until it closes."""
+    def _live_screen(self) -> ConsoleScreen | None:
+        """The console screen to redraw: the visible one, or the one under the help modal
+        (help is a look-up: the screen behind keeps living). A confirmation on top defers
+        the redraw until it closes, so what it describes does not shift under it."""
         screen = self.screen
+        if isinstance(screen, HelpScreen) and len(self.screen_stack) > 1:
+            screen = self.screen_stack[-2]
         if isinstance(screen, ModalScreen):
-            return
+            return None
         if isinstance(screen, ConsoleScreen) and screen.is_mounted:
+            return screen
+        return None
+
+    def _refresh_current(self) -> None:
+        screen = self._live_screen()
+        if screen is not None:
             screen.refresh_data()
 
     def _update_status(self) -> None:
-        screen = self.screen
-        if isinstance(screen, ConsoleScreen) and screen.is_mounted:
+        screen = self._live_screen()
+        if screen is not None:
             screen.update_status()
 
     # --- navigation ---------------------------------------------------------------------------
@@ -431,7 +467,7 @@ class CalsyncApp(App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(list(self.BINDINGS), self.screen))
+        self.push_screen(HelpScreen(self.screen))
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -12,7 +12,9 @@ from sqlmodel import Session
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
+
+from calsync_tui.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from calsync_tui.app import CalsyncApp
@@ -86,7 +88,7 @@ class ConsoleScreen(Screen[None]):
         yield Header(show_clock=False)
         yield from self.body()
         yield Static("", id="status-line", classes="status-line")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def body(self) -> ComposeResult:
         yield from ()

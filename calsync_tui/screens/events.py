@@ -16,6 +16,8 @@ from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, fill
 from calsync_tui.widgets.event_list import EventList
 
+CALENDAR_GROUP = Binding.Group("Calendar")
+
 
 class EventsScreen(ConsoleScreen):
     TITLE_TEXT = "Events"
@@ -30,10 +32,20 @@ class EventsScreen(ConsoleScreen):
             tooltip="Filter by title, class, status or id",
         ),
         Binding(
-            "left_square_bracket", "calendar(-1)", "Prev cal", key_display="[", id="events.prev"
+            "left_square_bracket",
+            "calendar(-1)",
+            "Previous calendar",
+            key_display="[",
+            id="events.prev",
+            group=CALENDAR_GROUP,
         ),
         Binding(
-            "right_square_bracket", "calendar(1)", "Next cal", key_display="]", id="events.next"
+            "right_square_bracket",
+            "calendar(1)",
+            "Next calendar",
+            key_display="]",
+            id="events.next",
+            group=CALENDAR_GROUP,
         ),
         Binding("escape", "leave_filter", "List", show=False),
     ]

@@ -58,6 +58,10 @@ class ProgressTracker:
         self.post(TaskProgress(self.task, done, total, rate, eta, failed))
 
 
+ROLLOUT_GROUP = Binding.Group("Rollout")
+ROLLBACK_GROUP = Binding.Group("Rollback")
+
+
 class MigrationScreen(ConsoleScreen):
     TITLE_TEXT = "Migration"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -82,57 +86,82 @@ class MigrationScreen(ConsoleScreen):
             id="migration.approve",
             tooltip="Approve the plan under review and run the backfill",
         ),
-        Binding("n", "reject", "Reject", id="migration.reject", tooltip="Discard the plan"),
-        Binding("space", "pause", "Pause", id="migration.pause"),
-        Binding("x", "cancel", "Cancel", id="migration.cancel"),
+        Binding(
+            "n",
+            "reject",
+            "Reject",
+            id="migration.reject",
+            tooltip="Discard the plan under review; nothing is written",
+            show=False,  # the plan title says "y approve · n reject"
+        ),
+        Binding(
+            "space",
+            "pause",
+            "Pause",
+            id="migration.pause",
+            tooltip="Pause the running backfill after its batch, or resume a paused one",
+        ),
+        Binding(
+            "x",
+            "cancel",
+            "Stop",
+            id="migration.cancel",
+            tooltip="Stop the running task after its current batch (resumable)",
+        ),
         Binding(
             "plus,equals_sign",
             "rollout_step(10)",
-            "Rollout %",
-            key_display="+/-",
+            "Rollout +10%",
             id="migration.rollout_up",
+            tooltip="Raise the rollout target by 10% (o applies it)",
+            group=ROLLOUT_GROUP,
         ),
         Binding(
-            "minus", "rollout_step(-10)", "Rollout -10%", show=False, id="migration.rollout_down"
+            "minus",
+            "rollout_step(-10)",
+            "Rollout -10%",
+            id="migration.rollout_down",
+            tooltip="Lower the rollout target by 10% (o applies it)",
+            group=ROLLOUT_GROUP,
         ),
-        Binding("o", "rollout_apply", "Apply %", id="migration.rollout"),
-        Binding("c", "cutover", "Cutover", id="migration.cutover"),
+        Binding(
+            "o",
+            "rollout_apply",
+            "Apply",
+            id="migration.rollout",
+            tooltip="Apply the rollout target (hybrid mode on that share of calendars)",
+        ),
+        Binding(
+            "c",
+            "cutover",
+            "Cutover",
+            id="migration.cutover",
+            tooltip="UUID mode everywhere, legacy titles rewritten (after the rollout gate)",
+        ),
         Binding(
             "1",
             "rollback(1)",
-            "Rollback",
-            key_display="1/2/3",
+            "Rollback L1",
             id="migration.rollback1",
-            tooltip="Engine back to legacy mode, no Google writes",
+            tooltip="Rollback level 1: engine back to legacy mode, no Google writes",
+            group=ROLLBACK_GROUP,
         ),
         Binding(
             "2",
             "rollback(2)",
             "Rollback L2",
-            show=False,
             id="migration.rollback2",
-            tooltip="Undo the migration's Google writes",
+            tooltip="Rollback level 2: undo the migration's Google writes from the journal",
+            group=ROLLBACK_GROUP,
         ),
         Binding(
             "3",
             "rollback(3)",
             "Rollback L3",
-            show=False,
             id="migration.rollback3",
-            tooltip="Backup, then drop local correlation state",
+            tooltip="Rollback level 3: back up the store, then drop local correlation state",
+            group=ROLLBACK_GROUP,
         ),
-    ]
-
-    # The cockpit's own keys fill the footer; the global ones stay active, listed under `?`.
-    BINDINGS += [
-        Binding(key, f"app.switch_mode('{mode}')", mode.title(), show=False)
-        for key, mode in (
-            ("d", "dashboard"),
-            ("e", "events"),
-            ("j", "activity"),
-            ("a", "alerts"),
-            ("u", "accounts"),
-        )
     ]
 
     def __init__(self) -> None:

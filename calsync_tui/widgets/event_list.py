@@ -59,6 +59,8 @@ def _fit(text: str, width: int) -> str:
 class EventList(ScrollView, can_focus=True):
     """Rows of one calendar's events; Enter posts `EventList.Selected`."""
 
+    HELP_TITLE = "Event list"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
