@@ -46,8 +46,12 @@ from calsync_tui.screens.events import EventsScreen
 from calsync_tui.screens.help import HelpScreen
 from calsync_tui.screens.lineage import LineageScreen
 from calsync_tui.screens.migration import MigrationScreen
+from calsync_tui.screens.quit import QuitChoice, QuitScreen
 
 Clock = Callable[[], datetime]
+
+# Migration tasks that stop between batches when the migration is paused, and resume.
+PAUSABLE = frozenset({"backfill", "resume", "cutover", "rollback L2"})
 
 LIVE_EVENTS = frozenset(
     {"CalendarRead", "CycleDone", "PlanReady", "MutationsProgress", "AlertRaised"}
@@ -168,6 +172,7 @@ class CalsyncApp(App[None]):
         clock: Clock | None = None,
         start_engine: bool = True,
         auto_sync: bool | None = None,
+        background_reason: str | None = None,
     ) -> None:
         super().__init__()
         self.home = home if isinstance(home, AppHome) else AppHome(resolve_home(home))
@@ -191,6 +196,15 @@ class CalsyncApp(App[None]):
         self._timer: Timer | None = None
         self._last_live_refresh = 0.0
         self.theme = "textual-dark"
+        # The migration task running in the cockpit's worker, and its last progress.
+        self.migration_task: str | None = None
+        self.migration_progress: tuple[int, int, int] | None = None  # done, total, failed
+        # Why "keep running in the background" cannot be offered at quit (the demo: its
+        # Google lives in this process), or None.
+        self.background_reason = background_reason
+        self.quitting: str | None = None  # "stop" | "background" once the person chose
+        self.exit_note: str | None = None  # what the console said as it exited
+        self.background_pid: int | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -463,6 +477,96 @@ class CalsyncApp(App[None]):
             self.notify("the store is not open", severity="warning")
             return
         self.engine_cycle(dry_run=True)
+
+    async def action_quit(self) -> None:
+        """Quit; while a migration task writes to Google, ask what to do with it first."""
+        task = self.migration_task
+        if task is None:
+            self.exit()
+            return
+        if self.quitting is not None:
+            self.notify(f"quitting: waiting for the {task} to finish its batch…")
+            return
+        if task not in PAUSABLE:
+            self.quitting = "stop"
+            self.notify(f"quitting when the {task} finishes (it writes nothing)…")
+            return
+        done, total, failed = self.migration_progress or (0, 0, 0)
+        progress = f"{done + failed:,}/{total:,} written" if total else "starting"
+
+        def chosen(choice: QuitChoice | None) -> None:
+            if choice in ("stop", "background"):
+                self._stop_then_exit(task, choice)
+            else:
+                self.notify(f"not quitting: the {task} keeps running")
+
+        self.push_screen(
+            QuitScreen(task, progress, background_reason=self.background_reason), chosen
+        )
+
+    def _stop_then_exit(self, task: str, how: str) -> None:
+        try:
+            self.backend.set_paused(True)  # the task stops between batches
+        except CalsyncError as exc:
+            self.notify(f"cannot stop the {task}: {exc}", severity="error")
+            return
+        self.quitting = how
+        self.notify(f"stopping the {task} after this batch, then quitting…")
+
+    def migration_task_finished(self, task: str, summary: str) -> None:
+        """Called by the cockpit when its task ends; finishes a quit that was waiting."""
+        self.migration_task = None
+        if self.quitting is None:
+            return
+        how, self.quitting = self.quitting, None
+        done, total, failed = self.migration_progress or (0, 0, 0)
+        at = f" at {done + failed:,}/{total:,}" if total else ""
+        if how == "background" and task in PAUSABLE:
+            note = self._continue_in_background(task, at)
+        elif task in PAUSABLE:
+            note = (
+                f"calsync-tui: the {task} stopped after its batch{at} (paused): press space "
+                "in the migration screen, or run `calsync-tui migrate resume`, to continue."
+            )
+        else:
+            note = f"calsync-tui: the {task} finished ({summary})."
+        self.exit_note = note
+        self.exit(message=note)
+
+    def _continue_in_background(self, task: str, at: str) -> str:
+        """Release the home and start `calsync-tui migrate resume` in its own session."""
+        import subprocess
+        import sys
+
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+            self.can_write = False
+        log = self.home.root / "background-resume.log"
+        argv = [sys.executable, "-m", "calsync_tui", "--home", str(self.home.root)]
+        if self.api_endpoint:
+            argv += ["--api-endpoint", self.api_endpoint]
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            child = subprocess.Popen(
+                [*argv, "migrate", "resume"],
+                stdin=subprocess.DEVNULL,
+                stdout=fd,
+                stderr=fd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return (
+                f"calsync-tui: the {task} stopped{at} (paused); the background resume did "
+                f"not start ({exc.strerror}): run `calsync-tui migrate resume`."
+            )
+        finally:
+            os.close(fd)
+        self.background_pid = child.pid
+        return (
+            f"calsync-tui: the {task} continues in the background from{at or ' its last batch'} "
+            f"(pid {child.pid}, log {log}); `calsync-tui migrate status` shows its progress."
+        )
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

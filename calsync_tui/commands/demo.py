@@ -121,7 +121,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         with demo_world(tmp / "home", seed=args.seed, events=args.events) as demo:
             # A sandbox, not a real account: the loop may write at once (see app.py's rule).
-            app = CalsyncApp(home=demo.home.root, api_endpoint=demo.api_endpoint, auto_sync=True)
+            app = CalsyncApp(
+                home=demo.home.root,
+                api_endpoint=demo.api_endpoint,
+                auto_sync=True,
+                background_reason="the demo's Google sandbox lives in this process",
+            )
             return run_app(app)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged, PlanReady, TaskFinished, TaskProgress
 from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen, ago, plain
+from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain
 from calsync_tui.screens.bridge import PlanView
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.widgets.phase_stepper import PhaseStepper
@@ -168,8 +168,19 @@ class MigrationScreen(ConsoleScreen):
         super().__init__()
         self.plan: PlanView | None = None
         self.rollout_target: int | None = None
-        self.task_name: str | None = None
         self.last_inventory: dict[str, int] = {}
+        self.view: rm.MigrationView | None = None  # as of the last redraw
+
+    @property
+    def task_name(self) -> str | None:
+        """The task running in this screen's worker (kept by the app: quitting asks)."""
+        return self.capp.migration_task
+
+    @task_name.setter
+    def task_name(self, name: str | None) -> None:
+        self.capp.migration_task = name
+        if name is not None:
+            self.capp.migration_progress = None
 
     def body(self) -> ComposeResult:
         yield PhaseStepper(id="mig-phase")
@@ -204,6 +215,7 @@ class MigrationScreen(ConsoleScreen):
 
     def refresh_data(self) -> None:
         view = self.read(rm.migration_view, None)
+        self.view = view
         self.query_one(PhaseStepper).show(view)
         cals: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
         self._draw_inventory(cals)
@@ -310,12 +322,12 @@ class MigrationScreen(ConsoleScreen):
         bar = self.query_one("#task-bar", ProgressBar)
         bar.display = True
         bar.update(total=max(1, msg.total), progress=msg.done + msg.failed)
-        paused = (
-            f" [{self.capp.tone('yellow')}](paused)[/]"
-            if self.read(rm.migration_view, None) and self._paused()
-            else ""
+        # No store read here: progress arrives every batch; the pause flag is the one the
+        # last redraw (or the pause key) saw.
+        paused = " [$c](paused)[/]" if self.view is not None and self.view.paused else ""
+        self.query_one("#task-label", Label).update(
+            fill("$t" + paused, t=msg.task, c=self.capp.tone("yellow"))
         )
-        self.query_one("#task-label", Label).update(f"{msg.task}{paused}")
         self.query_one("#task-rate", Static).update(
             f"{msg.done:,}/{msg.total:,}"
             + (f" [red]{msg.failed} failed[/]" if msg.failed else "")
@@ -329,10 +341,11 @@ class MigrationScreen(ConsoleScreen):
     # --- messages from workers --------------------------------------------------------------
 
     def on_task_progress(self, msg: TaskProgress) -> None:
+        self.capp.migration_progress = (msg.done, msg.total, msg.failed)
         self.show_progress(msg)
 
     def on_task_finished(self, msg: TaskFinished) -> None:
-        self.task_name = None
+        self.capp.migration_task_finished(msg.task, msg.summary)
         if msg.ok and msg.task in ("backfill", "resume") and "paused" not in msg.summary:
             self.plan = None  # executed: nothing left to review
         state = ("paused" if "paused" in msg.summary else "done") if msg.ok else "failed"
