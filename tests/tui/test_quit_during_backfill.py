@@ -112,12 +112,17 @@ async def test_keep_running_hands_the_plan_to_a_background_resume(
                 break
     assert app.exit_note and "continues in the background" in app.exit_note
     assert app.background_pid is not None
-    import os
-
-    for _ in range(300):  # the child (`migrate resume`) runs and ends on its own
-        pid, _status = os.waitpid(app.background_pid, os.WNOHANG)
-        if pid:
-            break
-        time.sleep(0.1)
+    _wait_for_child(app.background_pid)
     log = (app.home.root / "background-resume.log").read_text()
     assert "Traceback" not in log, log
+
+
+def _wait_for_child(pid: int) -> None:
+    """The child (`migrate resume`) runs and ends on its own."""
+    import os
+
+    for _ in range(300):
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return
+        time.sleep(0.1)
