@@ -45,13 +45,10 @@ from calsync_tui.screens.dashboard import DashboardScreen
 from calsync_tui.screens.events import EventsScreen
 from calsync_tui.screens.help import HelpScreen
 from calsync_tui.screens.lineage import LineageScreen
-from calsync_tui.screens.migration import MigrationScreen
+from calsync_tui.screens.migration import PAUSABLE, MigrationScreen
 from calsync_tui.screens.quit import QuitChoice, QuitScreen
 
 Clock = Callable[[], datetime]
-
-# Migration tasks that stop between batches when the migration is paused, and resume.
-PAUSABLE = frozenset({"backfill", "resume", "cutover", "rollback L2"})
 
 LIVE_EVENTS = frozenset(
     {"CalendarRead", "CycleDone", "PlanReady", "MutationsProgress", "AlertRaised"}

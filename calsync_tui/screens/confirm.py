@@ -23,11 +23,21 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, title: str, lines: list[str], *, confirm_label: str = "Yes, do it") -> None:
+    def __init__(
+        self,
+        title: str,
+        lines: list[str],
+        *,
+        confirm_label: str = "Yes, do it",
+        refusal: str | None = None,
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.lines = lines
         self.confirm_label = confirm_label
+        # When the core would refuse (a gate not passed), the dialog says why and offers
+        # no yes: it never invites an answer that will be turned down.
+        self.refusal = refusal
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
@@ -37,9 +47,16 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(
                     "\n".join(self.lines) or "(nothing to do)", id="confirm-text", markup=False
                 )
+            if self.refusal is not None:
+                yield Label(f"Not possible now: {self.refusal}", id="confirm-refusal", markup=False)
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self.confirm_label} (y)", variant="error", id="confirm-yes")
-                yield Button("Cancel (n)", variant="primary", id="confirm-no")
+                if self.refusal is None:
+                    yield Button(f"{self.confirm_label} (y)", variant="error", id="confirm-yes")
+                yield Button(
+                    "Cancel (n)" if self.refusal is None else "Close (n)",
+                    variant="primary",
+                    id="confirm-no",
+                )
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()
@@ -48,4 +65,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "confirm-yes")
 
     def action_answer(self, yes: bool) -> None:
+        if yes and self.refusal is not None:
+            self.notify(f"not possible now: {self.refusal}", severity="warning")
+            return
         self.dismiss(yes)

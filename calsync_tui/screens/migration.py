@@ -7,6 +7,7 @@ that repeats the totals) and the backfill runs in a thread worker posting progre
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -36,6 +37,33 @@ ROLLBACK_TEXT = {
 }
 
 
+# The migration core words its refusals for the CLI; the cockpit says the key instead.
+KEY_FOR_STEP = {
+    "discover": "press v",
+    "prepare": "press p (a plan prepares first)",
+    "plan": "press p",
+    "backfill": "press y on a reviewed plan",
+    "resume": "press space",
+    "pause": "press space",
+    "rollout": "set a target with + or - and press o",
+    "cutover": "press c",
+}
+_RUN_STEP = re.compile(r"run `(?:calsync-tui )?migrate (\w+)[^`]*`")
+_STEP = re.compile(r"`(?:calsync-tui )?migrate (\w+)[^`]*`")
+
+
+def console_terms(text: str) -> str:
+    """A core message with its CLI instructions turned into the cockpit's keys."""
+
+    def run_step(m: re.Match[str]) -> str:
+        return KEY_FOR_STEP.get(m.group(1), m.group(0))
+
+    def step(m: re.Match[str]) -> str:
+        return m.group(1) if m.group(1) in KEY_FOR_STEP else m.group(0)
+
+    return _STEP.sub(step, _RUN_STEP.sub(run_step, text))
+
+
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
@@ -58,6 +86,8 @@ class ProgressTracker:
         self.post(TaskProgress(self.task, done, total, rate, eta, failed))
 
 
+# Tasks that stop between batches when paused (`space`, `x`, quit) and resume later.
+PAUSABLE = frozenset({"backfill", "resume", "cutover", "rollback L2"})
 ROLLOUT_GROUP = Binding.Group("Rollout")
 ROLLBACK_GROUP = Binding.Group("Rollback")
 
@@ -210,6 +240,7 @@ class MigrationScreen(ConsoleScreen):
         w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
         w.add_columns("#", "op", "event id", "reason", "title")
         super().on_mount()
+        self._draw_plan()
 
     # --- drawing --------------------------------------------------------------------------
 
@@ -220,7 +251,8 @@ class MigrationScreen(ConsoleScreen):
         cals: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
         self._draw_inventory(cals)
         self._draw_rollout(view)
-        self._draw_plan()
+        # The plan under review changes only with show_plan: redrawing it on every cycle
+        # reset the drill-in to the first calendar.
         super().refresh_data()
 
     def _draw_inventory(self, cals: list[rm.CalendarRow]) -> None:
@@ -366,7 +398,10 @@ class MigrationScreen(ConsoleScreen):
 
     def _busy(self) -> bool:
         if self.task_name is not None:
-            self.notify(f"{self.task_name} is running (x cancels)", severity="warning")
+            self.notify(
+                f"the {self.task_name} is running: wait for it, or x stops it after its batch",
+                severity="warning",
+            )
             return True
         if not self.capp.can_write:
             self.notify("read-only: another calsync-tui holds this home", severity="warning")
@@ -392,7 +427,7 @@ class MigrationScreen(ConsoleScreen):
         try:
             result = fn(tracker, lambda: worker.is_cancelled)
         except CalsyncError as exc:
-            self.post_message(TaskFinished(name, str(exc), ok=False))
+            self.post_message(TaskFinished(name, console_terms(str(exc)), ok=False))
             return
         except Exception as exc:  # never a traceback in the UI
             self.post_message(TaskFinished(name, f"{exc.__class__.__name__}: {exc}", ok=False))
@@ -418,7 +453,7 @@ class MigrationScreen(ConsoleScreen):
         try:
             plan = self.capp.backend.plan()
         except Exception as exc:
-            self.post_message(TaskFinished("plan", str(exc), ok=False))
+            self.post_message(TaskFinished("plan", console_terms(str(exc)), ok=False))
             return
         self.post_message(PlanReady(plan))
         self.post_message(TaskFinished("plan", f"{len(plan.lines):,} writes to review"))
@@ -428,6 +463,12 @@ class MigrationScreen(ConsoleScreen):
             self.notify("no plan to approve: press p for a dry-run first", severity="warning")
             return
         if self._busy():
+            return
+        if self._paused():
+            self.notify(
+                "the migration is paused: space resumes the interrupted backfill first",
+                severity="warning",
+            )
             return
         plan = self.plan
         lines = [
@@ -451,9 +492,11 @@ class MigrationScreen(ConsoleScreen):
         self.app.push_screen(ConfirmScreen("Approve and run this backfill?", lines), done)
 
     def action_reject(self) -> None:
-        if self.plan is not None:
-            self.show_plan(None)
-            self.notify("plan rejected: nothing was written")
+        if self.plan is None:
+            self.notify("no plan under review: p computes one (nothing is written)")
+            return
+        self.show_plan(None)
+        self.notify("plan rejected: nothing was written")
 
     def action_pause(self) -> None:
         """Pause stops the backfill after its current batch; resume continues from the journal."""
@@ -462,6 +505,10 @@ class MigrationScreen(ConsoleScreen):
             if self._busy():
                 return
             self._run("resume", lambda progress, cancel: backend.resume(progress, cancel))
+            return
+        if self.task_name not in PAUSABLE:
+            running = f"the {self.task_name} cannot pause" if self.task_name else "nothing runs"
+            self.notify(f"{running}: space pauses a running backfill, cutover or rollback")
             return
         try:
             backend.set_paused(True)
@@ -474,9 +521,10 @@ class MigrationScreen(ConsoleScreen):
     def action_cancel(self) -> None:
         """Thread workers cannot be killed: pause the migration so it stops between batches."""
         if self.task_name is None:
+            self.notify("nothing is running to stop")
             return
         self.workers.cancel_group(self, "migration")
-        if self.task_name in ("backfill", "resume", "cutover", "rollback L2"):
+        if self.task_name in PAUSABLE:
             try:
                 self.capp.backend.set_paused(True)
             except CalsyncError as exc:
@@ -494,7 +542,11 @@ class MigrationScreen(ConsoleScreen):
         self._draw_rollout(view)
 
     def action_rollout_apply(self) -> None:
-        if self.rollout_target is None or self._busy():
+        view = self.view
+        if self.rollout_target is None or (view and self.rollout_target == view.rollout_percent):
+            self.notify("no new rollout target: + or - sets one, then o applies it")
+            return
+        if self._busy():
             return
         pct = self.rollout_target
         backend = self.capp.backend
@@ -563,14 +615,30 @@ class MigrationScreen(ConsoleScreen):
         try:
             lines = preview()
         except Exception as exc:
-            self.app.call_from_thread(self.notify, f"{name}: {exc}", severity="error")
+            self.app.call_from_thread(
+                self.notify, console_terms(f"{name}: {exc}"), severity="error"
+            )
             return
 
         def done(yes: bool | None) -> None:
             if yes:
                 self._run(name, run)
 
-        self.app.call_from_thread(self.app.push_screen, ConfirmScreen(title, lines), done)
+        lines = [console_terms(line) for line in lines]
+        refusal = _refusal(lines)
+        self.app.call_from_thread(
+            self.app.push_screen, ConfirmScreen(title, lines, refusal=refusal), done
+        )
+
+
+def _refusal(lines: list[str]) -> str | None:
+    """Why the core will refuse this action (its preview says so), or None: the dialog
+    then offers no yes."""
+    if any(line.startswith("Yes will be refused") for line in lines):
+        reasons = [ln.strip() for ln in lines if ln.startswith("  ") and ln.strip()]
+        why = reasons[-1] if reasons else "the rollout gate has not passed"
+        return f"refused until the rollout gate passes ({why})"
+    return None
 
 
 def _summary(result: str | dict[str, Any] | None) -> str:
