@@ -63,6 +63,13 @@ class AppContext:
             self._gateways[account_email] = opener(self.home, self.settings, account_email)
         return self._gateways[account_email]
 
+    def forget_gateway(self, account_email: str) -> None:
+        """Drop a cached gateway (after sign-out), so the next use reads the token store."""
+        gateway = self._gateways.pop(account_email, None)
+        closer = getattr(gateway, "close", None)
+        if callable(closer):
+            closer()
+
     def close(self) -> None:
         for gateway in self._gateways.values():
             closer = getattr(gateway, "close", None)

@@ -127,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
                 auto_sync=True,
                 background_reason="the demo's Google sandbox lives in this process",
             )
+            from calsync_tui.sandbox.demo import DEMO_ACCOUNTS
+
+            app.backend.static_tokens = dict(DEMO_ACCOUNTS)  # sign back in after a sign-out
             return run_app(app)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

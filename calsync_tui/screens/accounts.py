@@ -11,8 +11,14 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from calsync_tui.errors import CalsyncError
+from calsync_tui.messages import DataChanged
+from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, plain
+from calsync_tui.screens.confirm import ConfirmScreen
 from local_store import queries
+
+# What the store says for an account whose token was deleted on purpose.
+SIGNED_OUT = ("signed out", "no stored credentials")
 
 
 class AccountsScreen(ConsoleScreen):
@@ -51,7 +57,9 @@ class AccountsScreen(ConsoleScreen):
             t.clear()
             for a in rows:
                 state = (
-                    Text.assemble(
+                    plain("signed out · calendars paused", self.capp.tone("yellow"))
+                    if a.needs_signin and a.signin_error in SIGNED_OUT
+                    else Text.assemble(
                         ("needs sign-in", self.capp.tone("red")), f" {a.signin_error or ''}"
                     )
                     if a.needs_signin
@@ -80,23 +88,54 @@ class AccountsScreen(ConsoleScreen):
         return t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
 
     def action_sign_in(self) -> None:
-        self.notify("opening the browser for Google sign-in…")
-        self._sign_in()
+        email = self._selected()
+        if email is not None and email in self.capp.backend.static_tokens:
+            self.notify(f"signing {email} back in…")
+        else:
+            email = None
+            self.notify("opening the browser for Google sign-in…")
+        self._sign_in(email)
 
     @work(thread=True, group="accounts", exclusive=True)
-    def _sign_in(self) -> None:
+    def _sign_in(self, email: str | None) -> None:
         try:
-            email = self.capp.backend.sign_in(None)
+            email = self.capp.backend.sign_in(None, email)
         except CalsyncError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        self.app.call_from_thread(self.notify, f"signed in as {email}")
-        self.app.call_from_thread(self.refresh_data)
+        self.app.call_from_thread(
+            self.notify, f"signed in as {email}: its calendars sync again from the next cycle"
+        )
+        self.app.call_from_thread(self.capp.post_message, DataChanged())
 
     def action_sign_out(self) -> None:
         email = self._selected()
-        if email is not None:
-            self._sign_out(email)
+        if email is None:
+            self.notify("no account to sign out: i signs one in")
+            return
+        rows: list[queries.AccountSummary] = self.read(queries.account_summaries, [])
+        account = next((a for a in rows if a.email == email), None)
+        if account is not None and account.needs_signin:
+            self.notify(f"{email} is already signed out: i signs it in")
+            return
+        every: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
+        cals = [c for c in every if c.account == email and c.enabled]
+        lines = [
+            f"{email}'s token is deleted from this computer.",
+            "From now on the console reads and writes none of its calendars:",
+            *(f"  {c.summary}  ({c.google_id})" for c in cals),
+            *([] if cals else ["  (it has no enabled calendars)"]),
+            "They are shown as paused; their events and busy blocks stay as they are.",
+            "Sign in again (i) to resume them.",
+        ]
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._sign_out(email)
+
+        self.app.push_screen(
+            ConfirmScreen(f"Sign out {email}?", lines, confirm_label="Sign out"), done
+        )
 
     @work(thread=True, group="accounts", exclusive=True)
     def _sign_out(self, email: str) -> None:
@@ -105,5 +144,7 @@ class AccountsScreen(ConsoleScreen):
         except CalsyncError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        self.app.call_from_thread(self.notify, f"signed out {email}")
-        self.app.call_from_thread(self.refresh_data)
+        self.app.call_from_thread(
+            self.notify, f"signed out {email}: its calendars are paused (i signs back in)"
+        )
+        self.app.call_from_thread(self.capp.post_message, DataChanged())

@@ -101,6 +101,8 @@ class Backend:
         self._store: Store | None = None
         # googleapiclient/httplib2 are not thread-safe: one Google-using job at a time.
         self.google = threading.RLock()
+        # email -> static token the console may sign back in with (the demo's accounts).
+        self.static_tokens: dict[str, str] = {}
 
     # --- store ---------------------------------------------------------------------------
 
@@ -207,15 +209,23 @@ class Backend:
 
     # --- accounts -----------------------------------------------------------------------
 
-    def sign_in(self, client_secrets: str | None) -> str:
-        """Run the browser OAuth flow (blocking until the user finishes); returns the email."""
+    def sign_in(self, client_secrets: str | None, email: str | None = None) -> str:
+        """Run the browser OAuth flow (blocking until the user finishes); returns the email.
+        An account with a known static token (the demo's) signs back in with it."""
         ctx = self.context()
+        if email is not None and email in self.static_tokens:
+            accounts.register_static_token(ctx.home, ctx.store, email, self.static_tokens[email])
+            ctx.forget_gateway(email)
+            return email
         path = Path(client_secrets) if client_secrets else None
         return accounts.sign_in(ctx.home, ctx.store, ctx.settings, path)
 
     def sign_out(self, email: str) -> None:
+        """Forget the account's token; waits for a running cycle, so none reads after it."""
         ctx = self.context()
-        accounts.logout(ctx.home, ctx.store, email, settings=ctx.settings)
+        with self.google:
+            accounts.logout(ctx.home, ctx.store, email, settings=ctx.settings)
+            ctx.forget_gateway(email)
 
     # --- rollback ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Label, ProgressBar, Static
 from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, ago, plain
 from calsync_tui.widgets.phase_stepper import PhaseStepper
+from local_store import queries
 
 # Short headers and cells so all 15 columns fit 120 columns (the whole table, no scrolling).
 ROLE_SHORT = {"freeBusyReader": "f/busy"}
@@ -52,6 +53,7 @@ def _fit(text: str, width: int) -> str:
 
 class DashboardScreen(ConsoleScreen):
     TITLE_TEXT = "Dashboard"
+    paused_accounts: frozenset[str] | set[str] = frozenset()
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "enter", "open_calendar", "Events", tooltip="Show the events of the selected calendar"
@@ -85,6 +87,9 @@ class DashboardScreen(ConsoleScreen):
     def refresh_data(self) -> None:
         now = self.now()
         rows: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
+        accounts: list[queries.AccountSummary] = self.read(queries.account_summaries, [])
+        # A signed-out account's calendars are neither read nor written: paused.
+        self.paused_accounts = {a.email for a in accounts if a.needs_signin}
         head = self.read(lambda s: rm.headline(s, now), None)
         mig = self.read(rm.migration_view, None)
         self._fill_metrics(head)
@@ -138,6 +143,8 @@ class DashboardScreen(ConsoleScreen):
             "error": plain("error", t("red")),
             "off": plain("off", "dim"),
         }[r.health]
+        if r.enabled and r.account in self.paused_accounts:
+            health = plain("paused", t("yellow"))
         return [
             plain(_fit(r.summary, 16)),
             plain(_fit(r.account.rsplit(".", 1)[0] if "@" in r.account else r.account, 14)),
