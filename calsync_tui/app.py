@@ -292,9 +292,11 @@ class CalsyncApp(App[None]):
         elif self.engine_state == "previewing":
             parts.append(fill("[$c]engine: first look, a dry run (nothing is written)…[/]", c=info))
         elif self.engine_state == "review":
+            # Only the sync loop is waiting: a migration task may be writing meanwhile.
             parts.append(
                 fill(
-                    "[b $c]nothing written yet[/] · this was a dry run · [b]s[/b] starts syncing",
+                    "[b $c]sync not started[/]: the first cycle was a dry run · "
+                    "[b]s[/b] starts syncing",
                     c=warn,
                 )
             )
@@ -305,6 +307,11 @@ class CalsyncApp(App[None]):
             parts.append(Content(f"engine: idle{nxt}"))
         else:
             parts.append(Content("engine: off"))
+        if self.migration_task is not None:
+            done, total, failed = self.migration_progress or (0, 0, 0)
+            where = f" {done + failed:,}/{total:,}" if total else "…"
+            stop = " (stopping after this batch)" if self.quitting else ""
+            parts.insert(0, fill("[b $c]$t$w[/]$s", c=info, t=self.migration_task, w=where, s=stop))
         if self.last_cycle:
             style = self.tone("red") if self.last_cycle_failed else ""
             parts.append(Content("last: ") + Content.styled(self.last_cycle, style))

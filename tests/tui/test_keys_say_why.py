@@ -126,3 +126,18 @@ async def test_a_redraw_keeps_the_plan_drill_in(
         await pilot.pause()
         assert totals.cursor_row == row
         assert [str(table.get_row_at(i)[4]) for i in range(table.row_count)] == writes
+
+
+async def test_status_line_during_a_backfill_on_a_first_launch_home(
+    make_app: Callable[..., CalsyncApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.engine_state = "review"  # the first launch's dry run is waiting for s
+        app.migration_task = "backfill"
+        app.migration_progress = (650, 760, 0)
+        text = app.status_text()
+        assert text.startswith("backfill 650/760")
+        assert "nothing written yet" not in text
+        assert "s starts syncing" in text
