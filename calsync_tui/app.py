@@ -87,7 +87,7 @@ class CalsyncApp(App[None]):
         "dashboard": "Dashboard",
         "events": "Events",
         "migration": "Migration",
-        "activity": "Activity",
+        "activity": "Journal",
         "alerts": "Alerts",
         "accounts": "Accounts",
     }

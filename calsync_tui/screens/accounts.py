@@ -42,7 +42,9 @@ class AccountsScreen(ConsoleScreen):
 
     def body(self) -> ComposeResult:
         yield Static("", id="accounts-title")
-        yield DataTable(id="accounts", cursor_type="row")
+        table: DataTable[str | Text] = DataTable(id="accounts", cursor_type="row")
+        table.border_title = "Accounts"
+        yield table
 
     def on_mount(self) -> None:
         t: DataTable[str | Text] = self.query_one(DataTable)

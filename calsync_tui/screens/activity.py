@@ -15,7 +15,7 @@ from calsync_tui.screens.base import ConsoleScreen, plain
 
 
 class ActivityScreen(ConsoleScreen):
-    TITLE_TEXT = "Activity (journal)"
+    TITLE_TEXT = "Journal"
     AUTO_FOCUS = "DataTable"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter", key_display="/", id="activity.filter"),
@@ -28,7 +28,11 @@ class ActivityScreen(ConsoleScreen):
 
     def body(self) -> ComposeResult:
         yield Input(placeholder="/ filter: op, status, origin, reason, id…", id="activity-filter")
-        yield DataTable(id="journal", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(
+            id="journal", cursor_type="row", zebra_stripes=True
+        )
+        table.border_title = "Journal: every Google write, newest first"
+        yield table
 
     def on_mount(self) -> None:
         self.query_one(Input).cursor_blink = False

@@ -23,7 +23,9 @@ class AlertsScreen(ConsoleScreen):
     ]
 
     def body(self) -> ComposeResult:
-        yield DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
+        table.border_title = "Alerts"
+        yield table
 
     def on_mount(self) -> None:
         t: DataTable[str | Text] = self.query_one(DataTable)

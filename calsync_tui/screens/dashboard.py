@@ -14,6 +14,7 @@ from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, ago, plain
 from calsync_tui.widgets.phase_stepper import PhaseStepper
 from local_store import queries
+from local_store.models import SyncRun
 
 # Short headers and cells so all 15 columns fit 120 columns (the whole table, no scrolling).
 ROLE_SHORT = {"freeBusyReader": "f/busy"}
@@ -46,6 +47,17 @@ def _metric(label: str, value: str, cls: str = "") -> str:
     )
 
 
+def _json_total(raw: str | None) -> int:
+    """The sum of a run's per-op write counts (`mutations_json`)."""
+    import json
+
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return 0
+    return sum(int(v) for v in data.values() if isinstance(v, int)) if isinstance(data, dict) else 0
+
+
 def _fit(text: str, width: int) -> str:
     """Cut to `width` with an ellipsis, so a cut is visible as one."""
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -71,7 +83,15 @@ class DashboardScreen(ConsoleScreen):
         table: DataTable[str | Text] = DataTable(
             id="calendars", cursor_type="row", zebra_stripes=True
         )
+        table.border_title = "Calendars"
         yield table
+        with Horizontal(id="dash-lower"):
+            runs: DataTable[str | Text] = DataTable(id="dash-runs", cursor_type="none")
+            runs.border_title = "Latest cycles"
+            yield runs
+            writes: DataTable[str | Text] = DataTable(id="dash-writes", cursor_type="none")
+            writes.border_title = "Latest writes (j: journal)"
+            yield writes
         yield Static(
             "No calendars yet. Sign in on the Accounts screen (u), enable calendars with "
             "`calsync-tui calendars enable`, or try `calsync-tui demo`.",
@@ -82,6 +102,10 @@ class DashboardScreen(ConsoleScreen):
         table = self.query_one("#calendars", DataTable)
         for name in COLUMNS:
             table.add_column(name, key=name)
+        runs: DataTable[str | Text] = self.query_one("#dash-runs", DataTable)
+        runs.add_columns("time", "kind", "writes", "failed", "took")
+        writes: DataTable[str | Text] = self.query_one("#dash-writes", DataTable)
+        writes.add_columns("time", "op", "calendar", "why")
         super().on_mount()
 
     def refresh_data(self) -> None:
@@ -107,10 +131,38 @@ class DashboardScreen(ConsoleScreen):
                         table.update_cell(str(r.id), name, value, update_width=True)
                 else:
                     table.add_row(*cells, key=str(r.id))
+        self._fill_lower()
         self.query_one("#dash-empty", Static).display = not rows
         if rows and keep < len(rows):
             table.move_cursor(row=keep)
         super().refresh_data()
+
+    def _fill_lower(self) -> None:
+        """The latest cycles and writes under the calendars, so the screen is used."""
+        runs_rows: list[SyncRun] = self.read(lambda s: queries.latest_runs(s, 12), [])
+        writes_rows: list[rm.JournalRow] = self.read(lambda s: rm.journal_page(s, "", 12), [])
+        runs: DataTable[str | Text] = self.query_one("#dash-runs", DataTable)
+        writes: DataTable[str | Text] = self.query_one("#dash-writes", DataTable)
+        red = self.capp.tone("red")
+        with self.app.batch_update():
+            runs.clear()
+            for r in runs_rows:
+                runs.add_row(
+                    r.started_at.strftime("%H:%M:%S"),
+                    r.kind.replace("_", "-"),
+                    f"{_json_total(r.mutations_json):,}",
+                    plain(str(r.failed), red if r.failed else ""),
+                    f"{r.duration_ms / 1000:.1f}s",
+                )
+            writes.clear()
+            for w in writes_rows:
+                failed = w.status == "failed"
+                writes.add_row(
+                    w.created_at.strftime("%H:%M:%S"),
+                    plain(w.op + (" failed" if failed else ""), red if failed else ""),
+                    plain(_fit(w.calendar, 14)),
+                    plain(w.error or w.reason),
+                )
 
     def update_status(self) -> None:
         """The status line, plus the running cycle's writes as a bar (done/total)."""

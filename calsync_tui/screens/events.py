@@ -10,6 +10,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from calsync_tui.screens import readmodel as rm
@@ -58,8 +59,10 @@ class EventsScreen(ConsoleScreen):
     def body(self) -> ComposeResult:
         yield Static("", id="events-title")
         yield Input(placeholder="/ filter: title, class, status, id…", id="events-filter")
-        yield Static(EventList.header_text(), id="events-header")
-        yield EventList(id="events-list")
+        with Vertical(id="events-panel") as panel:
+            panel.border_title = "Events"
+            yield Static(EventList.header_text(), id="events-header", markup=False)
+            yield EventList(id="events-list")
 
     def on_mount(self) -> None:
         self.query_one("#events-filter", Input).cursor_blink = False

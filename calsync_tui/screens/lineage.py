@@ -64,6 +64,7 @@ class LineageScreen(ConsoleScreen):
     def body(self) -> ComposeResult:
         yield Static("", id="lineage-title")
         tree: Tree[None] = Tree("lineage", id="lineage-tree")
+        tree.border_title = "Source → busy blocks"
         yield tree
 
     def refresh_data(self) -> None:

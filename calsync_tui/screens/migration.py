@@ -215,17 +215,18 @@ class MigrationScreen(ConsoleScreen):
     def body(self) -> ComposeResult:
         yield PhaseStepper(id="mig-phase")
         with Horizontal(id="mig-main"):
-            with Vertical(id="mig-left"):
-                yield Label("Inventory", classes="panel-title")
+            with Vertical(id="mig-left") as left:
+                left.border_title = "Inventory"
                 yield Static("", id="mig-inventory")
                 yield Label("Rollout", classes="panel-title")
                 yield Static("", id="mig-rollout")
             with Vertical(id="mig-right"):
                 yield Static("", id="plan-title")
                 totals: DataTable[str | Text] = DataTable(id="plan-totals", cursor_type="row")
+                totals.border_title = "Plan: writes per calendar"
                 yield totals
-                yield Label("Writes of the selected calendar", classes="panel-title")
                 writes: DataTable[str | Text] = DataTable(id="plan-writes", cursor_type="row")
+                writes.border_title = "Writes of the selected calendar"
                 yield writes
         with Horizontal(id="mig-progress"):
             yield Label("idle", id="task-label")
@@ -238,7 +239,7 @@ class MigrationScreen(ConsoleScreen):
         t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
         t.add_columns("calendar", *OPS, "total")
         w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
-        w.add_columns("#", "op", "event id", "reason", "title")
+        w.add_columns("#", "op", "title", "why", "event id")
         super().on_mount()
         self._draw_plan()
 
@@ -331,9 +332,9 @@ class MigrationScreen(ConsoleScreen):
             w.add_row(
                 str(ln.seq),
                 ln.op,
-                plain(ln.google_event_id[:26]),
-                plain(ln.reason[:28]),
-                plain(ln.title[:40]),
+                plain(ln.title or "(no title)"),
+                plain(ln.reason),
+                plain(ln.google_event_id, "dim"),
             )
 
     @on(DataTable.RowHighlighted, "#plan-totals")
@@ -382,7 +383,9 @@ class MigrationScreen(ConsoleScreen):
             self.plan = None  # executed: nothing left to review
         state = ("paused" if "paused" in msg.summary else "done") if msg.ok else "failed"
         self.query_one("#task-label", Label).update(plain(f"{msg.task}: {state}"))
-        self.query_one("#task-rate", Static).update(plain(msg.summary[:60]))
+        if msg.task in ("plan", "discover", "rollout"):  # no writes counted: no bar
+            self.query_one("#task-bar", ProgressBar).display = False
+        self.query_one("#task-rate", Static).update(plain(msg.summary))
         if msg.ok:
             self.notify(f"{msg.task}: {msg.summary}")
         else:

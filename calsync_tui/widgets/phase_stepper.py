@@ -20,7 +20,7 @@ def _gate_mark(gate: Any) -> str:
         return "[green]✔[/]"
     if ok is False:
         return "[red]✘[/]"
-    return "[dim]·[/]"
+    return ""  # no gate result yet: no mark (a stray "·" read as a cell)
 
 
 def stepper_text(view: MigrationView | None, dark: bool = True) -> str:
@@ -29,7 +29,8 @@ def stepper_text(view: MigrationView | None, dark: bool = True) -> str:
     parts: list[str] = []
     for i, name in enumerate(PHASE_NAMES):
         gate = view.gates.get(name, view.gates.get(str(i)))
-        label = f"{i} {name} {_gate_mark(gate)}"
+        mark = _gate_mark(gate)
+        label = f"{i} {name}" + (f" {mark}" if mark else "")
         if i == view.phase:
             parts.append(f"[reverse b] {label} [/]")
         elif i < view.phase:
