@@ -202,6 +202,7 @@ class CalsyncApp(App[None]):
         self.quitting: str | None = None  # "stop" | "background" once the person chose
         self.exit_note: str | None = None  # what the console said as it exited
         self.background_pid: int | None = None
+        self.legacy_blocks = 0  # legacy blocks seen by a first launch's dry run
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -293,10 +294,16 @@ class CalsyncApp(App[None]):
             parts.append(fill("[$c]engine: first look, a dry run (nothing is written)…[/]", c=info))
         elif self.engine_state == "review":
             # Only the sync loop is waiting: a migration task may be writing meanwhile.
+            legacy = (
+                f"{self.legacy_blocks:,} legacy blocks: [b]m[/b] migrates them first · "
+                if self.legacy_blocks
+                else ""
+            )
             parts.append(
                 fill(
                     "[b $c]sync not started[/]: the first cycle was a dry run · "
-                    "[b]s[/b] starts syncing",
+                    + legacy
+                    + "[b]s[/b] starts syncing",
                     c=warn,
                 )
             )
@@ -361,7 +368,11 @@ class CalsyncApp(App[None]):
         summary = _short_summary(report)
         if done:
             summary += " · auto-rollback: " + "; ".join(done)
-        self.post_message(CycleFinished(summary, dry_run=dry_run, detail=report.summary()))
+        self.post_message(
+            CycleFinished(
+                summary, dry_run=dry_run, detail=report.summary(), classes=dict(report.classes)
+            )
+        )
         return report
 
     @on(Worker.StateChanged)
@@ -392,6 +403,16 @@ class CalsyncApp(App[None]):
         self.last_cycle_failed = False
         if msg.dry_run:
             self.notify(f"dry-run: {msg.detail or msg.summary}", timeout=10)
+            if self.engine_state in ("previewing", "review"):
+                self.legacy_blocks = msg.classes.get("legacy_busy_block", 0)
+                if self.legacy_blocks:
+                    self.notify(
+                        f"{self.legacy_blocks:,} busy blocks of the old emoji/title system "
+                        "are on your calendars: m opens the migration, which links them "
+                        "before anything is written; s syncs in legacy mode as they are.",
+                        severity="warning",
+                        timeout=20,
+                    )
 
     def on_engine_event(self, msg: EngineEvent) -> None:
         kind = msg.event.__class__.__name__

@@ -19,8 +19,17 @@ class EngineEvent(Message):
 class CycleFinished(Message):
     """A sync cycle (or dry-run) ended; `summary` is one line for the user."""
 
-    def __init__(self, summary: str, *, dry_run: bool, ok: bool = True, detail: str = "") -> None:
+    def __init__(
+        self,
+        summary: str,
+        *,
+        dry_run: bool,
+        ok: bool = True,
+        detail: str = "",
+        classes: dict[str, int] | None = None,
+    ) -> None:
         super().__init__()
+        self.classes = classes or {}  # events seen per class (legacy_busy_block, …)
         self.summary = summary
         self.detail = detail  # the full one-line report (counts per op, API calls)
         self.dry_run = dry_run
