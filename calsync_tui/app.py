@@ -92,6 +92,11 @@ class CalsyncApp(App[None]):
         "accounts": "Accounts",
     }
     DEFAULT_MODE = "dashboard"
+    # `-narrow` below 100 columns: the tcss gives the metric tiles room to wrap their labels.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+        (0, "-narrow"),
+        (100, "-wide"),
+    ]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "d",
@@ -172,6 +177,8 @@ class CalsyncApp(App[None]):
         background_reason: str | None = None,
     ) -> None:
         super().__init__()
+        # `-narrow` below 100 columns: the tcss gives the metric tiles room to wrap labels.
+        self.HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
         self.home = home if isinstance(home, AppHome) else AppHome(resolve_home(home))
         self.api_endpoint = api_endpoint
         self.clock: Clock = clock or _clock.now

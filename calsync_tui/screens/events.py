@@ -126,6 +126,11 @@ class EventsScreen(ConsoleScreen):
         )
         super().refresh_data()
 
+    def on_resize(self) -> None:
+        lst = self.query_one(EventList)
+        width = lst.scrollable_content_region.width or self.size.width
+        self.query_one("#events-header", Static).update(EventList.header_text(width))
+
     def action_focus_filter(self) -> None:
         self.query_one("#events-filter", Input).focus()
 

@@ -34,9 +34,16 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("class", 18),
     ("status", 9),
     ("stamp", 5),
-    ("google id", 26),
-    ("title", 0),
 )
+ID_WIDTH = 26  # the Google event id, last and dimmed: shown when the title still has room
+MIN_TITLE = 40
+
+
+def shows_id(width: int) -> bool:
+    """Whether a row of `width` cells has room for the Google id after a readable title."""
+    fixed = 1 + sum(w + 1 for _, w in COLUMNS)
+    return width - fixed - ID_WIDTH - 1 >= MIN_TITLE
+
 
 CLASS_STYLE = {
     "tracked_user_event": "green",
@@ -124,9 +131,13 @@ class EventList(ScrollView, can_focus=True):
     # --- rendering ---------------------------------------------------------------------
 
     @staticmethod
-    def header_text() -> str:
-        """Column titles, for a fixed header above the scrolling rows."""
-        return " " + " ".join(_fit(name.upper(), w) for name, w in COLUMNS[:-1]) + " TITLE"
+    def header_text(width: int = 120) -> str:
+        """Column titles for a list `width` cells wide, for a fixed header above the rows."""
+        head = " " + " ".join(_fit(name.upper(), w) for name, w in COLUMNS) + " "
+        if not shows_id(width):
+            return head + "TITLE"
+        title_w = width - len(head) - ID_WIDTH - 1
+        return head + _fit("TITLE", title_w) + " " + "GOOGLE ID"
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -152,7 +163,6 @@ class EventList(ScrollView, can_focus=True):
                 base + (Style(color=tone("red", dark)) if row.status == "failed" else Style()),
             ),
             (_fit("yes" if row.stamped else "-", 5), base),
-            (_fit(row.google_event_id, 26), base + Style(dim=True)),
         ]
         used = 1 + sum(len(t) + 1 for t, _ in cells)
         title = row.summary or "(no title)"
@@ -160,7 +170,13 @@ class EventList(ScrollView, can_focus=True):
         for text, style in cells:
             segs.append(Segment(text, style))
             segs.append(Segment(" ", base))
-        segs.append(Segment(_fit(title, max(1, width - used)), base))
+        if shows_id(width):
+            title_w = width - used - ID_WIDTH - 1
+            segs.append(Segment(_fit(title, title_w), base))
+            segs.append(Segment(" ", base))
+            segs.append(Segment(_fit(row.google_event_id, ID_WIDTH), base + Style(dim=True)))
+        else:
+            segs.append(Segment(_fit(title, max(1, width - used)), base))
         return Strip(segs).crop(0, width).extend_cell_length(width, base)
 
     DEFAULT_CSS = """
