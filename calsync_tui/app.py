@@ -93,7 +93,7 @@ class CalsyncApp(App[None]):
     }
     DEFAULT_MODE = "dashboard"
     # `-narrow` below 100 columns: the tcss gives the metric tiles room to wrap their labels.
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] | None = [  # as App declares it
         (0, "-narrow"),
         (100, "-wide"),
     ]
@@ -177,8 +177,6 @@ class CalsyncApp(App[None]):
         background_reason: str | None = None,
     ) -> None:
         super().__init__()
-        # `-narrow` below 100 columns: the tcss gives the metric tiles room to wrap labels.
-        self.HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
         self.home = home if isinstance(home, AppHome) else AppHome(resolve_home(home))
         self.api_endpoint = api_endpoint
         self.clock: Clock = clock or _clock.now
