@@ -93,7 +93,7 @@ class CalsyncApp(App[None]):
     }
     DEFAULT_MODE = "dashboard"
     # `-narrow` below 100 columns: the tcss gives the metric tiles room to wrap their labels.
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] | None = [  # as App declares it
+    HORIZONTAL_BREAKPOINTS = [  # type: ignore[misc]  # App declares it `ClassVar[...] | None`
         (0, "-narrow"),
         (100, "-wide"),
     ]
