@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -441,7 +441,10 @@ class CalsyncApp(App[None]):
         """The console screen to redraw: the visible one, or the one under the help modal
         (help is a look-up: the screen behind keeps living). A confirmation on top defers
         the redraw until it closes, so what it describes does not shift under it."""
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:  # shutting down: nothing to redraw
+            return None
         if isinstance(screen, HelpScreen) and len(self.screen_stack) > 1:
             screen = self.screen_stack[-2]
         if isinstance(screen, ModalScreen):
