@@ -15,7 +15,7 @@ from local_store import queries
 from local_store.db import open_store
 
 
-def _slow_backfill(app: CalsyncApp) -> Callable[..., dict[str, Any]]:
+def _slow_backfill(app: CalsyncApp) -> Callable[..., str]:
     """Batches of writes that stop when the store says paused (as the journal runner does)."""
 
     def run(
@@ -27,9 +27,9 @@ def _slow_backfill(app: CalsyncApp) -> Callable[..., dict[str, Any]]:
             progress(done, total, 0)
             with app.backend.session() as s:
                 if queries.peek_migration_state(s).paused:
-                    return {"progress": {"done": done, "total": total, "paused": True}}
+                    return f"paused {done}/{total}, space resumes"
             time.sleep(0.02)
-        return {"progress": {"done": total, "total": total}}
+        return f"done {total}/{total}"
 
     return run
 
