@@ -97,6 +97,8 @@ class EventsScreen(ConsoleScreen):
         cal = next(c for c in cals if c.id == cal_id)
         text = self.filter_text
         count = self.read(lambda s: rm.count_events(s, cal_id, text), 0)
+        # "N of M": both from the list's own count, so the two always agree.
+        every = self.read(lambda s: rm.count_events(s, cal_id, ""), 0) if text else count
 
         def loader(offset: int, limit: int) -> list[rm.EventRow]:
             return self.read(
@@ -110,7 +112,7 @@ class EventsScreen(ConsoleScreen):
         where = (
             cal.account if cal.google_id == cal.account else f"{cal.google_id} via {cal.account}"
         )
-        shown = f"{count:,} of {cal.total:,}" if text else f"{count:,}"
+        shown = f"{count:,} of {every:,}" if text else f"{count:,}"
         title.update(
             fill(
                 "[b]$name[/b] [dim]$where · $mode mode[/]  $shown events"

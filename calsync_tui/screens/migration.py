@@ -27,6 +27,7 @@ from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain
 from calsync_tui.screens.bridge import PlanView
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.widgets.phase_stepper import PhaseStepper
+from local_store import queries
 
 OPS = ("insert", "stamp", "patch", "delete", "retitle", "restore")
 
@@ -267,8 +268,9 @@ class MigrationScreen(ConsoleScreen):
         for name, _ in rm.CLASS_COLUMNS:
             n = sum(c.counts[name] for c in enabled)
             lines.append(f"{name:<10}{n:>8,}")
-        covs = [c.coverage for c in enabled if c.coverage is not None]
-        cov = f"{sum(covs) / len(covs) * 100:.1f}%" if covs else "-"
+        # Coverage: one definition, the store's (queries.overall_coverage), as `status` shows.
+        overall = self.read(queries.overall_coverage, None)
+        cov = "-" if overall is None or not overall[0] else f"{overall[2]:.1f}%"
         lines.append(f"{'coverage':<10}{cov:>8}")
         lines.append(f"[dim]{len(enabled)} enabled calendar(s)[/]")
         found = self.read(rm.latest_discover, None)
