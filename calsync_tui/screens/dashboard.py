@@ -217,7 +217,7 @@ class DashboardScreen(ConsoleScreen):
         if h is None or h.cycles == 0:
             put("cascades", _metric("cascades", "0"))
             put("success", _metric("success rate", "-"))
-            put("latency", _metric("cycle latency", "-"))
+            put("latency", _metric("change → block", "-"))
             put("stuck", _metric("stuck", "0"))
             put("api", _metric("API calls/hour", "0"))
             put("alerts", _metric("open alerts", str(h.open_alerts if h else 0)))
@@ -233,7 +233,7 @@ class DashboardScreen(ConsoleScreen):
             ),
         )
         lat = "-" if h.latency_ms is None else f"{h.latency_ms:.0f} ms"
-        put("latency", _metric("cycle latency", lat))
+        put("latency", _metric("change → block", lat))
         put("stuck", _metric("stuck", str(h.stuck), t("red") if h.stuck else t("green")))
         put("api", _metric("API calls/hour", str(h.api_calls_last_hour)))
         put(

@@ -184,13 +184,19 @@ def headline(session: Session, now: datetime, window: int = 10) -> Headline:
     """Aggregate the latest `window` runs; API calls of the last hour for the quota gauge."""
     runs = queries.latest_runs(session, window)
     latest = runs[0] if runs else None
-    rates = [r.success_rate for r in runs]
+    # Success rate: writes that succeeded / writes attempted, over the window's runs (a
+    # paused run that attempted 13 writes weighs 13, not one run in ten).
+    done = sum(_writes(r.mutations_json) for r in runs)
+    attempted = done + sum(r.failed for r in runs)
     lats = [r.latency_ms for r in runs if r.latency_ms is not None]
     hour_ago = now.timestamp() - 3600
-    last_hour = sum(r.api_calls for r in runs if _ts(r.started_at) >= hour_ago)
+    # API calls/hour: every run of the last hour (sync, backfill, cutover, rollback), not
+    # only those among the window's latest runs.
+    recent = queries.latest_runs(session, 1000)
+    last_hour = sum(r.api_calls for r in recent if _ts(r.started_at) >= hour_ago)
     return Headline(
         cascades=sum(r.cascades for r in runs),
-        success_rate=(sum(rates) / len(rates)) if rates else None,
+        success_rate=(done / attempted) if attempted else (1.0 if runs else None),
         latency_ms=(sum(lats) / len(lats)) if lats else None,
         stuck=queries.count_stuck(session),
         failed=sum(r.failed for r in runs),
@@ -201,6 +207,16 @@ def headline(session: Session, now: datetime, window: int = 10) -> Headline:
         last_cycle_kind=latest.kind if latest else None,
         last_error=latest.error if latest else None,
         open_alerts=len(queries.open_alerts(session)),
+    )
+
+
+def _writes(raw: str | None) -> int:
+    """The sum of a run's per-op write counts (`SyncRun.mutations_json`)."""
+    counts = _json(raw, {})
+    return (
+        sum(int(v) for v in counts.values() if isinstance(v, int))
+        if isinstance(counts, dict)
+        else 0
     )
 
 
