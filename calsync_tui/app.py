@@ -164,6 +164,14 @@ class CalsyncApp(App[None]):
             tooltip="Switch between the dark and light themes",
         ),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave the console"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Palette",
+            show=False,
+            id="app.palette",
+            tooltip="Every action by name (e.g. rollback level 2)",
+        ),
     ]
 
     def __init__(

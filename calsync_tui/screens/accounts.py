@@ -36,7 +36,7 @@ class AccountsScreen(ConsoleScreen):
             "sign_out",
             "Sign out",
             id="accounts.signout",
-            tooltip="Forget the selected account's token",
+            tooltip="Sign out the selected account (asks first; its calendars pause)",
         ),
     ]
 

@@ -52,7 +52,7 @@ def help_sections(screen: Screen[object]) -> list[tuple[str, list[HelpRow]]]:
     sections: dict[str, dict[str, tuple[list[str], Binding]]] = {}
     for key, active in screen.active_bindings.items():
         b = active.binding
-        if not b.description:
+        if not b.description or b.id is None:  # the console's own keys (Posting: id=)
             continue
         node: DOMNode = active.node
         action = b.action

@@ -75,7 +75,13 @@ class EventList(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
-        Binding("enter", "select", "Lineage", tooltip="Show source → blocks of this event"),
+        Binding(
+            "enter",
+            "select",
+            "Lineage",
+            id="events.lineage",
+            tooltip="Show source → blocks of this event",
+        ),
     ]
 
     cursor = reactive(0)

@@ -51,8 +51,7 @@ def test_a_paused_run_with_no_failure_keeps_the_success_rate_at_100(data_home: A
 def test_api_calls_per_hour_counts_every_run_of_the_hour(data_home: AppHome) -> None:
     at = FIXED_NOW - timedelta(minutes=30)
     runs = [
-        SyncRun(kind="sync", started_at=at + timedelta(seconds=i), api_calls=10)
-        for i in range(12)
+        SyncRun(kind="sync", started_at=at + timedelta(seconds=i), api_calls=10) for i in range(12)
     ]
     runs.append(SyncRun(kind="backfill", started_at=at - timedelta(minutes=1), api_calls=486))
     head = _headline_after(data_home, runs)

@@ -46,7 +46,7 @@ async def test_help_lists_every_key_once_with_what_it_does(
         assert mig["+/="].startswith("Raise the rollout")
         # Global keys are listed once, under Everywhere, not repeated per screen.
         everywhere = rows["Everywhere"]
-        for key in ("d", "e", "m", "j", "a", "u", "s", "?", "^q/q"):
+        for key in ("d", "e", "m", "j", "a", "u", "s", "?", "q", "^p"):
             assert key in everywhere, key
         assert not set(mig) & set(everywhere)
         assert "Journal" in everywhere["j"] or "write" in everywhere["j"]
