@@ -349,6 +349,8 @@ class MigrationScreen(ConsoleScreen):
 
     def show_plan(self, plan: PlanView | None) -> None:
         self.plan = plan
+        # Below 100 columns a plan under review takes the whole width (see app.tcss).
+        self.set_class(plan is not None, "-reviewing")
         self._draw_plan()
         if plan is not None:
             self.query_one("#plan-totals", DataTable).focus()
