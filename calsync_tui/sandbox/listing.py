@@ -121,11 +121,11 @@ class Lister:
             # Google's token names a point in the change history, not a window: the
             # incremental listing holds every event changed since, whatever its date, and
             # no unchanged one (discovery document, events.list syncToken; kidd/org-gcal.el
-            # #82). Lenient `windowed_tokens`: filter by the full sync's window.
-            token_window = (tok.get("lo"), tok.get("hi"))
-            window = token_window if "windowed_tokens" in self.lenient else (None, None)
-            if "series_in_window" in self.lenient:
-                series_window = token_window
+            # #82). Lenient `windowed_tokens`: a changed series expands within the full
+            # sync's window (the sandbox's old behaviour).
+            window = (None, None)
+            if "windowed_tokens" in self.lenient:
+                series_window = (tok.get("lo"), tok.get("hi"))
         else:
             window = (one(params, "timeMin"), one(params, "timeMax"))
         lo = parse_rfc3339(window[0]) if window[0] else None
@@ -295,7 +295,7 @@ class Lister:
                 # A changed series comes back far ahead: every instance to its end, 730
                 # at most when unbounded (garrytan/gbrain#5015, compass-calendar#797).
                 occs = recurrence.occurrences(ev, cal.time_zone, None, None, far=True)
-            elif incremental and series_window is not None:  # lenient series_in_window
+            elif incremental and series_window is not None:  # lenient windowed_tokens
                 occs = recurrence.occurrences(ev, cal.time_zone, *series_window)
             else:
                 occs = recurrence.occurrences(ev, cal.time_zone, lo, hi)

@@ -82,8 +82,8 @@ DEFAULT_LOCKOUT = 3 * 3600.0
 # user has reached Google Calendar API's maximum request rate per calendar"). No number is
 # published. Default: more than 200 writes to one calendar within 10 s of sandbox clock;
 # each refused part answers 403 rateLimitExceeded and does not count.
-DEFAULT_BURST_WRITES = 200
-DEFAULT_BURST_WINDOW = 10.0
+DEFAULT_BURST_WRITES = 1000
+DEFAULT_BURST_WINDOW = 60.0
 
 
 class UsageLimit:

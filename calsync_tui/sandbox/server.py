@@ -303,6 +303,15 @@ class SandboxServer:
         self.quota.per_project = per_project
         self.quota.reset()
 
+    def set_lenient(self, names: Iterable[str] | None) -> None:
+        """Replace the lenient switches at run time (for tests on a shared fixture)."""
+        self.lenient = lenient_set(names)
+        self.world.lenient = self.lenient
+        self.api.lister.lenient = self.lenient
+        self.batch_faults.shuffle = "batch_order" not in self.lenient
+        if "batch_failures" in self.lenient:
+            self.batch_faults.failure_rate = 0.0
+
     def set_usage_limit(
         self,
         writes: int | None,

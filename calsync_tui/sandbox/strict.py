@@ -12,14 +12,11 @@ from collections.abc import Iterable
 
 LENIENT: dict[str, str] = {
     "windowed_tokens": (
-        "a sync token remembers the full sync's timeMin/timeMax and the incremental listing "
-        "filters by it (Google's tokens carry no window: events.list syncToken in the "
-        "discovery document; kidd/org-gcal.el#82)"
-    ),
-    "series_in_window": (
-        "with singleEvents, a changed series comes back only within the token's window or "
-        "two years (Google: to the end of the series, 730 instances at most for an unbounded "
-        "one; garrytan/gbrain#5015, KeepSoftwareSimple/compass-calendar#797)"
+        "the sandbox's old tokens: an incremental singleEvents listing expands a changed "
+        "series only within the full sync's timeMin/timeMax (or two years). Google's tokens "
+        "carry no window and return the series to its end, 730 instances at most when "
+        "unbounded (events.list syncToken in the discovery document; kidd/org-gcal.el#82; "
+        "garrytan/gbrain#5015, KeepSoftwareSimple/compass-calendar#797)"
     ),
     "token_ttl": "sync tokens never expire with age (Google's do: 410 fullSyncRequired)",
     "ids_reusable": (
