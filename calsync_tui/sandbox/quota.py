@@ -80,7 +80,8 @@ DEFAULT_USAGE_WINDOW = 600.0
 DEFAULT_LOCKOUT = 3 * 3600.0
 # Per-calendar burst (Google's "Handle API errors" guide: 403 rateLimitExceeded, "the
 # user has reached Google Calendar API's maximum request rate per calendar"). No number is
-# published. Default: more than 200 writes to one calendar within 10 s of sandbox clock;
+# published. Default: more than 1,000 writes to one calendar within 60 s of sandbox clock
+# (above the 600/min per-user quota: only a client past the documented pace meets it);
 # each refused part answers 403 rateLimitExceeded and does not count.
 DEFAULT_BURST_WRITES = 1000
 DEFAULT_BURST_WINDOW = 60.0
