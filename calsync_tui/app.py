@@ -17,7 +17,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +28,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from calsync_tui import clock as _clock
 from calsync_tui.engine.cycle import CycleReport
 from calsync_tui.engine.events import MutationsProgress, PlanReady
 from calsync_tui.errors import CalsyncError
@@ -144,7 +145,7 @@ class CalsyncApp(App[None]):
         super().__init__()
         self.home = home if isinstance(home, AppHome) else AppHome(resolve_home(home))
         self.api_endpoint = api_endpoint
-        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or _clock.now
         self.start_engine = start_engine
         # None: decided at mount from the store (synced before → loop on; never → dry run).
         self.auto_sync = auto_sync

@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from calsync_tui import clock
 from local_store import migrations
 from local_store.errors import StoreError
 from local_store.migrations import downgrade, upgrade
@@ -200,7 +200,7 @@ def inspect_store(db_path: Path, lock_timeout: float = 1.0) -> str | None:
 def backup_file(db_path: Path, backups_dir: Path, revision: str | None) -> Path:
     """Copy the DB with SQLite's online backup API (consistent even under WAL), 0600."""
     backups_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = clock.now().strftime("%Y%m%dT%H%M%S%fZ")
     target = backups_dir / f"calsync-{stamp}-rev{revision or 'base'}.db"
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     os.close(fd)

@@ -7,14 +7,16 @@ so all-day-ness and time zones survive the round trip.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from calsync_tui import clock
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 # --- enumerations kept as plain strings (portable, readable in sqlite3) -----------------

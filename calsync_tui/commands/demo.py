@@ -14,12 +14,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import select
 
+from calsync_tui import clock
 from calsync_tui.errors import UsageError
 from calsync_tui.home import AppHome, write_private
 from local_store.models import Account, Calendar
@@ -74,7 +75,7 @@ def enable_calendars(ctx: Any) -> int:
                 row.enabled = info.access_role in MIRRORABLE_ROLES
                 # The demo world is the legacy system's world: migration starts from there.
                 row.engine_mode = "legacy"
-                row.updated_at = datetime.now(UTC)
+                row.updated_at = clock.now()
                 s.add(row)
                 n += int(row.enabled)
             s.commit()

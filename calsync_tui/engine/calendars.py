@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from calsync_tui import clock
 from calsync_tui.engine.execute import ExecuteReport, execute_plan
 from calsync_tui.engine.model import EventClass, EventType, Op, Status
 from calsync_tui.engine.plan import Plan, PlannedMutation
@@ -57,7 +58,7 @@ def refresh_calendars(
     store: Any, gateway_for: Callable[[str], Gateway], *, now: datetime | None = None
 ) -> list[str]:
     """Fetch each account's calendar list into the store; returns per-account errors."""
-    when = now or datetime.now(UTC)
+    when = now or clock.now()
     with store.engine.connect() as conn:
         accounts = conn.execute(select(_ACC.c.id, _ACC.c.email).order_by(_ACC.c.id)).all()
     errors: list[str] = []
@@ -131,7 +132,7 @@ def set_enabled(store: Any, google_ids: Sequence[str], enabled: bool) -> list[st
     """
     wanted = list(dict.fromkeys(g.strip() for g in google_ids))
     readable = ("owner", "writer", "reader")
-    now = datetime.now(UTC)
+    now = clock.now()
     with store.engine.begin() as conn:
         known: dict[str, set[str]] = {}
         query = select(_CAL.c.google_id, _CAL.c.access_role).where(_CAL.c.google_id.in_(wanted))
@@ -209,5 +210,5 @@ def remove_blocks(
         gateways,
         plan_id=plan.plan_id,
         batch_size=batch_size,
-        now=lambda: datetime.now(UTC),
+        now=clock.now,
     )

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import insert, select, update
 
+from calsync_tui import clock
 from calsync_tui.engine import scope
 from calsync_tui.engine.classify import ClassifyContext, classify, legacy_suffix
 from calsync_tui.engine.events import (
@@ -609,7 +610,7 @@ class _Cycle:
                 fingerprint=self.fingerprint,
                 water=water,
                 cycles_since_full=prior.cycles_since_full + 1 if scoped and prior else 0,
-                full_at=prior.full_at if scoped and prior else time.monotonic(),
+                full_at=prior.full_at if scoped and prior else clock.now().timestamp(),
             ),
         )
 
@@ -1131,5 +1132,6 @@ def run_cycle(
 ) -> CycleReport:
     """Run one cycle over all enabled calendars. Dry-run plans and writes nothing
     (no Google write, no EventState, no sync token); it records a `dry_run` SyncRun."""
-    clock = now or (lambda: datetime.now(UTC))
-    return _Cycle(ctx, dry_run=dry_run, on_event=on_event, cancel=cancel, now=clock).run()
+    return _Cycle(
+        ctx, dry_run=dry_run, on_event=on_event, cancel=cancel, now=now or clock.now
+    ).run()

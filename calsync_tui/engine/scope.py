@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from calsync_tui import clock
 from calsync_tui.engine.model import EngineMode, MutationStatus, Status
 from calsync_tui.engine.state import ROW_COLUMNS, Row
 from calsync_tui.settings import Settings
@@ -53,7 +53,7 @@ class Marker:
     fingerprint: str
     water: tuple[int, int, int, int]  # high_water() right after that cycle
     cycles_since_full: int
-    full_at: float  # time.monotonic() of the last full-scope cycle
+    full_at: float  # clock.now().timestamp() of the last full-scope cycle
 
 
 _MARKERS: dict[str, Marker] = {}
@@ -149,7 +149,7 @@ def blocker(
         return "another run, journal write or stored row since the last cycle"
     if marker.cycles_since_full >= FULL_EVERY_CYCLES:
         return "periodic full cycle (cycle count)"
-    if time.monotonic() - marker.full_at >= FULL_EVERY_SECONDS:
+    if clock.now().timestamp() - marker.full_at >= FULL_EVERY_SECONDS:
         return "periodic full cycle (time)"
     if any(m != EngineMode.UUID for m in modes):
         return "a calendar in legacy or hybrid mode"

@@ -11,7 +11,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import httplib2
 from google.oauth2.credentials import Credentials
 from sqlmodel import select
 
+from calsync_tui import clock
 from calsync_tui.context import AppContext
 from calsync_tui.errors import UsageError
 from calsync_tui.google.backoff import RetryPolicy, policy_from_settings
@@ -47,7 +48,7 @@ def _check_email(email: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def save_account(store: Store, email: str, *, kind: str, scopes: list[str]) -> Account:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from calsync_tui import clock
 from calsync_tui.engine.model import EventClass
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.types import Gateway, GoogleEvent, WriteCall
@@ -30,7 +31,7 @@ class MigrationEnv:
     settings: Settings
     installation_id: str
     gateway_for: Callable[[str], Gateway]
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    now: Callable[[], datetime] = field(default=clock.now)
 
     def options(self, legacy_detection: bool = True) -> MigrationOptions:
         return MigrationOptions(

@@ -18,11 +18,11 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from calsync_tui import clock
 from calsync_tui.engine.model import MutationStatus, Op
 from calsync_tui.google.types import GoogleEvent, WriteCall, WriteResult
 from calsync_tui.migration.env import CalendarRef, MigrationEnv
@@ -208,7 +208,7 @@ def run_rows(
             chunk = rows[start : start + batch_size]
             for m in chunk:
                 m.attempts += 1
-                m.updated_at = datetime.now(UTC)
+                m.updated_at = clock.now()
                 session.add(m)
             session.commit()
             results = _send(env, chunk, by_local, batch_size)
@@ -265,7 +265,7 @@ def _record(session: Session, m: Mutation, res: WriteResult) -> None:
     else:
         m.status = MutationStatus.FAILED
         m.error = f"{res.status} {res.reason or ''} {res.message or ''}".strip()[:500]
-    m.updated_at = datetime.now(UTC)
+    m.updated_at = clock.now()
     session.add(m)
 
 

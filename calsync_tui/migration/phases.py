@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
 from sqlmodel import Session
 
+from calsync_tui import clock
 from calsync_tui.errors import CalsyncError
 from local_store.models import MigrationState
 
@@ -50,7 +50,7 @@ class GateResult:
 
 
 def now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def load_state(session: Session) -> MigrationState:
@@ -77,7 +77,7 @@ def record_gate(state: MigrationState, result: GateResult) -> None:
     g = gates(state)
     g[Phase(result.phase).name.lower()] = result.to_json()
     state.gates_json = json.dumps(g, sort_keys=True)
-    state.updated_at = datetime.now(UTC)
+    state.updated_at = clock.now()
 
 
 def record_event(state: MigrationState, event: str, **detail: Any) -> None:
@@ -85,7 +85,7 @@ def record_event(state: MigrationState, event: str, **detail: Any) -> None:
     h = history(state)
     h.append({"at": now_text(), "event": event, "phase": state.phase, **detail})
     state.history_json = json.dumps(h, ensure_ascii=False, default=str)
-    state.updated_at = datetime.now(UTC)
+    state.updated_at = clock.now()
 
 
 def advance(state: MigrationState, target: Phase, gate: GateResult) -> None:

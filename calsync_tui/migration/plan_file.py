@@ -12,10 +12,10 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from calsync_tui import clock
 from calsync_tui.errors import CalsyncError
 from calsync_tui.home import write_private
 from calsync_tui.migration.planner import PlannedWrite, api_estimate, totals
@@ -48,7 +48,7 @@ class MigrationPlan:
         return cls(
             plan_id=str(uuid.uuid4()),
             kind=kind,
-            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            created_at=clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
             scope=scope,
             fingerprint=fingerprint,
             writes=writes,

@@ -21,11 +21,11 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, delete, func, select
 
+from calsync_tui import clock
 from calsync_tui.engine.model import EngineMode, MutationStatus, Op
 from calsync_tui.errors import CalsyncError, UsageError
 from calsync_tui.google.types import GoogleEvent, WriteCall
@@ -121,7 +121,7 @@ def level1(session: Session, scope: str | None, why: str, *, dry_run: bool = Fal
             changed.append(c.google_id)
             if not dry_run:
                 c.engine_mode = EngineMode.LEGACY
-                c.updated_at = datetime.now(UTC)
+                c.updated_at = clock.now()
                 session.add(c)
     if not dry_run:
         state = load_state(session)
@@ -403,7 +403,7 @@ def _mark_undone(session: Session, ids: Sequence[int]) -> None:
         original = session.get(Mutation, mid)
         if original is not None and original.status == MutationStatus.DONE:
             original.status = MutationStatus.UNDONE
-            original.updated_at = datetime.now(UTC)
+            original.updated_at = clock.now()
             session.add(original)
 
 

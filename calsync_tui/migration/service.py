@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from calsync_tui import clock
 from calsync_tui.engine.model import EngineMode, EventClass, MutationStatus
 from calsync_tui.errors import CalsyncError, UsageError
 from calsync_tui.migration import gates, journal
@@ -74,7 +75,7 @@ def discover_report(snap: Snapshot) -> dict[str, Any]:
 
 def discover(env: MigrationEnv) -> dict[str, Any]:
     """Read-only inventory. Records that an inventory exists (the discover gate)."""
-    started = datetime.now(UTC)
+    started = clock.now()
     with env.store.session() as session:
         cals = require_calendars(session)
     snap = read_snapshot(env, cals)
@@ -96,7 +97,7 @@ def _short_totals(totals: dict[str, int]) -> dict[str, int]:
 def _sync_run(
     session: Session, kind: str, started: datetime, snap: Snapshot | None, classes: dict[str, int]
 ) -> None:
-    now = datetime.now(UTC)
+    now = clock.now()
     session.add(
         SyncRun(
             kind=kind,
@@ -182,7 +183,7 @@ def _store_links(session: Session, snap: Snapshot) -> None:
         }
         for column, value in times.items():
             setattr(row, column, value)
-        row.last_seen = datetime.now(UTC)
+        row.last_seen = clock.now()
         clash = session.exec(
             select(EventState).where(
                 EventState.calendar_id == row.calendar_id,
@@ -319,7 +320,7 @@ def backfill(
             record_event(state, "backfill_started", plan_id=plan.plan_id, writes=len(plan.writes))
             session.add(state)
             session.commit()
-    began = datetime.now(UTC)
+    began = clock.now()
     result = journal.run_rows(
         env,
         plan.plan_id,
@@ -355,7 +356,7 @@ def _finish_backfill(
                 failed=c[MutationStatus.FAILED],
             )
         session.add(state)
-        now = datetime.now(UTC)
+        now = clock.now()
         session.add(
             SyncRun(
                 kind="backfill",
@@ -411,7 +412,7 @@ def resume(
         return {**out, "continued": plan_id}
     if plan_id.startswith("rollback-"):
         return {"paused": False, "continued": None}  # rollbacks resume via rollback
-    began = datetime.now(UTC)
+    began = clock.now()
     result = journal.run_rows(
         env,
         plan_id,
