@@ -74,6 +74,8 @@ class Life:
     invitations: list[tuple[str, str]] = field(default_factory=list)
     day: int = 0
     errors: list[str] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)  # failed mutations by reason
+    made: int = 0
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -84,7 +86,9 @@ class Life:
         self.cals = {
             "work": w.calendar(WORK, "Work", "Europe/Berlin", cal_id=WORK),
             "home": w.calendar(HOME, "Home", "Europe/Berlin", cal_id=HOME),
-            "side": w.calendar(HOME, "Side project", "America/New_York"),
+            "side": w.calendar(
+                HOME, "Side project", "America/New_York", cal_id="side-pat@group.calendar.google.com"
+            ),
         }
         self.owner = {self.cals["work"]: WORK, self.cals["home"]: HOME, self.cals["side"]: HOME}
         refresh_calendars(w.ctx.store, w.ctx.gateway_for)
@@ -108,12 +112,17 @@ class Life:
         return {"dateTime": start.strftime(FMT)}, {"dateTime": end.strftime(FMT)}
 
     # ---- the person in Google's UI ---------------------------------------------------
+    def next_id(self) -> str:
+        """Deterministic ids (base32hex), so a seed replays the same life."""
+        self.made += 1
+        return f"life{self.seed:02d}{self.made:06d}"
+
     def _remember(self, cal: str, ev: dict[str, Any]) -> None:
         self.mine[(cal, ev["id"])] = {k: ev.get(k) for k in KEPT}
 
     def new_event(self, cal: str, name: str) -> None:
         s, e = self.when(self.rng.randint(1, 60), self.rng.randint(7, 18), 30 * self.rng.randint(1, 4))
-        body: dict[str, Any] = {"summary": name, "start": s, "end": e}
+        body: dict[str, Any] = {"id": self.next_id(), "summary": name, "start": s, "end": e}
         if self.rng.random() < 0.15:
             body["transparency"] = "transparent"
         self._remember(cal, self.sb.put_event(cal, body))
@@ -126,13 +135,14 @@ class Life:
         rule = self.rng.choice(["RRULE:FREQ=WEEKLY", "RRULE:FREQ=DAILY;INTERVAL=2"])
         if bounded:
             rule += f";COUNT={self.rng.randint(4, 12)}"
-        ev = self.sb.put_event(cal, {"summary": name, "start": s, "end": e, "recurrence": [rule]})
+        body = {"id": self.next_id(), "summary": name, "start": s, "end": e, "recurrence": [rule]}
+        ev = self.sb.put_event(cal, body)
         self._remember(cal, ev)
         self.series.append((cal, ev["id"]))
 
     def invite(self, cal: str, name: str) -> None:
         s, e = self.when(self.rng.randint(2, 40), self.rng.randint(8, 17))
-        ev = self.sb.invite(cal, {"summary": name, "start": s, "end": e})
+        ev = self.sb.invite(cal, {"id": self.next_id(), "summary": name, "start": s, "end": e})
         self._remember(cal, ev)
         self.invitations.append((cal, ev["id"]))
 
@@ -266,7 +276,10 @@ class Life:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             rc = main(["sync", "--once", "--json", "--home", str(root), "--api-endpoint", self.sb.url])
         try:
-            failed = int(json.loads(out.getvalue()).get("failed", 0))
+            report = json.loads(out.getvalue())
+            failed = int(report.get("failed", 0))
+            for problem in report.get("errors") or []:
+                self.failures[_reason(problem)] += 1
         except ValueError:
             failed = -1
         if rc != 0:
@@ -371,3 +384,21 @@ def summary(results: list[StepResult]) -> dict[str, Any]:
         "violations": dict(kinds),
         "touched": sum(r.touched for r in results),
     }
+
+
+def _reason(err: Any) -> str:
+    """A failed mutation's error, reduced to its kind ('403 forbiddenForNonOrganizer')."""
+    text = json.dumps(err) if not isinstance(err, str) else err
+    for reason in (
+        "forbiddenForNonOrganizer",
+        "quotaExceeded",
+        "rateLimitExceeded",
+        "duplicate",
+        "notFound",
+        "deleted",
+        "forbidden",
+        "invalid",
+    ):
+        if reason in text:
+            return reason
+    return text[:80]
