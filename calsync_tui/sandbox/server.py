@@ -43,8 +43,8 @@ from calsync_tui.sandbox.quota import (
     UsageLimit,
 )
 from calsync_tui.sandbox.state import World
-from calsync_tui.sandbox.strict import lenient_set
 from calsync_tui.sandbox.stats import Stats
+from calsync_tui.sandbox.strict import lenient_set
 from calsync_tui.sandbox.times import parse_rfc3339
 
 T = TypeVar("T")
@@ -80,9 +80,7 @@ class SandboxServer:
         self.quota = SlidingWindowQuota(
             quota_per_user, quota_per_project, clock=self.world.timestamp
         )
-        self.usage = UsageLimit(
-            self.world.timestamp, usage_writes, usage_window_s, usage_lockout_s
-        )
+        self.usage = UsageLimit(self.world.timestamp, usage_writes, usage_window_s, usage_lockout_s)
         self.burst = CalendarBurst(self.world.timestamp, burst_writes, burst_window_s)
         self.batch_faults = BatchFaults(
             seed=batch_seed,
@@ -161,9 +159,7 @@ class SandboxServer:
     ) -> None:
         """Give `email` `role` on the calendar: owner, writer, reader, freeBusyReader or
         none; any other value (a future accessRole) with `allow_unknown`."""
-        _admin(
-            lambda: self.world.share(calendar_id, email, role, allow_unknown=allow_unknown)
-        )
+        _admin(lambda: self.world.share(calendar_id, email, role, allow_unknown=allow_unknown))
 
     def invite(
         self,

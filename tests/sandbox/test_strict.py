@@ -130,9 +130,7 @@ def test_changed_instance_alone_and_lenient_windowed_tokens(strict_factory: Any)
         items, token, _ = list_all(s.alice, s.cal, singleEvents=True, syncToken=token)
         assert ids(items) == {"series001_20261208T090000Z"}
         srv.patch_event(s.cal, "series001", {"summary": "all"})
-        items, _, _ = list_all(
-            s.alice, s.cal, singleEvents=True, syncToken=token, maxResults=2500
-        )
+        items, _, _ = list_all(s.alice, s.cal, singleEvents=True, syncToken=token, maxResults=2500)
         assert len(items) == (730 if not lenient else expected)
 
 
@@ -150,7 +148,9 @@ def test_deleted_id_stays_taken_readable_then_purged(sandbox: SandboxServer) -> 
     assert [(e["id"], e["status"]) for e in shown] == [("taken0001", "cancelled")]
     assert list_all(s.alice, s.cal)[0] == []
     # deleted through the API: patch with status confirmed revives it (until purged)
-    s.alice.events().patch(calendarId=s.cal, eventId=ev["id"], body={"status": "confirmed"}).execute()
+    s.alice.events().patch(
+        calendarId=s.cal, eventId=ev["id"], body={"status": "confirmed"}
+    ).execute()
     assert sandbox.events(s.cal)[0]["status"] == "confirmed"
     s.alice.events().delete(calendarId=s.cal, eventId=ev["id"]).execute()
     assert sandbox.purge_trash(s.cal) == ["taken0001"]
@@ -380,7 +380,9 @@ def test_batch_parts_run_in_a_seeded_order_matched_by_content_id(strict_factory:
         batch = batch_for(srv.url)
         for i in range(20):
             body = {"summary": f"e{i}", **timed(1 + i)}
-            batch.add(s.alice.events().insert(calendarId=s.cal, body=body), callback=cb, request_id=str(i))
+            batch.add(
+                s.alice.events().insert(calendarId=s.cal, body=body), callback=cb, request_id=str(i)
+            )
         batch.execute()
         assert got == {str(i): f"e{i}" for i in range(20)}
         by_etag = sorted(srv.events(s.cal), key=lambda e: e["etag"])
