@@ -367,6 +367,12 @@ def calendar_names(session: Session) -> dict[int, str]:
     return {int(cid): (summary or gid) for cid, summary, gid in rows if cid is not None}
 
 
+def summaries_by_google_id(session: Session) -> dict[str, str]:
+    """Google calendar id -> summary, for plan, preview and lineage lines."""
+    rows = session.exec(select(Calendar.google_id, Calendar.summary)).all()
+    return {gid: summary for gid, summary in rows}
+
+
 def count_stuck(session: Session) -> int:
     """Blocks whose insert never came back (status `creating`)."""
     stmt = select(func.count()).select_from(EventState).where(col(EventState.status) == "creating")

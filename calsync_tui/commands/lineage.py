@@ -17,7 +17,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calsync_tui.engine.lineage import lineage
+    from calsync_tui.service.lineage import lineage
 
     with AppContext.from_args(args) as ctx, ctx.store.session() as session:
         result = lineage(session, args.id)

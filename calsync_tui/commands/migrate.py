@@ -12,6 +12,7 @@ from typing import Any
 
 from calsync_tui.commands.output import print_json, print_table
 from calsync_tui.context import AppContext
+from calsync_tui.engine.model import EventClass
 from calsync_tui.errors import CalsyncError, UsageError
 from calsync_tui.locking import home_lock
 from calsync_tui.migration import rollback as rb
@@ -19,21 +20,13 @@ from calsync_tui.migration import service
 from calsync_tui.migration.env import MigrationEnv
 from calsync_tui.migration.journal import Progress
 from calsync_tui.migration.plan_file import MigrationPlan, read_plan
+from calsync_tui.service.env import migration_env
+from calsync_tui.service.labels import CLASS_LABELS, FINDING_LABELS
 
-COUNT_COLUMNS = (
-    ("new_user_event", "user"),
-    ("tracked_user_event", "tracked"),
-    ("legacy_busy_block", "legacy"),
-    ("busy_block", "ours"),
-    ("duplicates", "dup"),
-    ("cascades", "casc"),
-    ("orphans", "orphan"),
-    ("out_of_date", "stale"),
-    ("ambiguous", "ambig"),
-    ("external_calsync", "external"),
-    ("ignored", "ignored"),
-    ("error", "error"),
-)
+# The discover/prepare table: the classes, then what linking found. Orphaned blocks are
+# counted with the legacy orphans (`Inventory.counts`), so they have no column of their own.
+_CLASSES = tuple(i for i in CLASS_LABELS if i.key != EventClass.ORPHANED_BLOCK)
+COUNT_COLUMNS = tuple((i.key, i.short) for i in (*_CLASSES[:4], *FINDING_LABELS, *_CLASSES[4:]))
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -115,14 +108,10 @@ def _env(args: argparse.Namespace, purpose: str | None) -> Iterator[MigrationEnv
     """Context, store and (for writers) the home lock, closed on the way out."""
     with AppContext.from_args(args) as ctx:
         if purpose is None:
-            yield _make_env(ctx)
+            yield migration_env(ctx)
             return
         with home_lock(ctx.home, f"migrate {purpose}"):
-            yield _make_env(ctx)
-
-
-def _make_env(ctx: AppContext) -> MigrationEnv:
-    return MigrationEnv(ctx.home, ctx.store, ctx.settings, ctx.installation_id, ctx.gateway_for)
+            yield migration_env(ctx)
 
 
 def _progress(p: Progress) -> None:

@@ -16,20 +16,9 @@ from typing import Any
 from calsync_tui.commands.output import print_json, print_table
 from calsync_tui.context import AppContext
 from calsync_tui.locking import lock_holder
+from calsync_tui.service.labels import CLASS_LABELS, phase_name
 from local_store import queries
 from local_store.models import SyncRun
-
-PHASE_NAMES = ("discover", "prepare", "backfill", "rollout", "cutover")
-CLASS_COLUMNS = (
-    ("tracked_user_event", "tracked"),
-    ("new_user_event", "new"),
-    ("busy_block", "blocks"),
-    ("legacy_busy_block", "legacy"),
-    ("orphaned_block", "orphans"),
-    ("external_calsync", "external"),
-    ("ignored", "ignored"),
-    ("error", "errors"),
-)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -42,10 +31,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
-
-
-def _phase_name(phase: int) -> str:
-    return PHASE_NAMES[phase] if 0 <= phase < len(PHASE_NAMES) else f"unknown({phase})"
 
 
 def _run_dict(run: SyncRun | None) -> dict[str, Any] | None:
@@ -80,7 +65,7 @@ def collect(ctx: AppContext) -> dict[str, Any]:
             "writer": lock_holder(ctx.home),
             "migration": {
                 "phase": state.phase,
-                "phase_name": _phase_name(state.phase),
+                "phase_name": phase_name(state.phase),
                 "paused": state.paused,
                 "rollout_percent": state.rollout_percent,
                 "legacy_detection": state.legacy_detection,
@@ -144,7 +129,7 @@ def print_text(report: dict[str, Any]) -> None:
     if calendars:
         print()
         headers = ["calendar", "account", "role", "on", "mode"]
-        headers += [label for _, label in CLASS_COLUMNS]
+        headers += [item.label for item in CLASS_LABELS]
         headers += ["coverage", "last sync", "error"]
         rows = []
         for c in calendars:
@@ -156,7 +141,7 @@ def print_text(report: dict[str, Any]) -> None:
                     c["access_role"],
                     "yes" if c["enabled"] else "no",
                     c["engine_mode"],
-                    *(counts.get(key, 0) for key, _ in CLASS_COLUMNS),
+                    *(counts.get(item.key, 0) for item in CLASS_LABELS),
                     f"{c['coverage']:.1f}%" if c["enabled"] else "-",
                     _when(c["last_synced_at"]),
                     (c["last_error"] or "")[:60],

@@ -9,8 +9,9 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen, tone
+from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.service import readmodel as rm
+from calsync_tui.widgets.tone import tone
 
 
 def _label(node: rm.LineageNode, role: str, dark: bool = True) -> str:

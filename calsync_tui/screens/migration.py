@@ -20,10 +20,11 @@ from textual.worker import get_current_worker
 
 from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged, PlanReady, TaskFinished, TaskProgress
-from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, ago
-from calsync_tui.screens.bridge import PlanView
 from calsync_tui.screens.confirm import ConfirmScreen
+from calsync_tui.service import readmodel as rm
+from calsync_tui.service.labels import CLASS_LABELS
+from calsync_tui.service.plans import PlanView
 from calsync_tui.widgets.phase_stepper import PhaseStepper
 
 OPS = ("insert", "stamp", "patch", "delete", "retitle", "restore")
@@ -189,9 +190,9 @@ class MigrationScreen(ConsoleScreen):
             )
             return
         lines = []
-        for name, _ in rm.CLASS_COLUMNS:
-            n = sum(c.counts[name] for c in enabled)
-            lines.append(f"{name:<10}{n:>8,}")
+        for item in CLASS_LABELS:
+            n = sum(c.counts[item.key] for c in enabled)
+            lines.append(f"{item.label:<10}{n:>8,}")
         covs = [c.coverage for c in enabled if c.coverage is not None]
         cov = f"{sum(covs) / len(covs) * 100:.1f}%" if covs else "-"
         lines.append(f"{'coverage':<10}{cov:>8}")
