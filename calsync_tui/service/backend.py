@@ -11,7 +11,6 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from sqlmodel import Session
 
@@ -27,7 +26,14 @@ from calsync_tui.migration.env import MigrationEnv
 from calsync_tui.migration.journal import Progress, ProgressCallback
 from calsync_tui.migration.phases import Phase
 from calsync_tui.migration.plan_file import write_plan
-from calsync_tui.service import cycle
+from calsync_tui.migration.results import (
+    InventoryReport,
+    NothingToResume,
+    RollbackResult,
+    RolloutResult,
+    RunResult,
+)
+from calsync_tui.service import cycle, migrate
 from calsync_tui.service.env import migration_env
 from calsync_tui.service.plans import PlanView, cutover_lines, plan_view, preview_lines
 from calsync_tui.settings import load_settings
@@ -101,12 +107,9 @@ class Backend:
         with self.session() as s:
             return queries.summaries_by_google_id(s)
 
-    def discover(self, progress: ProgressFn, cancel: CancelFn) -> str:
+    def discover(self, progress: ProgressFn, cancel: CancelFn) -> InventoryReport:
         with self.google:
-            report = service.discover(self.migration_env())
-        totals: dict[str, int] = {k: v for k, v in report["totals"].items() if v}
-        parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(totals.items()))
-        return f"inventory: {report['events_seen']} events ({parts})"
+            return service.discover(self.migration_env())
 
     def plan(self) -> PlanView:
         """Dry-run: compute the backfill plan (after `prepare` if still in phase 0), save it."""
@@ -121,7 +124,7 @@ class Backend:
         view.path = write_plan(plan, service.default_plan_path(env, plan))
         return view
 
-    def backfill(self, plan: PlanView, progress: ProgressFn, cancel: CancelFn) -> dict[str, Any]:
+    def backfill(self, plan: PlanView, progress: ProgressFn, cancel: CancelFn) -> RunResult:
         if plan.path is None:
             raise CalsyncError("this plan was not saved: press p for a new dry-run")
         with self.google:
@@ -130,11 +133,11 @@ class Backend:
     def set_paused(self, paused: bool) -> None:
         service.set_paused(self.migration_env(), paused)
 
-    def resume(self, progress: ProgressFn, cancel: CancelFn) -> dict[str, Any]:
+    def resume(self, progress: ProgressFn, cancel: CancelFn) -> RunResult | NothingToResume:
         with self.google:
-            return service.resume(self.migration_env(), progress=_adapt(progress))
+            return migrate.resume(self.migration_env(), progress=_adapt(progress))
 
-    def rollout(self, percent: int) -> dict[str, Any]:
+    def rollout(self, percent: int) -> RolloutResult:
         return service.rollout(self.migration_env(), percent)
 
     def cutover_preview(self) -> list[str]:
@@ -142,7 +145,7 @@ class Backend:
             result = service.cutover(self.migration_env(), dry_run=True)
         return cutover_lines(result, self.names())
 
-    def cutover(self, progress: ProgressFn, cancel: CancelFn) -> dict[str, Any]:
+    def cutover(self, progress: ProgressFn, cancel: CancelFn) -> RunResult:
         with self.google:
             return service.cutover(self.migration_env(), dry_run=False, progress=_adapt(progress))
 
@@ -166,16 +169,16 @@ class Backend:
             preview = mig_rollback.rollback_preview(self.migration_env(), level)
         return preview_lines(preview, self.names())
 
-    def rollback(self, level: int, progress: ProgressFn, cancel: CancelFn) -> str | dict[str, Any]:
-        if level == 1:
-            with self.session() as s:
-                changed = mig_rollback.level1(s, None, "rollback level 1 from the console")
-                s.commit()
-            return f"{len(changed)} calendar(s) back to legacy mode"
-        if level == 2:
-            with self.google:
-                return mig_rollback.level2(self.migration_env(), None, progress=_adapt(progress))
-        return mig_rollback.level3(self.migration_env(), None)
+    def rollback(self, level: int, progress: ProgressFn, cancel: CancelFn) -> RollbackResult:
+        # level 1 writes only the store: it never waits for a running cycle's Google lock
+        with self.google if level == 2 else contextlib.nullcontext():
+            return migrate.rollback(
+                self.migration_env(),
+                level,
+                None,
+                progress=_adapt(progress),
+                why="rollback level 1 from the console",
+            )
 
 
 def _adapt(progress: ProgressFn) -> ProgressCallback:

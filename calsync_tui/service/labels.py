@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from calsync_tui.engine.model import EventClass
-from calsync_tui.migration.phases import Phase
+from calsync_tui.migration.phases import Phase, phase_name
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ FINDING_LABELS: tuple[Label, ...] = (
 )
 
 # The migration's phases by number (`migration.phases.Phase`), as both faces name them.
-PHASE_NAMES: tuple[str, ...] = tuple(p.name.lower() for p in Phase)
+PHASE_NAMES: tuple[str, ...] = tuple(phase_name(p) for p in Phase)
 
 
 def class_label(event_class: str) -> str:
@@ -54,6 +54,4 @@ def class_label(event_class: str) -> str:
     return event_class
 
 
-def phase_name(phase: int) -> str:
-    """The name of phase `phase`, or `unknown(N)` for a number outside 0-4."""
-    return PHASE_NAMES[phase] if 0 <= phase < len(PHASE_NAMES) else f"unknown({phase})"
+__all__ = ["CLASS_LABELS", "FINDING_LABELS", "PHASE_NAMES", "Label", "class_label", "phase_name"]

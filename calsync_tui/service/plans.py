@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from calsync_tui.migration.plan_file import MigrationPlan
+from calsync_tui.migration.results import CutoverPreview
 from calsync_tui.migration.rollback import RollbackPreview
 
 MAX_STEPS = 12
@@ -79,20 +79,20 @@ def preview_lines(preview: RollbackPreview, names: dict[str, str] | None = None)
     return out
 
 
-def cutover_lines(result: dict[str, Any], names: dict[str, str] | None = None) -> list[str]:
+def cutover_lines(preview: CutoverPreview, names: dict[str, str] | None = None) -> list[str]:
     """`service.cutover(dry_run=True)` as modal lines: block writes per calendar and the gate."""
     names = names or {}
-    if "resume_plan_id" in result:
-        return [f"Continues the interrupted cutover {result['resume_plan_id']}."]
-    per_cal: Counter[str] = Counter(str(w["calendar"]) for w in result.get("writes", []))
+    if preview.resume_plan_id is not None:
+        return [f"Continues the interrupted cutover {preview.resume_plan_id}."]
+    per_cal: Counter[str] = Counter(w.calendar for w in preview.writes)
     total = sum(per_cal.values())
     out = [f"{total} block(s) get the template content (one patch each)."]
     out += [f"  {names.get(cal, cal)}: {n}" for cal, n in sorted(per_cal.items())]
-    gate = result.get("gate") or {}
-    if gate:
+    gate = preview.gate
+    if gate is not None:
         out.append("")
-        out.append("Rollout gate: " + ("passed" if gate.get("passed") else "NOT passed"))
-        out += [f"  {r}" for r in gate.get("reasons", [])[:3]]
-        if not gate.get("passed"):
+        out.append("Rollout gate: " + ("passed" if gate.passed else "NOT passed"))
+        out += [f"  {r}" for r in gate.reasons[:3]]
+        if not gate.passed:
             out.append("Yes will be refused until the gate passes (nothing is written).")
     return out
