@@ -10,7 +10,7 @@ from `service.labels`. The console never holds more than a page of events:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -126,22 +126,6 @@ class AlertRow:
     message: str
     calendar: str | None
     acknowledged: bool
-
-
-@dataclass
-class LineageNode:
-    """One event in a lineage tree, with the journal rows that touched it."""
-
-    event: EventRow
-    calendar: str
-    journal: list[JournalRow] = field(default_factory=list)
-
-
-@dataclass
-class LineageView:
-    source: LineageNode | None
-    blocks: list[LineageNode]
-    asked: str
 
 
 def calendar_rows(session: Session) -> list[CalendarRow]:
@@ -302,35 +286,6 @@ def alerts(session: Session, limit: int = 200) -> list[AlertRow]:
             )
         )
     return out
-
-
-def lineage(session: Session, ident: str) -> LineageView:
-    """Source → blocks for an event given by correlation id or Google event id."""
-    ident = ident.strip()
-    found = queries.find_event(session, ident)
-    names = queries.calendar_names(session)
-    if found is None:
-        return LineageView(source=None, blocks=[], asked=ident)
-    source: EventState | None = found
-    if found.source_correlation_id:
-        source = session.get(EventState, found.source_correlation_id.split(":")[0])
-    if source is None:
-        # A block whose source is gone (an orphan): show it under a missing source.
-        return LineageView(source=None, blocks=[_node(session, found, names)], asked=ident)
-    blocks = queries.blocks_of(session, source.correlation_id)
-    return LineageView(
-        source=_node(session, source, names),
-        blocks=[_node(session, b, names) for b in blocks],
-        asked=ident,
-    )
-
-
-def _node(session: Session, e: EventState, names: dict[int, str]) -> LineageNode:
-    return LineageNode(
-        event=_event_row(e),
-        calendar=names.get(e.calendar_id, str(e.calendar_id)),
-        journal=[_journal_row(m, names) for m in queries.event_journal(session, e)],
-    )
 
 
 def latest_discover(session: Session) -> tuple[datetime, dict[str, int]] | None:
