@@ -14,7 +14,7 @@ from calsync_tui.context import AppContext
 from calsync_tui.errors import UsageError
 
 if TYPE_CHECKING:
-    from calsync_tui.engine.cycle import CycleReport
+    from calsync_tui.engine.report import CycleReport
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlmodel import Session
 
 from calsync_tui.context import AppContext
-from calsync_tui.engine.cycle import CycleReport
 from calsync_tui.engine.events import EventSink
+from calsync_tui.engine.report import CycleReport
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google import accounts
 from calsync_tui.home import AppHome

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from calsync_tui.context import AppContext
 from calsync_tui.engine import cycle as engine_cycle
-from calsync_tui.engine.cycle import CycleReport
 from calsync_tui.engine.events import EventSink
+from calsync_tui.engine.report import CycleReport
 from calsync_tui.migration.rollback import check_auto_rollback
 
 
