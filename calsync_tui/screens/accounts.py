@@ -12,9 +12,9 @@ from textual.widgets import DataTable, Static
 
 from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged
-from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, plain
 from calsync_tui.screens.confirm import ConfirmScreen
+from calsync_tui.service import readmodel as rm
 from local_store import queries
 
 # What the store says for an account whose token was deleted on purpose.

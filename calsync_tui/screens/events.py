@@ -13,8 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, fill
+from calsync_tui.service import readmodel as rm
 from calsync_tui.widgets.event_list import EventList
 
 CALENDAR_GROUP = Binding.Group("Calendar")

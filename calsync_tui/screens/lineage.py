@@ -5,17 +5,20 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from sqlmodel import Session
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen, fill, plain, tone
+from calsync_tui.errors import CalsyncError
+from calsync_tui.screens.base import ConsoleScreen, fill, plain
+from calsync_tui.service.lineage import EventNode, Lineage, UnknownEvent, lineage
+from calsync_tui.widgets.tone import tone
 
 
-def _label(node: rm.LineageNode, role: str, dark: bool = True) -> Text:
-    e = node.event
+def _label(node: EventNode, role: str, dark: bool = True) -> Text:
+    e = node
     status = plain(e.status, tone("red", dark) if e.status == "failed" else "")
     stamp = (
         plain("stamped", tone("green", dark))
@@ -24,7 +27,7 @@ def _label(node: rm.LineageNode, role: str, dark: bool = True) -> Text:
     )
     return Text.assemble(
         (role, "bold"),
-        f" {node.calendar}: {e.summary or '(no title)'}  ",
+        f" {node.calendar_name}: {e.summary or '(no title)'}  ",
         (e.event_class, "dim"),
         " ",
         status,
@@ -33,8 +36,8 @@ def _label(node: rm.LineageNode, role: str, dark: bool = True) -> Text:
     )
 
 
-def _fill(tree_node: TreeNode[None], node: rm.LineageNode) -> None:
-    e = node.event
+def _fill(tree_node: TreeNode[None], node: EventNode) -> None:
+    e = node
     tree_node.add_leaf(plain(f"google id      {e.google_event_id}"))
     tree_node.add_leaf(plain(f"correlation id {e.correlation_id}"))
     tree_node.add_leaf(plain(f"time           {e.start} → {e.end}"))
@@ -67,19 +70,30 @@ class LineageScreen(ConsoleScreen):
         tree.border_title = "Source → busy blocks"
         yield tree
 
+    def _lineage(self, session: Session) -> Lineage | CalsyncError:
+        try:
+            return lineage(session, self.ident)
+        except CalsyncError as exc:  # unknown id, or a series master: say why
+            return exc
+
     def refresh_data(self) -> None:
-        view = self.read(lambda s: rm.lineage(s, self.ident), rm.LineageView(None, [], self.ident))
+        unknown: Lineage | CalsyncError = UnknownEvent(self.ident)
+        view = self.read(self._lineage, unknown)
         tree: Tree[None] = self.query_one(Tree)
         tree.clear()
         dark = self.app.current_theme.dark
         title = self.query_one("#lineage-title", Static)
-        if view.source is None and not view.blocks:
+        if isinstance(view, CalsyncError):
             tree.root.set_label(plain(f"no event {self.ident}"))
-            title.update(fill("Nothing known as [b]$ident[/b]", ident=self.ident))
+            if isinstance(view, UnknownEvent):
+                title.update(fill("Nothing known as [b]$ident[/b]", ident=self.ident))
+            else:
+                title.update(plain(str(view)))
             super().refresh_data()
             return
         if view.source is None:
-            tree.root.set_label(f"[{self.capp.tone('red')}]source gone[/] (orphaned block)")
+            why = view.note or "source gone"
+            tree.root.set_label(Text.assemble(("no source", self.capp.tone("red")), f": {why}"))
         else:
             tree.root.set_label(_label(view.source, "source", dark))
             _fill(tree.root, view.source)

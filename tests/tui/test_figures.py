@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from calsync_tui.home import AppHome
-from calsync_tui.screens import readmodel as rm
+from calsync_tui.service import readmodel as rm
 from local_store.db import open_store
 from local_store.models import SyncRun
 from tests.tui.dataset import FIXED_NOW
