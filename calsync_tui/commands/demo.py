@@ -116,34 +116,39 @@ def demo_world(
 def run(args: argparse.Namespace) -> int:
     from calsync_tui.app import CalsyncApp
     from calsync_tui.commands.tui import run_app
+    from calsync_tui.sandbox.demo import DEMO_ACCOUNTS
 
+    running: list[Any] = []  # the console, once it runs
     tmp = Path(tempfile.mkdtemp(prefix="calsync-demo-"))
-    try:
-        with demo_world(tmp / "home", seed=args.seed, events=args.events) as demo:
-            # A sandbox, not a real account: the loop may write at once (see app.py's rule).
-            app = CalsyncApp(
-                home=demo.home.root,
-                api_endpoint=demo.api_endpoint,
-                auto_sync=True,
-                background_reason="the demo's Google sandbox lives in this process",
-            )
-            from calsync_tui.sandbox.demo import DEMO_ACCOUNTS
-
-            app.backend.static_tokens = dict(DEMO_ACCOUNTS)  # sign back in after a sign-out
-            with _exit_on_hangup(app):
+    with _exit_on_hangup(running):
+        try:
+            with demo_world(tmp / "home", seed=args.seed, events=args.events) as demo:
+                # A sandbox, not a real account: the loop may write at once (app.py's rule).
+                app = CalsyncApp(
+                    home=demo.home.root,
+                    api_endpoint=demo.api_endpoint,
+                    auto_sync=True,
+                    background_reason="the demo's Google sandbox lives in this process",
+                )
+                app.backend.static_tokens = dict(DEMO_ACCOUNTS)  # sign back in after sign-out
+                running.append(app)
                 return run_app(app)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextmanager
-def _exit_on_hangup(app: Any) -> Iterator[None]:
-    """Closing the terminal (SIGHUP) or a kill (SIGTERM) ends the console normally, so
-    the throwaway home is removed instead of left behind (it was 21 MB)."""
+def _exit_on_hangup(running: list[Any]) -> Iterator[None]:
+    """Closing the terminal (SIGHUP) or a kill (SIGTERM) ends the demo normally, so its
+    throwaway home is removed instead of left behind (it was 21 MB): the console exits,
+    or, while the demo world is still being built, the build stops with SystemExit."""
     import signal
 
     def stop(signum: int, frame: object) -> None:
-        app.exit(return_code=128 + signum)
+        if running:
+            running[0].exit(return_code=128 + signum)
+        else:
+            raise SystemExit(128 + signum)
 
     saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGHUP, signal.SIGTERM)}
     try:
