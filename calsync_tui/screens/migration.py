@@ -382,6 +382,7 @@ class MigrationScreen(ConsoleScreen):
     def on_task_progress(self, msg: TaskProgress) -> None:
         self.capp.migration_progress = (msg.done, msg.total, msg.failed)
         self.show_progress(msg)
+        self.update_status()  # the status line leads with the task's progress
 
     def on_task_finished(self, msg: TaskFinished) -> None:
         self.capp.migration_task_finished(msg.task, msg.summary)
