@@ -21,6 +21,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--interval", type=int, default=None, help="seconds between cycles (loop)")
     p.add_argument("--verbose", "-v", action="store_true", help="list planned mutations")
+    p.add_argument(
+        "--confirm-deletions",
+        action="store_true",
+        help="let deletions through that the mass-deletion guard held back",
+    )
     p.set_defaults(func=run)
 
 
@@ -34,6 +39,8 @@ def _print(report: Any, args: argparse.Namespace) -> None:
             print(f"  {m.op:<7} {m.calendar_google_id}  {m.google_event_id}  {m.reason}")
     for err in report.errors[:10]:
         print(f"  error: {err}", file=sys.stderr)
+    for message in report.held.values():
+        print(f"  held: {message}", file=sys.stderr)
 
 
 def _after_cycle(ctx: AppContext, report: Any) -> None:
@@ -65,15 +72,17 @@ def run(args: argparse.Namespace) -> int:
     with AppContext.from_args(args) as ctx, home_lock(ctx.home, "sync"):
         interval = args.interval or ctx.settings.sync_interval_seconds
         if once:
-            report = run_cycle(ctx, dry_run=args.dry_run)
+            report = run_cycle(ctx, dry_run=args.dry_run, confirm_deletions=args.confirm_deletions)
             _after_cycle(ctx, report)
             _print(report, args)
-            return 1 if report.failed or report.errors else 0
+            return 1 if report.failed or report.errors or report.held else 0
         previous = signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         try:
             while not stop.is_set():
-                report = run_cycle(ctx, cancel=stop.is_set)
+                report = run_cycle(
+                    ctx, cancel=stop.is_set, confirm_deletions=args.confirm_deletions
+                )
                 _after_cycle(ctx, report)
                 _print(report, args)
                 stop.wait(interval)
