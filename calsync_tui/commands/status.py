@@ -97,6 +97,16 @@ def collect(ctx: AppContext) -> dict[str, Any]:
             "alerts": [a.model_dump() for a in queries.open_alerts(session)],
             "accounts": [asdict(a) for a in queries.account_summaries(session)],
         }
+    # adoption notice (engine.foreign): other installations' markers on enabled calendars
+    from calsync_tui import clock
+    from calsync_tui.engine.foreign import read_foreign
+
+    report["foreign_installations"] = [
+        f.to_json()
+        for f in read_foreign(
+            ctx.store, interval_seconds=ctx.settings.sync_interval_seconds, now=clock.now()
+        )
+    ]
     return report
 
 
@@ -175,12 +185,35 @@ def print_text(report: dict[str, Any]) -> None:
             f"{run['stuck']} stuck, {run['failed']} failed, success {run['success_rate'] * 100:.1f}%"
             + (f", error: {run['error']}" if run["error"] else "")
         )
+    for foreign in report.get("foreign_installations", []):  # adoption notice
+        print_foreign(foreign)
     alerts = report["alerts"]
     print(f"open alerts: {len(alerts)}")
     for alert in alerts[:10]:
         print(
             f"  [{alert['level']}] {_when(alert['created_at'])} {alert['kind']}: {alert['message']}"
         )
+
+
+def print_foreign(foreign: dict[str, Any]) -> None:
+    """One installation's notice from its JSON form (engine.foreign.ForeignInstallation)."""
+    cals = ", ".join(
+        f"{c['calendar']} ({c['stamps']} stamps, {c['blocks']} blocks)"
+        for c in foreign["calendars"]
+    )
+    print(
+        f"another installation {foreign['installation_id']}: {foreign['stamps']} stamped "
+        f"events and {foreign['blocks']} busy blocks on {cals}; last wrote "
+        f"{foreign['last_wrote'] or 'unknown'}"
+    )
+    if foreign["unsourced_blocks"]:
+        print(
+            f"  {foreign['unsourced_blocks']} of its blocks have no source on your enabled "
+            "calendars (not adopted without --force)"
+        )
+    for reason in foreign["refusals"]:
+        print(f"  {reason}")
+    print(f"  what to do: {foreign['advice']}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -42,6 +42,7 @@ from calsync_tui.engine.fields import (
     title_digest,
     title_of,
 )
+from calsync_tui.engine.foreign import foreign_columns, read_foreign, summarize_rows
 from calsync_tui.engine.model import (
     CALSYNC_NAMESPACE,
     EngineMode,
@@ -118,6 +119,8 @@ class CycleReport:
     # "full" (planned over the whole store) or "scoped" (changed families only; see scope.py)
     scope: str = scope.FULL
     scope_reason: str = ""
+    # Other installations' markers on the enabled calendars (engine.foreign; adoption)
+    foreign: list[Any] = field(default_factory=list)
 
     def to_json(self, *, with_plan: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -147,6 +150,7 @@ class CycleReport:
             "scope": self.scope,
             "scope_reason": self.scope_reason,
             "plan_id": self.plan.plan_id if self.plan else None,
+            "foreign_installations": [f.to_json() for f in self.foreign],
         }
         if with_plan and self.plan is not None:
             out["plan"] = self.plan.to_json()
@@ -396,6 +400,15 @@ class _Cycle:
                 if row is not None and row.get("event_class") == str(EventClass.BUSY_BLOCK):
                     row["event_class"] = str(EventClass.ORPHANED_BLOCK)
                     changed[(m.calendar_id, m.google_event_id)] = row
+        # adoption notice: another installation's markers among this cycle's rows
+        # (a scoped cycle holds only the changed families: status reads the store instead)
+        if not self.scoped:
+            self.report.foreign = summarize_rows(
+                rows.values(),
+                {c.ref.local_id: c.ref.google_id for c in cals},
+                interval_seconds=s.sync_interval_seconds,
+                now=now,
+            )
         emit(self.on_event, PlanReady(plan.plan_id, len(plan), plan.by_op))
         exec_report = ExecuteReport()
         if not self.dry_run:
@@ -409,6 +422,10 @@ class _Cycle:
                 now=self.now,
                 on_event=self.on_event,
                 cancel=self.cancel,
+            )
+        if self.scoped and not self.dry_run:  # adoption notice over the whole store
+            self.report.foreign = read_foreign(
+                self.store, interval_seconds=s.sync_interval_seconds, now=now
             )
         self._finish(exec_report, sources, t0)
         self._leave_marker(cals, pages, exec_report, unavailable)
@@ -698,6 +715,8 @@ class _Cycle:
                     ),
                     "last_seen": now,
                     **time_columns(event),
+                    # adoption (engine.foreign): another installation's markers, if any
+                    **foreign_columns(cls),
                 }
             )
             rows[key] = row
