@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -109,6 +108,8 @@ def run_import(args: argparse.Namespace) -> int:
     unknown = sorted(set(settings) - known - {"api_endpoint"})
     if unknown:
         raise CalsyncError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    if settings:  # validated before anything is written, by the loader commands use
+        _validate(settings, load_settings)
     home = open_home(getattr(args, "home", None))
     with home_lock(home, "home import"):
         current = existing_installation_id(home)
@@ -118,8 +119,6 @@ def run_import(args: argparse.Namespace) -> int:
                 f"with {new_id} (use --force if this home's own blocks should become another "
                 "installation's)"
             )
-        if settings:  # validated before anything is written, by the loader commands use
-            _validate(home, settings, load_settings)
         set_installation_id(home, new_id)
         if settings:
             write_private(home.config_path, json.dumps(settings, indent=2, ensure_ascii=False))
@@ -167,16 +166,14 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _validate(home: Any, settings: dict[str, Any], load: Any) -> None:
-    """Settings from the file must load as config.json would (one-line error otherwise)."""
+def _validate(settings: dict[str, Any], load: Any) -> None:
+    """Settings from the file must load as config.json would (one-line error otherwise);
+    checked in a scratch directory, outside the home."""
+    import tempfile
+
     from calsync_tui.home import AppHome
 
-    scratch = AppHome(home.root / ".import-check")
-    try:
-        scratch.ensure()
+    with tempfile.TemporaryDirectory(prefix="calsync-import-") as tmp:
+        scratch = AppHome(Path(tmp))
         write_private(scratch.config_path, json.dumps(settings))
         load(scratch)
-    finally:
-        scratch.config_path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            scratch.root.rmdir()

@@ -57,14 +57,19 @@ class Reinstall:
         """Every live event (series as masters), volatile fields dropped."""
         return {
             cal: sorted(
-                ({k: v for k, v in e.items() if k not in VOLATILE} for e in self.sandbox.events(cal)),
+                (
+                    {k: v for k, v in e.items() if k not in VOLATILE}
+                    for e in self.sandbox.events(cal)
+                ),
                 key=lambda e: str(e["id"]),
             )
             for cal in (self.a, self.b, self.c)
         }
 
     def blocks(self) -> dict[str, list[dict[str, Any]]]:
-        return {cal: list(iter_blocks(self.sandbox.events(cal))) for cal in (self.a, self.b, self.c)}
+        return {
+            cal: list(iter_blocks(self.sandbox.events(cal))) for cal in (self.a, self.b, self.c)
+        }
 
     def later(self, minutes: int = 5) -> contextlib.AbstractContextManager[None]:
         """Domain time `minutes` on: the first installation last wrote more than one sync

@@ -183,7 +183,7 @@ def test_blocks_whose_source_is_not_on_your_calendars_are_left_alone(
         assert (dry["stamps"], dry["blocks"], dry["left_alone"]) == (6, 6, 2), dry
         assert dry["strategy"] == "rewrite"  # a take-over would orphan those two
         assert dry["foreign"]["unsourced_blocks"] == 2
-        code, out, _ = r.cli(r.new, "adopt", "--installation", old_id, "--dry-run")
+        _, out, _ = r.cli(r.new, "adopt", "--installation", old_id, "--dry-run")
         assert "left alone: 2 block(s) whose source is not on your enabled calendars" in out
         done = r.cli_json(r.new, "adopt", "--installation", old_id, "--yes")
         assert done["written"] == 4 + 6 and done["cycle"]["mutations"] == {}
