@@ -276,45 +276,52 @@ def read_foreign(store: Any, *, interval_seconds: int, now: datetime) -> list[Fo
     """The summary over the store's rows of the enabled calendars (status, dashboard).
 
     Two narrow queries: external rows, and the newest `updated` of our blocks."""
+    with store.engine.connect() as conn:
+        return read_foreign_conn(conn, interval_seconds=interval_seconds, now=now)
+
+
+def read_foreign_conn(
+    conn: Any, *, interval_seconds: int, now: datetime
+) -> list[ForeignInstallation]:
+    """`read_foreign` on an open connection (the console reads through its session's)."""
     from local_store.models import Calendar, EventState
 
     es = EventState.__table__  # type: ignore[attr-defined]
     cal = Calendar.__table__  # type: ignore[attr-defined]
-    with store.engine.connect() as conn:
-        calendars = {
-            int(r[0]): str(r[1])
-            for r in conn.execute(select(cal.c.id, cal.c.google_id).where(cal.c.enabled.is_(True)))
-        }
-        if not calendars:
-            return []
-        ids = list(calendars)
-        cols = [
-            es.c.calendar_id,
-            es.c.google_event_id,
-            es.c.event_class,
-            es.c.status,
-            es.c.google_updated,
-            es.c.recurring_event_id,
-            es.c.foreign_instance,
-            es.c.foreign_type,
-            es.c.foreign_id,
-            es.c.foreign_source,
-        ]
-        external = [
-            dict(r)
-            for r in conn.execute(
-                select(*cols).where(es.c.calendar_id.in_(ids), es.c.event_class == _CLASS_EXTERNAL)
-            ).mappings()
-        ]
-        if not external:
-            return []
-        newest_ours = conn.execute(
-            select(func.max(es.c.google_updated)).where(
-                es.c.calendar_id.in_(ids),
-                es.c.event_class.in_(_OUR_BLOCKS),
-                es.c.status != str(Status.DELETED),
-            )
-        ).scalar()
+    calendars = {
+        int(r[0]): str(r[1])
+        for r in conn.execute(select(cal.c.id, cal.c.google_id).where(cal.c.enabled.is_(True)))
+    }
+    if not calendars:
+        return []
+    ids = list(calendars)
+    cols = [
+        es.c.calendar_id,
+        es.c.google_event_id,
+        es.c.event_class,
+        es.c.status,
+        es.c.google_updated,
+        es.c.recurring_event_id,
+        es.c.foreign_instance,
+        es.c.foreign_type,
+        es.c.foreign_id,
+        es.c.foreign_source,
+    ]
+    external = [
+        dict(r)
+        for r in conn.execute(
+            select(*cols).where(es.c.calendar_id.in_(ids), es.c.event_class == _CLASS_EXTERNAL)
+        ).mappings()
+    ]
+    if not external:
+        return []
+    newest_ours = conn.execute(
+        select(func.max(es.c.google_updated)).where(
+            es.c.calendar_id.in_(ids),
+            es.c.event_class.in_(_OUR_BLOCKS),
+            es.c.status != str(Status.DELETED),
+        )
+    ).scalar()
     return summarize(
         markers_from_rows(external, calendars),
         own_last_write=parse_updated(newest_ours),
