@@ -33,12 +33,14 @@ from sqlalchemy import func, select, update
 
 from calsync_tui import clock
 from calsync_tui.engine import scope
-from calsync_tui.engine.classify import ClassifyContext, classify
-from calsync_tui.engine.cycle import CycleReport, EngineContext, enabled_calendars, run_cycle
+from calsync_tui.engine.calendar_ref import enabled_calendar_rows
+from calsync_tui.engine.classify import classify
+from calsync_tui.engine.cycle import CycleReport, EngineContext, classify_context, run_cycle
 from calsync_tui.engine.execute import execute_plan
 from calsync_tui.engine.foreign import ForeignInstallation, Marker, summarize_events
-from calsync_tui.engine.model import KEY_INSTANCE, EngineMode, EventClass, EventType, Op
+from calsync_tui.engine.model import KEY_INSTANCE, EventClass, EventType, Op
 from calsync_tui.engine.plan import PlannedMutation
+from calsync_tui.engine.read import Window
 from calsync_tui.engine.reconcile import reconcile
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.types import GoogleEvent, WriteCall
@@ -170,7 +172,7 @@ def plan_adoption(ctx: EngineContext, installation_id: str, *, force: bool = Fal
         raise CalsyncError(f"{installation_id} is this installation's own id: nothing to adopt")
     s = ctx.settings
     with ctx.store.engine.connect() as conn:
-        cals = enabled_calendars(conn)
+        cals = enabled_calendar_rows(conn)
     if not cals:
         raise CalsyncError("no enabled calendars: run `calendars list` and `calendars enable ID`")
     now = clock.now()
@@ -181,21 +183,14 @@ def plan_adoption(ctx: EngineContext, installation_id: str, *, force: bool = Fal
     units = 0
     own = 0
     for cal in cals:
-        gw = ctx.gateway_for(cal.email)
+        gw = ctx.gateway_for(cal.ref.account)
         before = gw.counter.units
         page = gw.list_events(
             cal.ref.google_id, sync_token=None, time_min=_iso(lo), time_max=_iso(hi)
         )
         units += gw.counter.units - before
-        cctx = ClassifyContext(
-            installation_id=ours,
-            calendar_google_id=cal.ref.google_id,
-            mode=EngineMode.UUID,
-            legacy_markers=s.legacy_markers,
-            ignored_event_types=s.ignored_event_types,
-            owner_emails=frozenset({cal.email.lower(), cal.ref.google_id.lower()}),
-        )
-        email_of[cal.ref.local_id] = cal.email
+        cctx = classify_context(cal.ref, s, ours, Window(lo, hi))
+        email_of[cal.ref.local_id] = cal.ref.account
         for event in page.events:
             if event.get("status") == "cancelled":
                 continue
