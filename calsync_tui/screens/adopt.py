@@ -7,7 +7,7 @@ The dashboard's notice line (`notice_text`) comes from the one reader, `engine.f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session
 
@@ -15,8 +15,8 @@ from calsync_tui import clock
 from calsync_tui.engine.foreign import ForeignInstallation, read_foreign_conn
 from calsync_tui.screens.confirm import ConfirmScreen
 
-if TYPE_CHECKING:
-    from calsync_tui.app import CalsyncApp
+# The console app (calsync_tui.app.CalsyncApp): typed loosely, screens never import app.
+CalsyncApp = Any
 
 
 def foreign_of(session: Session, interval_seconds: int) -> list[ForeignInstallation]:
