@@ -44,6 +44,10 @@ def _print(report: Any, args: argparse.Namespace) -> None:
         print(f"  error: {err}", file=sys.stderr)
     for message in report.held.values():
         print(f"  held: {message}", file=sys.stderr)
+    # adoption notice (engine.foreign): another installation's stamps and blocks
+    for foreign in getattr(report, "foreign", []):
+        for line in foreign.lines():
+            print(line, flush=True)
 
 
 def _cycle(ctx: AppContext, **kw: Any) -> CycleReport:

@@ -26,6 +26,7 @@ from calsync_tui.engine.fields import (
     title_digest,
 )
 from calsync_tui.engine.fields import title_of as _title
+from calsync_tui.engine.foreign import foreign_columns
 from calsync_tui.engine.model import CALSYNC_NAMESPACE, EventClass, EventType, Status
 from calsync_tui.engine.read import Listing
 from calsync_tui.engine.state import Row, as_datetime, upsert_rows
@@ -212,6 +213,8 @@ class RowSet:
                     ),
                     "last_seen": now,
                     **time_columns(event),
+                    # adoption (engine.foreign): another installation's markers, if any
+                    **foreign_columns(cls),
                 }
             )
             self.put(key, row)

@@ -51,6 +51,8 @@ class CycleReport:
     slices: int = 0
     # google calendar id -> why its listing was held back (mass-deletion guard, guard.py)
     held: dict[str, str] = field(default_factory=dict)
+    # Other installations' markers on the enabled calendars (engine.foreign; adoption)
+    foreign: list[Any] = field(default_factory=list)
 
     def to_json(self, *, with_plan: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -82,6 +84,7 @@ class CycleReport:
             "slices": self.slices,
             "held": self.held,
             "plan_id": self.plan.plan_id if self.plan else None,
+            "foreign_installations": [f.to_json() for f in self.foreign],
         }
         if with_plan and self.plan is not None:
             out["plan"] = self.plan.to_json()
