@@ -88,8 +88,10 @@ def test_sixty_days_one_hazard(life_sb: SandboxServer, tmp_path: Path, hazard: s
 @pytest.mark.campaign
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 15: as test_sixty_days, over 120 days, two cycles a step (figures in "
-    "the sandbox README, Life simulation)",
+    reason="issue 15: as test_sixty_days over 120 days, two cycles a step; seed 2 measured: "
+    "78 of 80 cycles exit 1, 1488 failed mutations (406 duplicate, 330 "
+    "forbiddenForNonOrganizer, 194 quotaExceeded, 56 deleted), 367 block-steps missing "
+    "(up to 118 in the step after a burst), 4 orphans",
 )
 @pytest.mark.parametrize("seed", [2, 3, 4])
 def test_hundred_twenty_days(life_sb: SandboxServer, tmp_path: Path, seed: int) -> None:
