@@ -173,6 +173,14 @@ class CalsyncApp(App[None]):
             id="app.palette",
             tooltip="Every action by name (e.g. rollback level 2)",
         ),
+        Binding(  # issue 17: screens/adopt.py (dry run, confirmation, adoption)
+            "A",
+            "adopt",
+            "Adopt",
+            show=False,
+            id="engine.adopt",
+            tooltip="Take another installation's blocks over (shows the dry run first)",
+        ),
     ]
 
     def __init__(
@@ -608,6 +616,11 @@ class CalsyncApp(App[None]):
             f"calsync-tui: the {task} continues in the background from{at or ' its last batch'} "
             f"(pid {child.pid}, log {log}); `calsync-tui migrate status` shows its progress."
         )
+
+    def action_adopt(self) -> None:
+        from calsync_tui.screens.adopt import start_adoption
+
+        start_adoption(self)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -77,6 +77,7 @@ class DashboardScreen(ConsoleScreen):
         )
         table.border_title = "Calendars"
         yield table
+        yield Static("", id="dash-foreign", markup=False)  # adoption notice (screens/adopt.py)
         with Horizontal(id="dash-lower"):
             runs: DataTable[str | Text] = DataTable(id="dash-runs", cursor_type="none")
             runs.border_title = "Latest cycles"
@@ -125,9 +126,20 @@ class DashboardScreen(ConsoleScreen):
                     table.add_row(*cells, key=str(r.id))
         self._fill_lower()
         self.query_one("#dash-empty", Static).display = not rows
+        self._show_foreign()
         if rows and keep < len(rows):
             table.move_cursor(row=keep)
         super().refresh_data()
+
+    def _show_foreign(self) -> None:
+        """Adoption notice: other installations' blocks on the enabled calendars."""
+        from calsync_tui.screens.adopt import foreign_of, notice_text
+
+        interval = self.capp.backend.context().settings.sync_interval_seconds
+        text = notice_text(self.read(lambda s: foreign_of(s, interval), []))
+        notice = self.query_one("#dash-foreign", Static)
+        notice.update(text)
+        notice.display = bool(text)
 
     def _fill_lower(self) -> None:
         """The latest cycles and writes under the calendars, so the screen is used."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from calsync_tui.context import AppContext
+from calsync_tui.engine import guard
 from calsync_tui.engine.events import EventSink
 from calsync_tui.engine.report import CycleReport
 from calsync_tui.errors import CalsyncError
@@ -25,7 +26,6 @@ from calsync_tui.migration import service
 from calsync_tui.migration.env import MigrationEnv
 from calsync_tui.migration.journal import Progress, ProgressCallback
 from calsync_tui.migration.phases import Phase
-from calsync_tui.migration.plan_file import write_plan
 from calsync_tui.migration.results import (
     InventoryReport,
     NothingToResume,
@@ -99,6 +99,15 @@ class Backend:
                 self.context(), dry_run=dry_run, on_event=on_event, cancel=cancel
             )
 
+    def confirm_deletions(self) -> int:
+        """The user's go-ahead for deletions the mass-deletion guard held back
+        (`engine.guard`); the next cycle applies them. Returns how many holds."""
+        return guard.confirm_deletions(self.context().store)
+
+    def held_deletions(self) -> list[str]:
+        """Why deletions are held, one line per calendar (empty: nothing held)."""
+        return [message for _cal, message in guard.held(self.context().store)]
+
     # --- migration ----------------------------------------------------------------------------
 
     def migration_env(self) -> MigrationEnv:
@@ -121,9 +130,9 @@ class Backend:
         with self.google:
             if phase == Phase.DISCOVER:
                 service.prepare(env)
-            plan, _ = service.make_plan(env)
+            plan, path = service.make_plan(env, save=True)
         view = plan_view(plan, self.names())
-        view.path = write_plan(plan, service.default_plan_path(env, plan))
+        view.path = path
         return view
 
     def backfill(self, plan: PlanView, progress: ProgressFn, cancel: CancelFn) -> RunResult:

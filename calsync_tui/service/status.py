@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from calsync_tui import clock
 from calsync_tui.context import AppContext
+from calsync_tui.engine.foreign import ForeignInstallation, read_foreign_conn
 from calsync_tui.locking import lock_holder
 from calsync_tui.service.labels import phase_name
 from local_store import queries
@@ -59,6 +61,8 @@ class StatusReport:
     last_run: SyncRun | None  # the latest run of any kind
     alerts: Sequence[Alert]  # open, newest first
     accounts: Sequence[queries.AccountSummary]
+    # other installations' stamps and blocks on the enabled calendars (engine.foreign)
+    foreign: Sequence[ForeignInstallation] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +79,7 @@ class StatusReport:
             "last_run": run_json(self.last_run),
             "alerts": [a.model_dump() for a in self.alerts],
             "accounts": [asdict(a) for a in self.accounts],
+            "foreign_installations": [f.to_json() for f in self.foreign],
         }
 
 
@@ -127,4 +132,9 @@ def status_report(ctx: AppContext) -> StatusReport:
             last_run=last_any[0] if last_any else None,
             alerts=queries.open_alerts(session),
             accounts=queries.account_summaries(session),
+            foreign=read_foreign_conn(
+                session.connection(),
+                interval_seconds=ctx.settings.sync_interval_seconds,
+                now=clock.now(),
+            ),
         )
