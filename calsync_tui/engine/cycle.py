@@ -59,6 +59,7 @@ from calsync_tui.engine.state import Row, all_correlation_ids, as_datetime, load
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.types import EventPage, Gateway, GoogleEvent
 from calsync_tui.settings import Settings
+from calsync_tui.writes.journal import load as load_journal
 from local_store.models import Account, Alert, Calendar, EventState, Mutation, SyncRun
 
 _CAL = Calendar.__table__  # type: ignore[attr-defined]
@@ -944,25 +945,19 @@ class _Cycle:
             return plan
         folded: dict[tuple[int, str], GoogleEvent] = {}
         with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                select(_MUT.c.calendar_id, _MUT.c.google_event_id, _MUT.c.op, _MUT.c.after_json)
-                .where(_MUT.c.status == str(MutationStatus.DONE))
-                .where(_MUT.c.google_event_id.in_(sorted({g for _, g in need})))
-                .order_by(_MUT.c.id)
-            ).all()
-        for cal_id, gid, op, after in rows:
-            key = (cal_id, gid)
-            if key not in need or not after:
+            records = load_journal(
+                conn, statuses=[MutationStatus.DONE], event_ids=[g for _, g in need]
+            )
+        for rec in records:  # the one record shape: `body` is what was sent, any origin
+            key = (rec.calendar_id, rec.google_event_id)
+            body = rec.body
+            if key not in need or body is None:
                 continue
-            try:
-                body = json.loads(after)
-            except ValueError:
-                continue
-            if op == str(Op.INSERT):
+            if rec.op == Op.INSERT:
                 folded[key] = body
-            elif op in (str(Op.PATCH), str(Op.STAMP)) and key in folded:
+            elif rec.op in (Op.PATCH, Op.STAMP, Op.RETITLE) and key in folded:
                 folded[key] = {**folded[key], **body}
-            elif op == str(Op.DELETE):
+            elif rec.op == Op.DELETE:
                 folded.pop(key, None)
         if not folded:
             return plan

@@ -17,25 +17,30 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection, update
 from sqlmodel import Session, col, delete, func, select
 
 from calsync_tui import clock
 from calsync_tui.engine.model import EngineMode, MutationStatus, Op
 from calsync_tui.errors import CalsyncError, UsageError
-from calsync_tui.google.types import GoogleEvent, WriteCall
+from calsync_tui.google.types import GoogleEvent
 from calsync_tui.migration import journal
 from calsync_tui.migration.env import CalendarRef, MigrationEnv, enabled_calendars, window
 from calsync_tui.migration.events import VOLATILE_FIELDS, content
 from calsync_tui.migration.phases import Phase, load_state, record_event, set_phase_back
 from calsync_tui.migration.service import MIGRATION_ORIGINS, ORIGIN_ROLLBACK
+from calsync_tui.writes import journal as write_journal
+from calsync_tui.writes.readback import EventRef, read_events
+from calsync_tui.writes.record import Record, Write
 from local_store.db import backup_file
 from local_store.models import Alert, Calendar, EventState, Mutation
+
+_MUT = Mutation.__table__  # type: ignore[attr-defined]
 
 # Fields Google owns; never sent back when re-creating an event.
 READ_ONLY_FIELDS = VOLATILE_FIELDS | {
@@ -187,10 +192,6 @@ def _alive(event: GoogleEvent | None) -> bool:
     return event is not None and event.get("status") != "cancelled"
 
 
-def _loads(raw: str | None) -> Any:
-    return json.loads(raw) if raw else None
-
-
 def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
     """One restoring step per event the migration era wrote: back to its content before
     the first such write. Reads each event's current copy (batched gets)."""
@@ -217,7 +218,7 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
             if _alive(now):
                 step.action = "delete"
         else:
-            target = _loads(oldest.before_json)
+            target = Record.of(oldest).before
             if not isinstance(target, dict) or set(target) <= {
                 "id",
                 "summary",
@@ -244,7 +245,7 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
                     full = {k: v for k, v in target.items() if k not in READ_ONLY_FIELDS}
                     full.pop("id", None)
                     step.action, step.body = "update", full
-        expected = journal.result_of(newest) if newest.origin in MIGRATION_ORIGINS else None
+        expected = Record.of(newest).result if newest.origin in MIGRATION_ORIGINS else None
         if step.conflict is None and step.action != "none":
             if newest.op == Op.DELETE:
                 if _alive(now):
@@ -294,17 +295,18 @@ def _read_current(
                 found[key] = listed[key[1]]
             elif newest[key].op == Op.DELETE:
                 found[key] = None  # we deleted it and it is still not there
-    per_email: dict[str, list[WriteCall]] = {}
+    per_email: dict[str, list[EventRef]] = {}
     for key, m in newest.items():
         if key in found:
             continue
         cal = by_local[m.calendar_id]
         per_email.setdefault(cal.email, []).append(
-            WriteCall(str(m.id), "get", cal.google_id, m.google_event_id)
+            EventRef(str(m.id), cal.google_id, m.google_event_id)
         )
     by_id = {str(m.id): m for m in newest.values()}
-    for email, calls in per_email.items():
-        for r in env.gateway_for(email).execute(calls, batch_size=env.settings.batch_size):
+    for email, refs in per_email.items():
+        got = read_events(env.gateway_for(email), refs, batch_size=env.settings.batch_size)
+        for r in got.values():
             m = by_id[r.key]
             if not r.ok:
                 raise CalsyncError(
@@ -337,7 +339,7 @@ def level2(
         for old in stale:  # an interrupted rollback: its steps are planned again here
             old.status = MutationStatus.SKIPPED
             session.add(old)
-        seq = 0
+        restores: list[Write] = []
         for step in preview.steps:
             if step.conflict and not force:
                 kept.append(step.to_json())
@@ -345,25 +347,27 @@ def level2(
             if step.action == "none":
                 _mark_undone(session, step.mutation_ids)
                 continue
-            seq += 1
-            session.add(
-                Mutation(
-                    plan_id=rollback_id,
-                    seq=seq,
-                    origin=ORIGIN_ROLLBACK,
+            restores.append(
+                Write(
                     op=Op.RESTORE,
                     calendar_id=by_google[step.calendar].local_id,
                     google_event_id=step.event_id,
+                    body=step.body,
+                    before=step.current or None,
                     reason=f"restore pre-migration content ({step.action})",
-                    before_json=json.dumps(step.current, ensure_ascii=False)
-                    if step.current
-                    else None,
-                    after_json=json.dumps(
-                        {"body": step.body, "gateway_op": step.action, "undoes": step.mutation_ids},
-                        ensure_ascii=False,
-                    ),
+                    gateway_op=step.action,
+                    undoes=tuple(step.mutation_ids),
                 )
             )
+        seq = len(restores)
+        write_journal.journal(
+            session.connection(),
+            restores,
+            plan_id=rollback_id,
+            origin=ORIGIN_ROLLBACK,
+            now=clock.now(),
+            seq_start=1,
+        )
         state = load_state(session)
         state.active_plan_id = rollback_id
         record_event(
@@ -412,9 +416,14 @@ def run_rollback_rows(
 ) -> journal.Progress:
     """Execute a rollback's journal; marks the restored rows `undone`."""
 
-    def mark(session: Session, m: Mutation) -> None:
-        data = json.loads(m.after_json or "{}")
-        _mark_undone(session, [int(i) for i in data.get("undoes") or []])
+    def mark(conn: Connection, record: Record) -> None:
+        if record.write.undoes:
+            conn.execute(
+                update(_MUT)
+                .where(_MUT.c.id.in_(record.write.undoes))
+                .where(_MUT.c.status == str(MutationStatus.DONE))
+                .values(status=str(MutationStatus.UNDONE), updated_at=clock.now())
+            )
 
     with env.store.session() as session:
         cals = enabled_calendars(session)
