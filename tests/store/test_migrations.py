@@ -156,9 +156,29 @@ def _old_shape_rows(db: Path) -> None:
         }
         rows = [
             (1, "sync", "insert", json.dumps(body), "done"),
-            (2, "migration", "insert", json.dumps({"body": body, "result": {"id": "b1", "etag": "e"}, "adopted": True}), "done"),  # fmt: skip
+            (
+                2,
+                "migration",
+                "insert",
+                json.dumps({"body": body, "result": {"id": "b1", "etag": "e"}, "adopted": True}),
+                "done",
+            ),
             (3, "migration", "stamp", json.dumps({"body": {"summary": "S"}}), "pending"),
-            (4, "rollback", "restore", json.dumps({"body": {"summary": "T"}, "gateway_op": "update", "undoes": [2, 3], "result": {"summary": "T"}, "adopted": False}), "done"),  # fmt: skip
+            (
+                4,
+                "rollback",
+                "restore",
+                json.dumps(
+                    {
+                        "body": {"summary": "T"},
+                        "gateway_op": "update",
+                        "undoes": [2, 3],
+                        "result": {"summary": "T"},
+                        "adopted": False,
+                    }
+                ),
+                "done",
+            ),
         ]
         for rid, origin, op, after, status in rows:
             conn.execute(
