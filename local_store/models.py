@@ -23,7 +23,7 @@ def utcnow() -> datetime:
 
 EVENT_TYPES = ("user_event", "busy_block")
 STATUSES = ("creating", "created", "synced", "failed", "deleted")
-MUTATION_STATUSES = ("pending", "done", "failed", "undone", "skipped")
+MUTATION_STATUSES = ("pending", "done", "failed", "undone", "skipped", "refused", "replaced")
 ENGINE_MODES = ("legacy", "hybrid", "uuid")
 
 
@@ -152,7 +152,7 @@ class Mutation(SQLModel, table=True):
     result_json: str | None = None
     adopted: bool = False
     undoes_json: str | None = None
-    status: str = "pending"  # pending | done | failed | undone | skipped
+    status: str = "pending"  # pending | done | failed | undone | skipped | refused | replaced
     attempts: int = 0
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -16,6 +16,8 @@ from typing import Any
 from calsync_tui.commands.output import print_json, print_table
 from calsync_tui.context import AppContext
 from calsync_tui.locking import lock_holder
+from calsync_tui.writes.lockout import paused_accounts
+from calsync_tui.writes.refusals import refusals
 from local_store import queries
 from local_store.models import SyncRun
 
@@ -96,6 +98,11 @@ def collect(ctx: AppContext) -> dict[str, Any]:
             "last_run": _run_dict(last_any[0] if last_any else None),
             "alerts": [a.model_dump() for a in queries.open_alerts(session)],
             "accounts": [asdict(a) for a in queries.account_summaries(session)],
+            "refusals": [r.to_json() for r in refusals(session)],
+            "writes_paused": [
+                {"account": p.account, "until": p.until.isoformat(), "level": p.level}
+                for p in paused_accounts(session)
+            ],
         }
     return report
 
@@ -175,6 +182,13 @@ def print_text(report: dict[str, Any]) -> None:
             f"{run['stuck']} stuck, {run['failed']} failed, success {run['success_rate'] * 100:.1f}%"
             + (f", error: {run['error']}" if run["error"] else "")
         )
+    for p in report["writes_paused"]:
+        print(f"writes paused for {p['account']} until {p['until']} (Google's usage limit)")
+    refused = report["refusals"]
+    if refused:
+        print(f"writes Google refused ({len(refused)}; not retried until the event changes):")
+        for r in refused[:20]:
+            print(f"  {r['calendar']}: {r['event_title']!r}: {r['reason']}; {r['advice']}")
     alerts = report["alerts"]
     print(f"open alerts: {len(alerts)}")
     for alert in alerts[:10]:

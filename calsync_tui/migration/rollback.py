@@ -35,6 +35,7 @@ from calsync_tui.migration.events import VOLATILE_FIELDS, content
 from calsync_tui.migration.phases import Phase, load_state, record_event, set_phase_back
 from calsync_tui.migration.service import MIGRATION_ORIGINS, ORIGIN_ROLLBACK
 from calsync_tui.writes import journal as write_journal
+from calsync_tui.writes.lost_ids import next_id
 from calsync_tui.writes.readback import EventRef, read_events
 from calsync_tui.writes.record import Record, Write
 from local_store.db import backup_file
@@ -67,6 +68,7 @@ class UndoStep:
     conflict: str | None = None
     current: GoogleEvent | None = None
     mutation_ids: list[int] = field(default_factory=list)
+    new_id: str | None = None  # re-created under a new id (the old one is lost for good)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ class UndoStep:
             "body": self.body,
             "conflict": self.conflict,
             "journal_rows": self.mutation_ids,
+            "new_id": self.new_id,
         }
 
 
@@ -229,7 +232,14 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
                 step.conflict = "no full prior state journaled; left as is"
             elif not _alive(now):
                 body = {k: v for k, v in target.items() if k not in READ_ONLY_FIELDS}
-                body["id"] = event_id
+                step.event_id = event_id
+                if now is None:
+                    # purged from the trash: Google never frees the id, so it comes
+                    # back under the next generation of it (journaled before the insert)
+                    got = next_id(cal.google_id, event_id)
+                    if got is not None:
+                        step.event_id, step.new_id = got[0], got[0]
+                body["id"] = step.event_id
                 body.setdefault("status", "confirmed")
                 step.action, step.body = "insert", body
             else:
@@ -256,10 +266,16 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
                 step.conflict = "event edited since the migration wrote it"
         steps.append(step)
     steps.sort(key=lambda st: -max(st.mutation_ids or [st.mutation_id]))
+    renewed = sum(1 for s in steps if s.new_id)
     summary = (
         f"restore {sum(1 for s in steps if s.action != 'none')} event(s) to their pre-migration "
         f"content ({len(rows)} journaled write(s)){' on ' + scope if scope else ''}; "
         f"{len([s for s in steps if s.conflict])} conflict(s)"
+        + (
+            f"; {renewed} come(s) back under a new id (the old one is gone for good)"
+            if renewed
+            else ""
+        )
     )
     return RollbackPreview(2, scope, summary, sorted({s.calendar for s in steps}), steps)
 
@@ -293,8 +309,8 @@ def _read_current(
         for key in keys:
             if key[1] in listed:
                 found[key] = listed[key[1]]
-            elif newest[key].op == Op.DELETE:
-                found[key] = None  # we deleted it and it is still not there
+            # anything else is read alone: a deleted event reads `cancelled` while its
+            # id can be revived, 404 once it is purged (then it needs a new id)
     per_email: dict[str, list[EventRef]] = {}
     for key, m in newest.items():
         if key in found:

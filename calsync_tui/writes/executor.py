@@ -1,19 +1,28 @@
 """Send journaled writes in batches and record every answer: the one write-ahead executor.
 
-`journal_and_send` journals a batch (`pending`, prior state included, attempts 1) and sends it,
-batch by batch per account (sync cycles, disable-with-removal). `send` sends rows
-journaled earlier (a migration plan is journaled whole before its first batch; crash
+`journal_and_send` journals a batch (`pending`, prior state included, attempts 1) and
+sends it, batch by batch per account (sync cycles, disable-with-removal). `send` sends
+rows journaled earlier (a migration plan is journaled whole before its first batch; crash
 recovery resends what was left). Either way each batch's answers are recorded in one
 transaction: status, Google's result, whether it was adopted, the error. An origin adds
 its own consequences through `Hooks`, in the same transactions: the engine its EventState
 rows, rollback the rows it undid. A hook may return follow-up writes (the engine patches
 an adopted block that differs); they are journaled and sent in the same run.
+
+Three answers are handled here for every origin:
+- a lost id (`lost_ids`): the insert is journaled again under the next generation of
+  the id, before it is sent, and sent in the same run;
+- a refusal for good (`refusals`): recorded `refused` against the event, not counted as
+  a failure; later writes to that event version are held (not journaled, not sent);
+- Google's usage limit (`lockout`): the account's writes stop at once, unsent rows stay
+  `pending` (their attempt not counted), the account pauses; while paused nothing is
+  sent for it, after the pause one probe write goes first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +30,7 @@ from sqlalchemy import Connection, bindparam, update
 
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.types import Gateway, WriteCall, WriteResult
+from calsync_tui.writes import lockout, lost_ids, refusals
 from calsync_tui.writes.journal import MUT, OnJournal, Target, journal, targets
 from calsync_tui.writes.record import MutationStatus, Op, Record, Write, dumps
 from calsync_tui.writes.report import WriteReport
@@ -39,6 +49,22 @@ class Answer:
     @property
     def ok(self) -> bool:
         return self.result.ok
+
+    @property
+    def refused(self) -> bool:
+        return refusals.is_refusal(self.record.write.call, self.result)
+
+    @property
+    def lost(self) -> bool:
+        return lost_ids.is_lost(self.record, self.result.reason)
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            return MutationStatus.DONE
+        if self.lost:
+            return MutationStatus.REPLACED
+        return MutationStatus.REFUSED if self.refused else MutationStatus.FAILED
 
     @property
     def error(self) -> str | None:
@@ -74,6 +100,159 @@ def gateway_of(gateway_for: GatewayFor, account: str) -> Gateway | None:
         return None
 
 
+@dataclass
+class _Run:
+    """One account's writes in one run: its gateway, lockout state and the report."""
+
+    store: Any
+    gateway: Gateway
+    account: str
+    where: dict[int, Target]
+    batch_size: int
+    now: Callable[[], datetime]
+    hooks: Hooks
+    report: WriteReport
+    held: set[tuple[int, str]] = field(default_factory=set)
+    refused_on_record: set[tuple[int, str]] = field(default_factory=set)
+    probing: bool = False
+
+    def admit(self) -> int | None:
+        """How many writes the next batch may hold: None while the account is paused
+        (Google's usage limit), 1 for the probe after a pause, else the batch size."""
+        with self.store.engine.connect() as conn:
+            lock = lockout.lockout_of(conn, self.account)
+        if lock is None:
+            self.probing = False
+            return self.batch_size
+        now = self.now()
+        if lock.active(now):
+            if self.account not in self.report.paused:
+                self.report.paused[self.account] = lock.until
+                self.report.errors.append(lockout.pause_line(self.account, lock.until, now))
+            return None
+        self.probing = True
+        return 1
+
+    def hold(self, writes: Sequence[Write]) -> list[Write]:
+        """Writes not held by a standing refusal (inserts are never held)."""
+        out = [
+            w
+            for w in writes
+            if w.op == Op.INSERT or (w.calendar_id, w.google_event_id) not in self.held
+        ]
+        self.report.held += len(writes) - len(out)
+        return out
+
+    def send(self, records: Sequence[Record]) -> tuple[list[Write], list[Record]]:
+        """Send one batch and record every answer in one transaction. Returns the
+        origin's follow-up writes and the journaled replacements of lost ids."""
+        calls = [
+            WriteCall(
+                str(r.id),
+                r.write.call,
+                self.where[r.calendar_id].google_id,
+                r.google_event_id,
+                r.body,
+            )
+            for r in records
+        ]
+        try:
+            results = self.gateway.execute(calls, batch_size=self.batch_size, stop_on_quota=True)
+        except CalsyncError as exc:
+            results = [
+                WriteResult(c.key, False, 0, reason="error", message=str(exc)) for c in calls
+            ]
+        by_key = {res.key: res for res in results}
+        answers = [
+            Answer(
+                r,
+                by_key.get(str(r.id)) or WriteResult(str(r.id), False, 0, message="no result"),
+                self.where[r.calendar_id],
+            )
+            for r in records
+        ]
+        unsent = [a for a in answers if a.result.reason in lockout.QUOTA_REASONS | {"notSent"}]
+        lost = [a for a in answers if a.lost]
+        lost_ids_ = {a.record.id for a in lost}
+        unsent_ids = {a.record.id for a in unsent}
+        now = self.now()
+        replacements: list[Record] = []
+        with self.store.engine.begin() as conn:
+            settled = [a for a in answers if a.record.id not in unsent_ids]
+            followups = record_answers(conn, settled, now, self.hooks)
+            for a in lost:
+                replacements.extend(self._replace(conn, a, now))
+            refused = [a for a in settled if a.refused]
+            refusals.remember(
+                conn,
+                [(a.record.calendar_id, a.record.google_event_id, a.result) for a in refused],
+                now,
+            )
+            self.held |= {(a.record.calendar_id, a.record.google_event_id) for a in refused}
+            accepted = [
+                (a.record.calendar_id, a.record.google_event_id)
+                for a in settled
+                if a.ok
+                and (a.record.calendar_id, a.record.google_event_id) in self.refused_on_record
+            ]
+            refusals.forget(conn, accepted)
+            if unsent:
+                lock = lockout.trip(conn, self.account, now)
+                line = lockout.pause_line(self.account, lock.until, now)
+                _back_to_pending(conn, [a.record for a in unsent], line, now)
+                self.report.paused[self.account] = lock.until
+                self.report.errors.append(line)
+            elif self.probing or settled:
+                with_lock = lockout.lockout_of(conn, self.account)
+                if with_lock is not None:
+                    lockout.clear(conn, self.account, now)  # Google took a write again
+                self.probing = False
+        for a in settled:
+            if a.record.id not in lost_ids_:
+                account_for(self.report, a)
+        return followups, replacements
+
+    def _replace(self, conn: Connection, a: Answer, now: datetime) -> list[Record]:
+        """Journal the lost insert again under its next generation (before sending it)."""
+        got = lost_ids.replacement(a.record, a.target.google_id)
+        if got is None:
+            account_for(self.report, a)  # give up: the failure stands
+            return []
+        write, generation = got
+        lost_ids.move_block(conn, a.record, write.google_event_id, generation)
+        return journal(
+            conn,
+            [write],
+            plan_id=a.record.plan_id,
+            origin=a.record.origin,
+            now=now,
+            seq_start=a.record.seq,
+            on_journal=self.hooks.on_journal,
+        )
+
+
+def _back_to_pending(conn: Connection, records: Sequence[Record], line: str, now: datetime) -> None:
+    """Rows Google refused with the usage limit (or never got): still to do. Their
+    attempt is not counted, so a lockout never turns into a give-up."""
+    conn.execute(
+        update(MUT)
+        .where(MUT.c.id.in_([r.id for r in records]))
+        .values(
+            status=str(MutationStatus.PENDING),
+            attempts=MUT.c.attempts - 1,
+            error=line,
+            updated_at=now,
+        )
+    )
+    for r in records:
+        r.attempts -= 1
+
+
+def _runs_setup(store: Any) -> tuple[dict[int, Target], set[tuple[int, str]], set[tuple[int, str]]]:
+    with store.engine.connect() as conn:
+        return targets(conn), refusals.standing(conn), refusals.recorded(conn)
+
+
 def journal_and_send(
     store: Any,
     writes: Sequence[Write],
@@ -89,10 +268,10 @@ def journal_and_send(
 ) -> WriteReport:
     """Journal and send `writes` batch by batch, per account (in order of first write).
 
-    `cancel` is checked between batches: the rest is neither journaled nor sent."""
+    `cancel` is checked between batches: the rest is neither journaled nor sent. Writes
+    of a paused account are not journaled (the next plan has them again)."""
     report = WriteReport()
-    with store.engine.connect() as conn:
-        where = targets(conn)
+    where, held, on_record = _runs_setup(store)
     by_account: dict[str, list[Write]] = {}
     for w in writes:
         t = where.get(w.calendar_id)
@@ -105,40 +284,41 @@ def journal_and_send(
         if gateway is None:
             report.skipped += len(items)
             continue
-        queue = list(items)
+        run = _Run(store, gateway, account, where, batch_size, now, hooks, report, held, on_record)
+        queue: list[Write | Record] = list(items)
         while queue:
-            chunk, queue = queue[:batch_size], queue[batch_size:]
+            size = run.admit()
+            if size is None:
+                report.skipped += len(queue)
+                break
+            chunk, queue = queue[:size], queue[size:]
             if cancel is not None and cancel():
                 report.skipped += len(chunk) + len(queue)
                 report.stopped = True
                 report.total = total
                 return report
-            with store.engine.begin() as conn:
-                records = journal(
-                    conn,
-                    chunk,
-                    plan_id=plan_id,
-                    origin=origin,
-                    now=now(),
-                    seq_start=seq,
-                    attempts=1,
-                    on_journal=hooks.on_journal,
-                )
-            seq += len(chunk)
-            followups = send_batch(
-                store,
-                gateway,
-                records,
-                where,
-                batch_size=batch_size,
-                now=now,
-                hooks=hooks,
-                report=report,
-            )
+            fresh = run.hold([w for w in chunk if isinstance(w, Write)])
+            records = [r for r in chunk if isinstance(r, Record)]
+            if fresh:
+                with store.engine.begin() as conn:
+                    records += journal(
+                        conn,
+                        lost_ids.current_generation(conn, fresh),
+                        plan_id=plan_id,
+                        origin=origin,
+                        now=now(),
+                        seq_start=seq,
+                        attempts=1,
+                        on_journal=hooks.on_journal,
+                    )
+                seq += len(fresh)
+            if not records:
+                continue
+            count_attempt(store, [r for r in records if r.attempts == 0], now())
+            followups, replacements = run.send(records)
             done += len(chunk)
-            if followups:
-                queue.extend(followups)
-                total += len(followups)
+            queue = [*replacements, *followups, *queue]
+            total += len(followups) + len(replacements)
             if on_progress is not None:
                 on_progress(done, total)
     report.total = total
@@ -159,12 +339,11 @@ def send(
     """Send rows journaled earlier, one account at a time (accounts in email order, rows
     in the order given). Each row's `attempts` is counted and committed before its batch
     goes out, so after a crash the rows that may have reached Google are known.
-    `stop` is checked before each batch."""
+    `stop` is checked before each batch. A paused account's rows stay `pending`."""
     report = WriteReport(total=len(records))
     if not records:
         return report
-    with store.engine.connect() as conn:
-        where = targets(conn)
+    where, held, on_record = _runs_setup(store)
     by_account: dict[str, list[Record]] = {}
     for r in records:
         t = where.get(r.calendar_id)
@@ -175,36 +354,31 @@ def send(
         if gateway is None:
             report.skipped += len(items)
             continue
+        run = _Run(store, gateway, account, where, batch_size, now, hooks, report, held, on_record)
         queue: list[Record] = list(items)
         while queue:
-            chunk, queue = queue[:batch_size], queue[batch_size:]
+            size = run.admit()
+            if size is None:
+                report.skipped += len(queue)
+                break
+            chunk, queue = queue[:size], queue[size:]
             if stop is not None and stop():
                 report.stopped = True
                 return report
             count_attempt(store, chunk, now())
-            followups = send_batch(
-                store,
-                gateway,
-                chunk,
-                where,
-                batch_size=batch_size,
-                now=now,
-                hooks=hooks,
-                report=report,
-            )
+            followups, replacements = run.send(chunk)
             if followups:
                 with store.engine.begin() as conn:
-                    queue.extend(
-                        journal(
-                            conn,
-                            followups,
-                            plan_id=chunk[0].plan_id,
-                            origin=chunk[0].origin,
-                            now=now(),
-                            on_journal=hooks.on_journal,
-                        )
+                    replacements += journal(
+                        conn,
+                        followups,
+                        plan_id=chunk[0].plan_id,
+                        origin=chunk[0].origin,
+                        now=now(),
+                        on_journal=hooks.on_journal,
                     )
-                report.total += len(followups)
+            queue = [*replacements, *queue]
+            report.total += len(replacements)
             if on_batch is not None:
                 on_batch(report)
     return report
@@ -213,6 +387,8 @@ def send(
 def count_attempt(store: Any, records: Sequence[Record], now: datetime) -> None:
     """Count one more attempt of each row, committed before the batch is sent: a write
     that kills the process every time still reaches its limit instead of looping."""
+    if not records:
+        return
     with store.engine.begin() as conn:
         conn.execute(
             update(MUT)
@@ -221,45 +397,6 @@ def count_attempt(store: Any, records: Sequence[Record], now: datetime) -> None:
         )
     for r in records:
         r.attempts += 1
-
-
-def send_batch(
-    store: Any,
-    gateway: Gateway,
-    records: Sequence[Record],
-    where: dict[int, Target],
-    *,
-    batch_size: int,
-    now: Callable[[], datetime],
-    hooks: Hooks,
-    report: WriteReport,
-) -> list[Write]:
-    """One account's batch: send, then record every answer (and the origin's rows) in one
-    transaction. Returns the origin's follow-up writes."""
-    calls = [
-        WriteCall(
-            str(r.id), r.write.call, where[r.calendar_id].google_id, r.google_event_id, r.body
-        )
-        for r in records
-    ]
-    try:
-        results = gateway.execute(calls, batch_size=batch_size)
-    except CalsyncError as exc:
-        results = [WriteResult(c.key, False, 0, reason="error", message=str(exc)) for c in calls]
-    by_key = {res.key: res for res in results}
-    answers = [
-        Answer(
-            r,
-            by_key.get(str(r.id)) or WriteResult(str(r.id), False, 0, message="no result"),
-            where[r.calendar_id],
-        )
-        for r in records
-    ]
-    with store.engine.begin() as conn:
-        followups = record_answers(conn, answers, now(), hooks)
-    for a in answers:
-        account_for(report, a)
-    return followups
 
 
 def record_answers(
@@ -282,7 +419,7 @@ def record_answers(
         [
             {
                 "k_id": a.record.id,
-                "v_status": str(MutationStatus.DONE if a.ok else MutationStatus.FAILED),
+                "v_status": str(a.status),
                 "v_error": a.error,
                 "v_result": dumps(a.result.event) if a.ok else None,
                 "v_adopted": bool(a.ok and a.result.already),
@@ -292,7 +429,7 @@ def record_answers(
         ],
     )
     for a in answers:
-        a.record.status = MutationStatus.DONE if a.ok else MutationStatus.FAILED
+        a.record.status = a.status
         a.record.error = a.error
         a.record.result = a.result.event if a.ok else None
         a.record.adopted = bool(a.ok and a.result.already)
@@ -302,7 +439,7 @@ def record_answers(
 
 
 def account_for(report: WriteReport, a: Answer) -> None:
-    """Add one answer to the report's counts."""
+    """Add one answer to the report's counts (a refusal is not a failure)."""
     op = str(a.record.op)
     cal = a.target.google_id
     report.writes_by_calendar[cal] += 1
@@ -311,6 +448,8 @@ def account_for(report: WriteReport, a: Answer) -> None:
         source = a.record.write.source_correlation_id
         if a.record.op in (Op.INSERT, Op.PATCH) and source:
             report.touched_sources.add(source)
+    elif a.refused:
+        report.refused[op] += 1
     else:
         report.failed[op] += 1
         report.failed_by_calendar[cal] += 1

@@ -49,6 +49,8 @@ class MutationStatus(StrEnum):
     FAILED = "failed"
     UNDONE = "undone"
     SKIPPED = "skipped"
+    REFUSED = "refused"  # Google refused it for good; remembered on the event, not a failure
+    REPLACED = "replaced"  # an insert whose id was lost for good; the next generation follows
 
 
 GATEWAY_OP: dict[str, str] = {
