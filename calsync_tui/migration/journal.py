@@ -27,6 +27,7 @@ from calsync_tui.migration.planner import PlannedWrite
 from calsync_tui.writes import executor
 from calsync_tui.writes import journal as write_journal
 from calsync_tui.writes.executor import Answer, Hooks
+from calsync_tui.writes.lockout import pause_line
 from calsync_tui.writes.record import Record, Write
 from calsync_tui.writes.recovery import settle_in_flight
 from calsync_tui.writes.report import WriteReport
@@ -45,12 +46,13 @@ class Progress:
     rate: float
     eta_seconds: float | None
     paused: bool = False
+    note: str | None = None  # why it stopped early (Google's usage limit)
 
     def line(self) -> str:
         eta = "?" if self.eta_seconds is None else f"{self.eta_seconds:.0f}s"
         return (
             f"{self.done}/{self.total} done, {self.failed} failed, "
-            f"{self.rate:.1f} writes/s, ETA {eta}"
+            f"{self.rate:.1f} writes/s, ETA {eta}" + (f"; {self.note}" if self.note else "")
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -61,6 +63,7 @@ class Progress:
             "rate": self.rate,
             "eta_seconds": self.eta_seconds,
             "paused": self.paused,
+            "note": self.note,
         }
 
 
@@ -190,7 +193,12 @@ def run_rows(
         on_batch=after_batch,
     )
     result = _run_progress(done, total, report, started, paused=report.stopped)
-    if report.stopped and progress:
+    if report.paused:  # Google's usage limit: the rest waits in the journal
+        result.paused = True
+        result.note = "; ".join(
+            pause_line(account, until, clock.now()) for account, until in report.paused.items()
+        )
+    if result.paused and progress:
         progress(result)
     return result
 

@@ -220,7 +220,7 @@ class _Run:
             return []
         write, generation = got
         lost_ids.move_block(conn, a.record, write.google_event_id, generation)
-        return journal(
+        records = journal(
             conn,
             [write],
             plan_id=a.record.plan_id,
@@ -229,6 +229,8 @@ class _Run:
             seq_start=a.record.seq,
             on_journal=self.hooks.on_journal,
         )
+        lost_ids.stamp_generation(conn, write.calendar_id, write.google_event_id, generation)
+        return records
 
 
 def _back_to_pending(conn: Connection, records: Sequence[Record], line: str, now: datetime) -> None:

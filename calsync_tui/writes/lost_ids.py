@@ -74,6 +74,16 @@ def move_block(conn: Connection, record: Record, new_id: str, generation: int) -
     )
 
 
+def stamp_generation(conn: Connection, calendar_id: int, event_id: str, generation: int) -> None:
+    """The generation in use, on the block's row under its new id (however the origin
+    wrote that row)."""
+    conn.execute(
+        update(_ES)
+        .where(_ES.c.calendar_id == calendar_id, _ES.c.google_event_id == event_id)
+        .values(generation=generation)
+    )
+
+
 def current_generation(conn: Connection, writes: Sequence[Write]) -> list[Write]:
     """Inserts planned under an older generation of a block's id, retargeted to the
     generation the store says is in use (the one a lost id was replaced with)."""
