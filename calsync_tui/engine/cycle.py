@@ -32,7 +32,7 @@ from calsync_tui.engine.events import (
     PlanReady,
     emit,
 )
-from calsync_tui.engine.execute import ExecuteReport, execute_plan
+from calsync_tui.engine.execute import ExecuteReport, execute_plan, without_held
 from calsync_tui.engine.fields import (
     BadEventData,
     mirror_digest,
@@ -401,6 +401,10 @@ class _Cycle:
         exec_report = ExecuteReport()
         if not self.dry_run:
             self._save_state(cals, pages, changed, now)
+            # writes a standing refusal holds are not planned (read after the state
+            # above has this cycle's event versions: a changed event is tried again)
+            plan = without_held(self.store, plan)
+            self.report.plan, self.report.planned = plan, plan.by_op
             exec_report = execute_plan(
                 self.store,
                 plan.mutations,

@@ -20,13 +20,14 @@ from sqlalchemy import Connection, bindparam, update
 from calsync_tui.engine.events import EventSink, MutationsProgress, emit
 from calsync_tui.engine.fields import mirror_digest, time_columns, title_of
 from calsync_tui.engine.model import EventClass, EventType, Op, Status
-from calsync_tui.engine.plan import PlannedMutation, patch_body
+from calsync_tui.engine.plan import Plan, PlannedMutation, patch_body
 from calsync_tui.engine.state import update_rows, upsert_rows
 from calsync_tui.google.types import Gateway
 from calsync_tui.writes import executor
 from calsync_tui.writes.executor import Answer, Hooks
 from calsync_tui.writes.journal import journal as journal_rows
 from calsync_tui.writes.record import Record, Write
+from calsync_tui.writes.refusals import standing
 from calsync_tui.writes.report import WriteReport
 from local_store.models import EventState
 
@@ -168,6 +169,22 @@ def _state_after(a: Answer, followups: list[Write]) -> list[dict[str, Any]]:
 
 
 ENGINE_HOOKS = Hooks(on_journal=_creating, on_answers=_answered)
+
+
+def without_held(store: Any, plan: Plan) -> Plan:
+    """The plan less the writes a standing refusal holds (Google refused them for this
+    version of their event; they are not sent until it changes), so a cycle whose only
+    remaining writes are held plans nothing. Inserts are never held."""
+    with store.engine.connect() as conn:
+        held = standing(conn)
+    if not held:
+        return plan
+    kept = [
+        m
+        for m in plan.mutations
+        if m.op == Op.INSERT or (m.calendar_id, m.google_event_id) not in held
+    ]
+    return plan if len(kept) == len(plan.mutations) else Plan.of(kept)
 
 
 def journal(

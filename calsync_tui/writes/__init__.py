@@ -16,4 +16,7 @@ Modules:
 - `recovery` settle rows a crash left in flight
 - `readback` batched reads of events the write path (or rollback) needs to look at
 - `report`   `WriteReport`, what a run did
+- `lost_ids` a block id lost for good: the next generation, journaled before the insert
+- `refusals` writes Google refuses for good: remembered per event version, held, listed
+- `lockout`  Google's usage limit: the account's writes pause until a stored time
 """

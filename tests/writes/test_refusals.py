@@ -47,6 +47,7 @@ def test_refused_stamp_is_remembered_not_resent_and_not_a_failure(world: World) 
         world.sandbox.reset_stats()
         again = world.sync()
         assert again.failed == 0 and not again.errors, again.errors
+        assert again.planned == {}  # held: a quiet cycle plans nothing
         assert world.sandbox.stats()["writes"] == 0
         assert world.sandbox.stats()["by_status"].get("403", 0) == 0
     assert len(_stamps(world)) == 1
