@@ -9,6 +9,7 @@ import contextlib
 import io
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import select
 
@@ -17,6 +18,7 @@ from calsync_tui.cli import main as cli_main
 from local_store.models import Account, Mutation
 from tests.engine.test_scenarios import _settle
 from tests.engine.world import World, when
+from tests.migration.conftest import Mess
 
 ANN = "ann@example.com"
 BOB = "bob@example.com"
@@ -109,3 +111,37 @@ def test_usage_limit_pauses_the_account_visibly_and_loses_nothing(world: World) 
         assert len(world.blocks_on(b)) == NEW_EVENTS + 1
         assert _pending(world) == 0
         world.assert_ok()
+
+
+def test_pause_doubles_from_an_hour_to_at_most_a_day() -> None:
+    from calsync_tui.writes.lockout import pause_for, pause_line
+
+    assert [pause_for(n) for n in (1, 2, 3)] == [timedelta(hours=h) for h in (1, 2, 4)]
+    assert pause_for(6) == pause_for(12) == timedelta(days=1)
+    t = clock.now()
+    assert pause_line("a@x", t + timedelta(minutes=5), t).startswith(
+        "Google's usage limit for a@x reached: writes paused until "
+    )
+
+
+def test_backfill_under_the_usage_limit_waits_in_the_journal(mess: Mess, tmp_path: Path) -> None:
+    m = mess
+    m.cli_json("migrate", "discover")
+    assert m.cli_json("migrate", "prepare")["gate"]["passed"]
+    plan = tmp_path / "plan.json"
+    m.cli_json("migrate", "plan", "--out", str(plan), "--batch-size", "4")
+    m.sandbox.trip_usage_limit("bob@example.com")
+    m.sandbox.reset_stats()
+    t0 = clock.now()
+    out = m.cli_json("migrate", "backfill", "--plan", str(plan), "--yes")
+    assert out["journal"]["failed"] == 0 and out["journal"]["pending"] > 0, out["journal"]
+    assert (
+        out["progress"]["paused"] and "usage limit for bob@example.com" in out["progress"]["note"]
+    )
+    assert int(m.sandbox.stats()["by_status"].get("403", 0)) <= 4  # one batch of bob's
+    assert not out["gate"]["passed"]
+    m.sandbox.clear_usage_limit("bob@example.com")
+    with clock.moved_to(t0 + timedelta(minutes=61)):
+        done = m.cli_json("migrate", "resume")
+        assert done["journal"]["pending"] == 0 and done["journal"]["failed"] == 0, done
+        assert done["gate"]["passed"], done["gate"]
