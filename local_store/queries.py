@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_
+from sqlalchemy import ColumnElement, Connection, case, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -367,10 +368,22 @@ def calendar_names(session: Session) -> dict[int, str]:
     return {int(cid): (summary or gid) for cid, summary, gid in rows if cid is not None}
 
 
-def count_stuck(session: Session) -> int:
-    """Blocks whose insert never came back (status `creating`)."""
-    stmt = select(func.count()).select_from(EventState).where(col(EventState.status) == "creating")
-    return int(session.exec(stmt).one())
+def count_stuck(db: Session | Connection) -> int:
+    """The one definition of "stuck": blocks whose insert never came back (EventState
+    `creating`) plus the sync's journal rows still `pending` (written ahead, no answer
+    recorded). Reconcile resolves both at the start of every cycle; after a cycle this is
+    0, and the cycle's SyncRun records it (the rollout gate reads it there)."""
+    es = EventState.__table__  # type: ignore[attr-defined]
+    mut = Mutation.__table__  # type: ignore[attr-defined]
+    creating = db.execute(
+        sa_select(func.count()).select_from(es).where(es.c.status == "creating")
+    ).scalar()
+    pending = db.execute(
+        sa_select(func.count())
+        .select_from(mut)
+        .where(mut.c.status == "pending", mut.c.origin == "sync")
+    ).scalar()
+    return int(creating or 0) + int(pending or 0)
 
 
 def enabled_mode_counts(session: Session) -> dict[str, int]:

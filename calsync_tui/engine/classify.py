@@ -282,3 +282,64 @@ def _classify_source(
     if ctx.window_end is not None and start.utc >= ctx.window_end:
         return replace(base, event_class=EventClass.IGNORED, reason="outside the window")
     return base
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One listed event with its class (cancelled events: class `ignored`, "cancelled")."""
+
+    google_event_id: str
+    event: GoogleEvent
+    cls: Classification
+
+    @property
+    def cancelled(self) -> bool:
+        return self.event.get("status") == "cancelled"
+
+
+def classify_page(events: list[GoogleEvent], ctx: ClassifyContext) -> list[Seen]:
+    """Every listed event with an id, classified once for this cycle."""
+    out = []
+    for event in events:
+        gid = str(event.get("id") or "")
+        if gid:
+            out.append(Seen(gid, event, classify(event, ctx)))
+    return out
+
+
+def fresh_source_id(event: GoogleEvent, calendar_google_id: str) -> str | None:
+    """The deterministic id of a source as if unstamped: what a copy of a stamped event
+    (same `calsync_id`) gets instead, so two events never share an id."""
+    master = event.get("recurringEventId")
+    if not master:
+        return unstamped_correlation_id(calendar_google_id, str(event["id"]))
+    ost = original_start_key(event)
+    if ost is None:
+        return None
+    return instance_correlation_id(unstamped_correlation_id(calendar_google_id, str(master)), ost)
+
+
+def classify_stored(
+    event_class: str | None,
+    *,
+    title: str,
+    stamped: bool,
+    has_error: bool,
+    event_type: str | None,
+    mode: EngineMode,
+    markers: tuple[str, ...],
+) -> str | None:
+    """The class of a stored (not listed this cycle) row under the calendar's current
+    mode: the mode may have changed since it was classified (rollout, rollback)."""
+    if event_class == EventClass.LEGACY_BUSY_BLOCK and mode == EngineMode.UUID:
+        return str(EventClass.IGNORED)
+    if (
+        event_class == EventClass.IGNORED
+        and not stamped
+        and mode != EngineMode.UUID
+        and not has_error
+        and event_type == EventType.USER_EVENT
+        and legacy_suffix(title, markers) is not None
+    ):
+        return str(EventClass.LEGACY_BUSY_BLOCK)
+    return event_class

@@ -9,10 +9,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from calsync_tui.engine.cycle import CycleReport
+from calsync_tui.engine.report import CycleReport
 
 
 @dataclass(frozen=True)

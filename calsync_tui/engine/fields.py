@@ -17,6 +17,8 @@ from calsync_tui.engine.model import KEY_ID, KEY_INSTANCE, KEY_SOURCE, KEY_TYPE,
 from calsync_tui.google.types import GoogleEvent
 
 CALSYNC_KEYS = (KEY_ID, KEY_TYPE, KEY_SOURCE, KEY_VERSION, KEY_INSTANCE)
+# Fields Google rewrites on every write; ignored when comparing an event's content.
+VOLATILE_FIELDS = frozenset({"etag", "updated", "sequence", "htmlLink", "created", "kind"})
 BLOCK_DESCRIPTION = "Busy block mirrored by calsync-tui"
 
 
@@ -79,6 +81,21 @@ def _parse_datetime(raw: str, tz: str | None, what: str) -> When:
     return When(False, raw, parsed.astimezone(UTC), tz)
 
 
+def when_key(value: Any) -> str:
+    """`When.key()` of a Google start/end dict; "" when it is unusable."""
+    try:
+        return parse_when(value, "t").key()
+    except BadEventData:
+        return ""
+
+
+def stored_when(raw: str, all_day: bool, time_zone: str | None) -> dict[str, str]:
+    """A start/end as Google writes it, from the EventState columns (`time_columns`)."""
+    if all_day:
+        return {"date": raw}
+    return {"dateTime": raw, **({"timeZone": time_zone} if time_zone else {})}
+
+
 def parse_times(event: GoogleEvent) -> tuple[When, When]:
     """Start and end of an event, checked: same all-day-ness and end after start."""
     start = parse_when(event.get("start"), "start")
@@ -130,7 +147,11 @@ def same_event_key(event: GoogleEvent) -> str | None:
 
 
 def private_props(event: GoogleEvent) -> dict[str, str]:
-    """`extendedProperties.private`; BadEventData when present but not a str->str map."""
+    """`extendedProperties.private`; BadEventData when present but not a str->str map.
+
+    The one reader of our properties (engine, migration, tests): a non-string value is
+    malformed data, so the event classifies as `error` and is never written (DESIGN §3),
+    rather than being coerced into something that looks like ours."""
     ext = event.get("extendedProperties")
     if ext is None:
         return {}
@@ -160,6 +181,37 @@ def safe_private_props(event: GoogleEvent) -> dict[str, str]:
 def title_of(event: GoogleEvent) -> str:
     summary = event.get("summary")
     return summary if isinstance(summary, str) else ""
+
+
+def content(event: GoogleEvent | None) -> dict[str, Any]:
+    """The event without fields Google rewrites on each write (for exact comparisons)."""
+    if event is None:
+        return {}
+    return {k: v for k, v in event.items() if k not in VOLATILE_FIELDS}
+
+
+def _norm_time(value: Any) -> str:
+    """One comparable string for a start/end: the UTC instant, or the all-day date;
+    malformed values stay distinct (`raw:`/`naive:`) so two never compare equal by accident."""
+    if not isinstance(value, dict):
+        return ""
+    if value.get("date"):
+        return f"date:{value['date']}"
+    raw = value.get("dateTime")
+    if not raw:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(str(raw))
+    except ValueError:
+        return f"raw:{raw}"
+    if parsed.tzinfo is None:
+        return f"naive:{parsed.isoformat()}"
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def time_key(event: GoogleEvent) -> tuple[str, str]:
+    """(start, end) normalised, so a block and its source compare equal across time zones."""
+    return _norm_time(event.get("start")), _norm_time(event.get("end"))
 
 
 def _when_digest(value: Any) -> list[str]:

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from calsync_tui.engine.fields import BLOCK_DESCRIPTION, BadEventData, mirror_digest, parse_when
+from calsync_tui.engine.calendar_ref import CalendarRef as CalendarRef  # the one type
+from calsync_tui.engine.fields import BLOCK_DESCRIPTION, mirror_digest, when_key
 from calsync_tui.engine.model import (
     KEY_ID,
     KEY_INSTANCE,
@@ -37,24 +38,7 @@ from calsync_tui.engine.model import (
 from calsync_tui.google.types import GoogleEvent, WriteCall
 from calsync_tui.settings import Settings
 
-WRITABLE_ROLES = frozenset({"owner", "writer"})
-SOURCE_ROLES = frozenset({"owner", "writer", "reader"})
 _OP_RANK = {Op.STAMP: 0, Op.INSERT: 1, Op.PATCH: 2, Op.DELETE: 3, Op.RETITLE: 4, Op.RESTORE: 5}
-
-
-@dataclass(frozen=True)
-class CalendarRef:
-    """An enabled calendar as the planner sees it."""
-
-    local_id: int
-    google_id: str
-    access_role: str
-    account: str
-    mode: EngineMode = EngineMode.UUID
-
-    @property
-    def writable(self) -> bool:
-        return self.access_role in WRITABLE_ROLES
 
 
 @dataclass(frozen=True)
@@ -286,13 +270,6 @@ def same_event_owners(
     return out
 
 
-def _when_key(value: dict[str, str]) -> str:
-    try:
-        return parse_when(value, "t").key()
-    except BadEventData:
-        return ""
-
-
 def build_plan(
     calendars: Sequence[CalendarRef],
     sources: Sequence[SourceItem],
@@ -375,7 +352,7 @@ def build_plan(
     # Blocks of a copy that must not mirror onto a target: deleted as duplicates below.
     not_mirrored: dict[tuple[str, str], str] = {}
     for s in sources:
-        s_start, s_end = _when_key(s.start), _when_key(s.end)
+        s_start, s_end = when_key(s.start), when_key(s.end)
         for t in targets:
             if t.google_id == s.calendar.google_id:
                 continue

@@ -10,9 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from calsync_tui import clock
+from calsync_tui.engine.calendar_ref import CalendarRef as CalendarRef  # the one type
+from calsync_tui.engine.calendar_ref import enabled_calendars as engine_enabled_calendars
 from calsync_tui.engine.model import EventClass
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.types import Gateway, GoogleEvent
@@ -22,7 +24,6 @@ from calsync_tui.migration.planner import Inventory, MigrationOptions, build_inv
 from calsync_tui.settings import Settings
 from calsync_tui.writes.readback import EventRef, read_events
 from local_store.db import Store
-from local_store.models import Account, Calendar
 
 
 @dataclass
@@ -45,34 +46,10 @@ class MigrationEnv:
         )
 
 
-@dataclass(frozen=True)
-class CalendarRef:
-    """An enabled calendar: local row id, Google id and the account that reads it."""
-
-    local_id: int
-    google_id: str
-    summary: str
-    access_role: str
-    email: str
-    engine_mode: str
-
-
 def enabled_calendars(session: Session) -> list[CalendarRef]:
-    rows = session.exec(
-        select(Calendar, Account)
-        .join(Account, Calendar.account_id == Account.id)  # type: ignore[arg-type]
-        .where(col(Calendar.enabled).is_(True))
-        .where(Calendar.access_role != "freeBusyReader")
-        .order_by(Calendar.google_id)
-    ).all()
-    seen: dict[str, CalendarRef] = {}
-    for cal, acct in rows:
-        if cal.id is None or cal.google_id in seen:
-            continue  # one calendar seen by two accounts: read it once
-        seen[cal.google_id] = CalendarRef(
-            cal.id, cal.google_id, cal.summary, cal.access_role, acct.email, cal.engine_mode
-        )
-    return list(seen.values())
+    """The engine's enabled calendars (one per Google id, the best access role winning
+    across accounts: `engine.calendar_ref`), in Google id order."""
+    return sorted(engine_enabled_calendars(session.connection()), key=lambda c: c.google_id)
 
 
 def require_calendars(session: Session, scope: str | None = None) -> list[CalendarRef]:

@@ -18,9 +18,10 @@ from functools import cached_property
 from typing import Any
 
 from calsync_tui.engine.classify import Classification, ClassifyContext, classify
+from calsync_tui.engine.fields import private_props, time_key
+from calsync_tui.engine.fields import title_of as title
 from calsync_tui.engine.model import KEY_SOURCE, EngineMode, EventClass
 from calsync_tui.google.types import GoogleEvent
-from calsync_tui.migration.events import private_props, time_key, title
 
 LEGACY_SEPARATOR = "Busy - "
 WRITABLE_ROLES = frozenset({"owner", "writer"})

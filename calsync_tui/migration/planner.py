@@ -21,7 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from calsync_tui.engine.fields import BLOCK_DESCRIPTION, BadEventData, mirror_digest, parse_times
+from calsync_tui.engine.fields import (
+    BLOCK_DESCRIPTION,
+    BadEventData,
+    mirror_digest,
+    parse_times,
+    private_props,
+)
+from calsync_tui.engine.fields import title_of as title
 from calsync_tui.engine.model import (
     KEY_ID,
     KEY_INSTANCE,
@@ -38,7 +45,6 @@ from calsync_tui.engine.model import (
 from calsync_tui.engine.plan import CalendarRef as EngineCalendar
 from calsync_tui.engine.plan import SourceItem, block_body, patch_body
 from calsync_tui.google.types import GoogleEvent
-from calsync_tui.migration.events import private_props, title
 from calsync_tui.migration.linking import (
     CalendarView,
     EventRef,

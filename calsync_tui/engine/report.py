@@ -1,0 +1,93 @@
+"""What one cycle did: its metrics (also written as a SyncRun row) and its plan.
+
+The cycle's last stage fills it (`engine/outcome.py`); the CLI prints it, the console
+shows it, the migration's rollout gate reads the SyncRun rows made from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from calsync_tui.engine import scope
+from calsync_tui.engine.plan import Plan
+
+
+@dataclass
+class CycleReport:
+    """Metrics of one cycle; also written as a SyncRun row."""
+
+    dry_run: bool
+    started_at: datetime
+    duration_ms: float = 0.0
+    calendars: int = 0
+    events_listed: int = 0
+    events_seen: int = 0
+    classes: dict[str, int] = field(default_factory=dict)
+    planned: dict[str, int] = field(default_factory=dict)
+    mutations: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+    api_calls: int = 0
+    api_round_trips: int = 0
+    cascades: int = 0
+    stuck: int = 0
+    success_rate: float = 1.0
+    latency_ms: float | None = None
+    latency_p50_ms: float | None = None
+    needs_signin: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    plan: Plan | None = None
+    run_id: int | None = None
+    reconciled: int = 0
+    # google calendar id -> {"cascades", "writes", "failed"} (auto-rollback per calendar)
+    per_calendar: dict[str, dict[str, int]] = field(default_factory=dict)
+    # "full" (planned over the whole store) or "scoped" (changed families only; see scope.py)
+    scope: str = scope.FULL
+    scope_reason: str = ""
+
+    def to_json(self, *, with_plan: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "dry_run": self.dry_run,
+            "started_at": self.started_at.isoformat(),
+            "duration_ms": round(self.duration_ms, 1),
+            "calendars": self.calendars,
+            "events_listed": self.events_listed,
+            "events_seen": self.events_seen,
+            "classes": self.classes,
+            "planned": self.planned,
+            "mutations": self.mutations,
+            "failed": self.failed,
+            "api_calls": self.api_calls,
+            "api_round_trips": self.api_round_trips,
+            "cascades": self.cascades,
+            "stuck": self.stuck,
+            "success_rate": self.success_rate,
+            "latency_ms": self.latency_ms,
+            "latency_p50_ms": self.latency_p50_ms,
+            "needs_signin": self.needs_signin,
+            "errors": self.errors,
+            "alerts": self.alerts,
+            "reconciled": self.reconciled,
+            "run_id": self.run_id,
+            "per_calendar": self.per_calendar,
+            "scope": self.scope,
+            "scope_reason": self.scope_reason,
+            "plan_id": self.plan.plan_id if self.plan else None,
+        }
+        if with_plan and self.plan is not None:
+            out["plan"] = self.plan.to_json()
+        return out
+
+    def summary(self) -> str:
+        """One line for people."""
+        verb = "would write" if self.dry_run else "wrote"
+        count = sum(self.planned.values()) if self.dry_run else sum(self.mutations.values())
+        ops = self.planned if self.dry_run else self.mutations
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(ops.items())) or "nothing"
+        return (
+            f"{self.calendars} calendars, {self.events_seen} events; {verb} {count} ({detail}); "
+            f"failed {self.failed}, cascades {self.cascades}, stuck {self.stuck}, "
+            f"{self.api_calls} API calls in {self.api_round_trips} round trips, {self.duration_ms:.0f} ms"
+        )
