@@ -273,6 +273,8 @@ def journal_and_send(
     `cancel` is checked between batches: the rest is neither journaled nor sent. Writes
     of a paused account are not journaled (the next plan has them again)."""
     report = WriteReport()
+    if not writes:
+        return report
     where, held, on_record = _runs_setup(store)
     by_account: dict[str, list[Write]] = {}
     for w in writes:

@@ -73,6 +73,7 @@ def test_usage_limit_pauses_the_account_visibly_and_loses_nothing(world: World) 
     assert f"Google's usage limit for {ANN} reached: writes paused until " in lines[0]
     assert lines[0].endswith("; nothing lost; run again later")
     refused_first = _refused_403(world)
+    print(f"lockout: sync --once exited in {seconds:.2f} s; {refused_first} refused writes sent")
     assert 0 < refused_first <= world.settings.batch_size  # one batch at most, no retries
     assert len(world.blocks_on(c)) == NEW_EVENTS + 1  # bob's writes carried on
     acct = _account(world, ANN)
