@@ -38,13 +38,14 @@ from calsync_tui.palette import ConsoleCommands
 from calsync_tui.screens.accounts import AccountsScreen
 from calsync_tui.screens.activity import ActivityScreen
 from calsync_tui.screens.alerts import AlertsScreen
-from calsync_tui.screens.base import ConsoleScreen, tone
-from calsync_tui.screens.bridge import Backend
+from calsync_tui.screens.base import ConsoleScreen
 from calsync_tui.screens.dashboard import DashboardScreen
 from calsync_tui.screens.events import EventsScreen
 from calsync_tui.screens.help import HelpScreen
 from calsync_tui.screens.lineage import LineageScreen
 from calsync_tui.screens.migration import MigrationScreen
+from calsync_tui.service.backend import Backend
+from calsync_tui.widgets.tone import tone
 
 Clock = Callable[[], datetime]
 
@@ -285,12 +286,11 @@ class CalsyncApp(App[None]):
         def on_event(ev: object) -> None:
             self.post_message(EngineEvent(ev))
 
-        report = self.backend.run_cycle(
+        report, done = self.backend.run_cycle(
             dry_run=dry_run,
             on_event=on_event,
             cancel=lambda: worker.is_cancelled,
         )
-        done = [] if dry_run else self.backend.after_cycle(report)
         summary = _short_summary(report)
         if done:
             summary += " · auto-rollback: " + "; ".join(done)

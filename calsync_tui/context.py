@@ -1,16 +1,16 @@
 """What a command needs, built once from the parsed CLI arguments.
 
 The store and gateways open lazily: `status --help` or a usage error never touches the DB,
-and a command that only reads settings never opens a network client.
+and a command that only reads settings never opens a network client. The context sits
+below the faces and the service and above the store and the Google layer: it imports
+them (lazily), they never import it.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from calsync_tui.errors import CalsyncError
 from calsync_tui.home import AppHome, open_home
 from calsync_tui.settings import Settings, load_settings
 
@@ -57,10 +57,9 @@ class AppContext:
     def gateway_for(self, account_email: str) -> Gateway:
         """The Google gateway of one signed-in account (cached per context)."""
         if account_email not in self._gateways:
-            opener = _google_function("open_gateway")
-            if opener is None:
-                raise CalsyncError("the Google layer is not available yet (no open_gateway)")
-            self._gateways[account_email] = opener(self.home, self.settings, account_email)
+            from calsync_tui.google.accounts import open_gateway
+
+            self._gateways[account_email] = open_gateway(self.home, self.settings, account_email)
         return self._gateways[account_email]
 
     def close(self) -> None:
@@ -78,14 +77,3 @@ class AppContext:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _google_function(name: str) -> Any | None:
-    """A function of `calsync_tui.google.accounts`, or None while that module lacks it."""
-    try:
-        module = importlib.import_module("calsync_tui.google.accounts")
-    except ModuleNotFoundError as exc:
-        if exc.name != "calsync_tui.google.accounts":
-            raise
-        return None
-    return getattr(module, name, None)

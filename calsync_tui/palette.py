@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from calsync_tui.app import CalsyncApp
+
+class PaletteHost(Protocol):
+    """The app actions the palette offers (`app.CalsyncApp` has them); the palette depends
+    on this shape, not on the app module, so there is no app <-> palette import circle."""
+
+    MODE_TITLES: ClassVar[dict[str, str]]
+
+    def switch_mode(self, mode: str) -> Awaitable[Any]: ...
+    def action_sync_now(self) -> None: ...
+    def action_dry_run(self) -> None: ...
+    def action_toggle_theme(self) -> None: ...
+    def action_help(self) -> None: ...
+    def run_migration_action(self, action: str) -> None: ...
 
 
-def console_commands(app: CalsyncApp) -> list[tuple[str, str, Callable[[], object]]]:
+def console_commands(app: PaletteHost) -> list[tuple[str, str, Callable[[], object]]]:
     """(name, help, callback) of every console action, the same ones the keys run."""
     cmds: list[tuple[str, str, Callable[[], object]]] = [
         (f"Go to {title}", f"Switch to the {title.lower()} screen", partial(app.switch_mode, mode))
@@ -49,12 +60,8 @@ def console_commands(app: CalsyncApp) -> list[tuple[str, str, Callable[[], objec
 class ConsoleCommands(Provider):
     """Exposes `console_commands` to Textual's command palette."""
 
-    def _app(self) -> CalsyncApp:
-        from calsync_tui.app import CalsyncApp
-
-        app = self.app
-        assert isinstance(app, CalsyncApp)
-        return app
+    def _app(self) -> PaletteHost:
+        return cast(PaletteHost, self.app)
 
     async def discover(self) -> Hits:
         for name, help_, callback in console_commands(self._app()):

@@ -11,6 +11,7 @@ and must not import it (`calsync_tui.engine.model` holds the same names).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -368,6 +369,12 @@ def calendar_names(session: Session) -> dict[int, str]:
     return {int(cid): (summary or gid) for cid, summary, gid in rows if cid is not None}
 
 
+def summaries_by_google_id(session: Session) -> dict[str, str]:
+    """Google calendar id -> summary, for plan, preview and lineage lines."""
+    rows = session.exec(select(Calendar.google_id, Calendar.summary)).all()
+    return {gid: summary for gid, summary in rows}
+
+
 def count_stuck(db: Session | Connection) -> int:
     """The one definition of "stuck": blocks whose insert never came back (EventState
     `creating`) plus the sync's journal rows still `pending` (written ahead, no answer
@@ -413,44 +420,65 @@ def acknowledge_alert(session: Session, alert_id: int) -> bool:
     return True
 
 
-def find_event(session: Session, ident: str) -> EventState | None:
-    """An event by correlation id, else by Google event id."""
-    found = session.get(EventState, ident)
-    if found is None:
-        stmt = select(EventState).where(col(EventState.google_event_id) == ident).limit(1)
-        found = session.exec(stmt).first()
-    return found
+# --- lineage (read by `calsync_tui.service.lineage`, the one lineage reader) -------------
+
+
+def events_by_google_id(session: Session, google_event_id: str) -> list[EventState]:
+    """Every row carrying one Google event id (it can be on several calendars)."""
+    stmt = (
+        select(EventState)
+        .where(col(EventState.google_event_id) == google_event_id)
+        .order_by(col(EventState.calendar_id), col(EventState.correlation_id))
+    )
+    return list(session.exec(stmt).all())
+
+
+def series_instances(session: Session, master_event_id: str) -> list[EventState]:
+    """The instances known of one recurring series (by its master's Google id), by start."""
+    stmt = (
+        select(EventState)
+        .where(col(EventState.recurring_event_id) == master_event_id)
+        .order_by(col(EventState.start_utc), col(EventState.correlation_id))
+    )
+    return list(session.exec(stmt).all())
 
 
 def blocks_of(session: Session, source_correlation_id: str) -> list[EventState]:
-    """The busy blocks mirroring one source (series instances included)."""
+    """The busy blocks mirroring one source, by calendar then start. An instance of a
+    series is a source of its own: its blocks carry the instance's correlation id."""
     stmt = (
         select(EventState)
-        .where(
-            or_(
-                col(EventState.source_correlation_id) == source_correlation_id,
-                col(EventState.source_correlation_id).startswith(source_correlation_id + ":"),
-            )
+        .where(col(EventState.source_correlation_id) == source_correlation_id)
+        .order_by(
+            col(EventState.calendar_id), col(EventState.start), col(EventState.correlation_id)
         )
-        .order_by(col(EventState.calendar_id), col(EventState.start))
     )
     return list(session.exec(stmt).all())
 
 
-def event_journal(session: Session, event: EventState) -> list[Mutation]:
-    """Every journal row that touched one event, oldest first."""
+def journal_of(session: Session, events: Sequence[EventState]) -> list[Mutation]:
+    """Every journal row that touched any of `events` (by correlation id, or by calendar
+    and Google event id), oldest first."""
+    if not events:
+        return []
+    by_place = [
+        (col(Mutation.calendar_id) == e.calendar_id)
+        & (col(Mutation.google_event_id) == e.google_event_id)
+        for e in events
+    ]
+    cids = [e.correlation_id for e in events]
     stmt = (
         select(Mutation)
-        .where(
-            or_(
-                col(Mutation.correlation_id) == event.correlation_id,
-                (col(Mutation.google_event_id) == event.google_event_id)
-                & (col(Mutation.calendar_id) == event.calendar_id),
-            )
-        )
+        .where(or_(col(Mutation.correlation_id).in_(cids), *by_place))
         .order_by(col(Mutation.id))
     )
     return list(session.exec(stmt).all())
+
+
+def calendar_google_ids(session: Session) -> dict[int, str]:
+    """calendar id -> Google calendar id."""
+    rows = session.exec(select(Calendar.id, Calendar.google_id)).all()
+    return {int(cid): gid for cid, gid in rows if cid is not None}
 
 
 def as_dict(value: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`calsync-tui lineage ID`: source -> blocks with states and journal entries."""
+"""`calsync-tui lineage ID`: source -> blocks with states and journal entries
+(`service.lineage`, the reader the console's lineage screen draws too)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calsync_tui.engine.lineage import lineage
+    from calsync_tui.service.lineage import lineage
 
     with AppContext.from_args(args) as ctx, ctx.store.session() as session:
         result = lineage(session, args.id)
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     src = result.source
     if src is None:
-        print("source: (unknown: the block's source is gone)")
+        print(f"source: none ({result.note or 'the block has no known source'})")
     else:
         print(f"source: {src.summary!r} {src.calendar}/{src.google_event_id}")
         print(f"  correlation {src.correlation_id}  class {src.event_class}  status {src.status}")
@@ -42,4 +43,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"  journal #{j.id} {j.op} {j.status} ({j.origin}) {j.reason}{err}")
     if not result.blocks:
         print("no blocks")
+    if result.also_on:
+        print(f"the same Google id is also on: {', '.join(result.also_on)}")
     return 0

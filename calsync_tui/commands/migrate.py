@@ -5,35 +5,31 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from calsync_tui.commands.output import print_json, print_table
 from calsync_tui.context import AppContext
+from calsync_tui.engine.model import EventClass
 from calsync_tui.errors import CalsyncError, UsageError
 from calsync_tui.locking import home_lock
 from calsync_tui.migration import rollback as rb
 from calsync_tui.migration import service
 from calsync_tui.migration.env import MigrationEnv
 from calsync_tui.migration.journal import Progress
+from calsync_tui.migration.phases import GateResult, Phase
 from calsync_tui.migration.plan_file import MigrationPlan, read_plan
+from calsync_tui.migration.results import InventoryReport, NothingToResume, RunResult
+from calsync_tui.service import migrate
+from calsync_tui.service.env import migration_env
+from calsync_tui.service.labels import CLASS_LABELS, FINDING_LABELS
 
-COUNT_COLUMNS = (
-    ("new_user_event", "user"),
-    ("tracked_user_event", "tracked"),
-    ("legacy_busy_block", "legacy"),
-    ("busy_block", "ours"),
-    ("duplicates", "dup"),
-    ("cascades", "casc"),
-    ("orphans", "orphan"),
-    ("out_of_date", "stale"),
-    ("ambiguous", "ambig"),
-    ("external_calsync", "external"),
-    ("ignored", "ignored"),
-    ("error", "error"),
-)
+# The discover/prepare table: the classes, then what linking found. Orphaned blocks are
+# counted with the legacy orphans (`Inventory.counts`), so they have no column of their own.
+_CLASSES = tuple(i for i in CLASS_LABELS if i.key != EventClass.ORPHANED_BLOCK)
+COUNT_COLUMNS = tuple((i.key, i.short) for i in (*_CLASSES[:4], *FINDING_LABELS, *_CLASSES[4:]))
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -115,14 +111,10 @@ def _env(args: argparse.Namespace, purpose: str | None) -> Iterator[MigrationEnv
     """Context, store and (for writers) the home lock, closed on the way out."""
     with AppContext.from_args(args) as ctx:
         if purpose is None:
-            yield _make_env(ctx)
+            yield migration_env(ctx)
             return
         with home_lock(ctx.home, f"migrate {purpose}"):
-            yield _make_env(ctx)
-
-
-def _make_env(ctx: AppContext) -> MigrationEnv:
-    return MigrationEnv(ctx.home, ctx.store, ctx.settings, ctx.installation_id, ctx.gateway_for)
+            yield migration_env(ctx)
 
 
 def _progress(p: Progress) -> None:
@@ -142,18 +134,26 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
         raise CalsyncError("cancelled; nothing was written")
 
 
-def _print_counts(report: dict[str, Any]) -> None:
-    rows = [[c["calendar"], *[c.get(k, 0) for k, _ in COUNT_COLUMNS]] for c in report["calendars"]]
-    rows.append(["total", *[report["totals"].get(k, 0) for k, _ in COUNT_COLUMNS]])
+def _print_counts(report: InventoryReport) -> None:
+    rows = [[c.calendar, *[c.counts.get(k, 0) for k, _ in COUNT_COLUMNS]] for c in report.calendars]
+    rows.append(["total", *[report.totals.get(k, 0) for k, _ in COUNT_COLUMNS]])
     print_table(["calendar", *[h for _, h in COUNT_COLUMNS]], rows)
-    print(f"{report['events_seen']} events read in {report['api_calls']} API call(s)")
+    print(f"{report.events_seen} events read in {report.api_calls} API call(s)")
+
+
+def _gate_line(name: str, gate: GateResult) -> str:
+    return _verdict(name, gate.passed, gate.reasons)
+
+
+def _verdict(name: str, passed: bool, reasons: Sequence[str]) -> str:
+    return f"{name}: {'passed' if passed else 'NOT passed: ' + '; '.join(reasons)}"
 
 
 def run_discover(args: argparse.Namespace) -> int:
     with _env(args, None) as env:
         report = service.discover(env)
     if args.json:
-        print_json(report)
+        print_json(report.to_json())
     else:
         _print_counts(report)
         print("nothing was written to Google; next: `migrate prepare`")
@@ -163,20 +163,17 @@ def run_discover(args: argparse.Namespace) -> int:
 def run_prepare(args: argparse.Namespace) -> int:
     with _env(args, "prepare") as env:
         report = service.prepare(env)
-    gate = report["gate"]
+    gate = report.gate
+    assert gate is not None  # prepare always checks its gate
     if args.json:
-        print_json(report)
+        print_json(report.to_json())
     else:
         _print_counts(report)
-        for amb in report["links"]["ambiguous"]:
-            cands = ", ".join(f"{c['calendar']}/{c['event_id']}" for c in amb["candidates"])
-            print(
-                f"ambiguous: {amb['block']['calendar']}/{amb['block']['event_id']} matches {cands}"
-            )
-        print(
-            f"prepare gate: {'passed' if gate['passed'] else 'NOT passed: ' + '; '.join(gate['reasons'])}"
-        )
-    return 0 if gate["passed"] else 1
+        for amb in report.links.ambiguous:
+            cands = ", ".join(f"{c.calendar}/{c.event_id}" for c in amb.candidates)
+            print(f"ambiguous: {amb.block.calendar}/{amb.block.event_id} matches {cands}")
+        print(_gate_line("prepare gate", gate))
+    return 0 if gate.passed else 1
 
 
 def _print_plan(plan: MigrationPlan, path: Path | None, show_writes: bool) -> None:
@@ -232,29 +229,23 @@ def run_backfill(args: argparse.Namespace) -> int:
     return _report_run(args, out, "backfill")
 
 
-def _report_run(args: argparse.Namespace, out: dict[str, Any], what: str) -> int:
+def _report_run(args: argparse.Namespace, out: RunResult, what: str) -> int:
     if args.json:
-        print_json(out)
+        print_json(out.to_json())
     else:
-        j = out.get("journal", {})
-        print(
-            f"{what}: {j.get('done', 0)} done, {j.get('failed', 0)} failed, {j.get('pending', 0)} pending"
-        )
-        if out.get("progress", {}).get("paused"):
+        j = out.journal
+        print(f"{what}: {j.done} done, {j.failed} failed, {j.pending} pending")
+        if out.paused:
             print(f"{what} paused; `migrate resume` continues it")
-        gate = out.get("gate")
-        if gate:
-            print(
-                f"gate: {'passed' if gate['passed'] else 'NOT passed: ' + '; '.join(gate['reasons'])}"
-            )
-    j = out.get("journal", {})
-    return 1 if j.get("failed") else 0
+        if out.gate is not None:
+            print(_gate_line("gate", out.gate))
+    return 1 if out.journal.failed else 0
 
 
 def run_pause(args: argparse.Namespace) -> int:
     with _env(args, None) as env:
         out = service.set_paused(env, True)
-    print_json(out) if args.json else print(
+    print_json(out.to_json()) if args.json else print(
         "paused: a running backfill stops after its current batch"
     )
     return 0
@@ -262,13 +253,9 @@ def run_pause(args: argparse.Namespace) -> int:
 
 def run_resume(args: argparse.Namespace) -> int:
     with _env(args, "resume") as env:
-        out = service.resume(env, batch_size=args.batch_size, progress=_progress)
-        if out.get("continued") is None:
-            done = rb.resume_rollback(env)
-            if done is not None:
-                out = {**done, "continued": done["rollback_id"]}
-    if out.get("continued") is None:
-        print_json(out) if args.json else print("resumed; no unfinished plan to continue")
+        out = migrate.resume(env, batch_size=args.batch_size, progress=_progress)
+    if isinstance(out, NothingToResume):
+        print_json(out.to_json()) if args.json else print("resumed; no unfinished plan to continue")
         return 0
     return _report_run(args, out, "resume")
 
@@ -277,41 +264,34 @@ def run_rollout(args: argparse.Namespace) -> int:
     if args.check:
         with _env(args, None) as env, env.store.session() as session:
             gate = service.rollout_gate_now(session, env)
-        print_json(gate.to_json()) if args.json else _print_gate("rollout", gate.to_json())
+        print_json(gate.to_json()) if args.json else print(_gate_line("rollout gate", gate))
         return 0 if gate.passed else 1
     if args.percent is None and not args.calendar_id:
         raise UsageError("rollout needs --percent N and/or --calendar-id ID (or --check)")
     with _env(args, "rollout") as env:
         out = service.rollout(env, args.percent, args.calendar_id)
     if args.json:
-        print_json(out)
+        print_json(out.to_json())
     else:
-        print(
-            f"hybrid on {len(out['hybrid'])} calendar(s) ({out['percent']}%): {', '.join(out['hybrid']) or '-'}"
-        )
-        _print_gate("rollout", out["gate"])
+        hybrid = ", ".join(out.hybrid) or "-"
+        print(f"hybrid on {len(out.hybrid)} calendar(s) ({out.percent}%): {hybrid}")
+        print(_gate_line("rollout gate", out.gate))
     return 0
-
-
-def _print_gate(name: str, gate: dict[str, Any]) -> None:
-    print(
-        f"{name} gate: {'passed' if gate['passed'] else 'NOT passed: ' + '; '.join(gate['reasons'])}"
-    )
 
 
 def run_cutover(args: argparse.Namespace) -> int:
     if args.dry_run:
         with _env(args, None) as env:
-            out = service.cutover(env, dry_run=True, batch_size=args.batch_size)
+            preview = service.cutover(env, dry_run=True, batch_size=args.batch_size)
         if args.json:
-            print_json(out)
+            print_json(preview.to_json())
         else:
-            for w in out.get("writes", []):
-                print(
-                    f"  {w['op']:<7} {w['calendar']} {w['event_id']}  -> {w['body']['summary']!r}"
-                )
-            print(f"dry run: {len(out.get('writes', []))} block write(s); nothing was written")
-            _print_gate("rollout", out.get("gate", {"passed": False, "reasons": []}))
+            for w in preview.writes:
+                title = (w.body or {}).get("summary")
+                print(f"  {w.op:<7} {w.calendar} {w.event_id}  -> {title!r}")
+            print(f"dry run: {len(preview.writes)} block write(s); nothing was written")
+            gate = preview.gate or GateResult(Phase.ROLLOUT, False)
+            print(_gate_line("rollout gate", gate))
         return 0
     _confirm(args, "cut over: uuid mode everywhere, blocks get their final content?")
     with _env(args, "cutover") as env:
@@ -320,10 +300,10 @@ def run_cutover(args: argparse.Namespace) -> int:
     if not args.json:
         print(
             "cutover complete: uuid mode everywhere, legacy detection off"
-            if out["complete"]
+            if out.complete
             else "cutover incomplete: run it again to finish"
         )
-    return code if out["complete"] else 1
+    return code if out.complete else 1
 
 
 def run_rollback(args: argparse.Namespace) -> int:
@@ -344,34 +324,29 @@ def run_rollback(args: argparse.Namespace) -> int:
         f"roll back at level {args.level}{' on ' + args.calendar_id if args.calendar_id else ''}?",
     )
     with _env(args, f"rollback {args.level}") as env:
-        if args.level == 1:
-            with env.store.session() as session:
-                changed = rb.level1(session, args.calendar_id, "rollback level 1 (user)")
-            out: dict[str, Any] = {"level": 1, "calendars": changed}
-        elif args.level == 2:
-            out = rb.level2(env, args.calendar_id, force=args.force, progress=_progress)
-        else:
-            out = rb.level3(env, args.calendar_id)
+        out = migrate.rollback(
+            env, args.level, args.calendar_id, force=args.force, progress=_progress
+        )
     if args.json:
-        print_json(out)
-    elif args.level == 1:
+        print_json(out.to_json())
+    elif out.level == 1:
         print(
-            f"level 1: {len(out['calendars'])} calendar(s) back to legacy mode; nothing written to Google"
+            f"level 1: {len(out.calendars)} calendar(s) back to legacy mode; nothing written to Google"
         )
-    elif args.level == 2:
-        j = out["journal"]
+    elif out.level == 2:
         print(
-            f"level 2: {j.get('done', 0)} undone, {j.get('failed', 0)} failed, {len(out['kept_conflicts'])} conflict(s) kept"
+            f"level 2: {out.run.journal.done if out.run else 0} undone, {out.failed} failed, "
+            f"{len(out.kept_conflicts)} conflict(s) kept"
         )
-        for c in out["kept_conflicts"]:
+        for c in out.kept_conflicts:
             print(
                 f"  kept {c['calendar']} {c['event_id']}: {c['conflict']} (use --force to undo it anyway)"
             )
     else:
         print(
-            f"level 3: backup {out['backup']}; dropped {out['dropped']['event_states']} correlation row(s)"
+            f"level 3: backup {out.backup}; dropped {out.dropped.get('event_states', 0)} correlation row(s)"
         )
-    if args.level == 2 and (out["journal"].get("failed") or not out["complete"]):
+    if out.level == 2 and (out.failed or not out.complete):
         return 1
     return 0
 
@@ -380,14 +355,13 @@ def run_status(args: argparse.Namespace) -> int:
     with _env(args, None) as env, env.store.session() as session:
         out = service.phase_overview(session)
     if args.json:
-        print_json(out)
+        print_json(out.to_json())
         return 0
-    print(
-        f"phase {out['phase']} {out['phase_name']}{' (paused)' if out['paused'] else ''}; rollout {out['rollout_percent']}%"
-    )
-    for name, g in out["gates"].items():
-        _print_gate(name, g)
-    print_table(["calendar", "mode"], [[c["calendar"], c["engine_mode"]] for c in out["calendars"]])
-    for a in out["alerts"]:
+    paused = " (paused)" if out.paused else ""
+    print(f"phase {out.phase} {out.phase_name}{paused}; rollout {out.rollout_percent}%")
+    for name, g in out.gates.items():
+        print(_verdict(f"{name} gate", bool(g.get("passed")), g.get("reasons") or []))
+    print_table(["calendar", "mode"], [[c.calendar, c.engine_mode] for c in out.calendars])
+    for a in out.alerts:
         print(f"ALERT {a['message']}")
     return 0

@@ -45,6 +45,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=10_000,
         help="requests a minute for all users together (10000)",
     )
+    s.add_argument(
+        "--lenient",
+        default="",
+        help="comma-separated strict behaviours to switch off (see the sandbox README), "
+        "e.g. windowed_tokens,batch_failures",
+    )
     s.set_defaults(func=run_serve)
 
 
@@ -72,7 +78,13 @@ def run_serve(args: argparse.Namespace) -> int:
         if args.no_quota
         else {"quota_per_user": args.quota_per_user, "quota_per_project": args.quota_per_project}
     )
-    srv = SandboxServer(port=args.port, faults=faults, host=args.host, **quota)
+    from calsync_tui.sandbox.strict import lenient_set
+
+    try:
+        lenient = lenient_set(n.strip() for n in args.lenient.split(",") if n.strip())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    srv = SandboxServer(port=args.port, faults=faults, host=args.host, lenient=lenient, **quota)
     if loaded is not None:
         try:
             srv.load(loaded)
@@ -95,6 +107,8 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"  account {email}  token {token}", flush=True)
     if faults is not None:
         print(f"  faults {faults.to_spec()}", flush=True)
+    if lenient:
+        print(f"  lenient {','.join(sorted(lenient))}", flush=True)
     print("  stats at " + srv.url + "_sandbox/stats; Ctrl-C to stop", flush=True)
     try:
         while not stop.wait(0.5):

@@ -7,11 +7,14 @@ import signal
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from calsync_tui.commands.output import print_json
 from calsync_tui.context import AppContext
 from calsync_tui.errors import UsageError
+
+if TYPE_CHECKING:
+    from calsync_tui.engine.report import CycleReport
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -36,22 +39,17 @@ def _print(report: Any, args: argparse.Namespace) -> None:
         print(f"  error: {err}", file=sys.stderr)
 
 
-def _after_cycle(ctx: AppContext, report: Any) -> None:
-    """Auto-rollback (level 1) when a cycle during rollout saw cascades or too many errors."""
-    if report.dry_run:
-        return
-    try:
-        from calsync_tui.migration.rollback import check_auto_rollback
-    except ImportError:  # migration part absent: nothing to roll back
-        return
-    with ctx.store.session() as session:
-        for line in check_auto_rollback(session, report, ctx.settings.auto_rollback_error_rate):
-            print(line, file=sys.stderr)
-            report.alerts.append(line)
+def _cycle(ctx: AppContext, **kw: Any) -> CycleReport:
+    """One cycle through the service (engine + auto-rollback); rollbacks go to stderr."""
+    from calsync_tui.service.cycle import run_cycle
+
+    report, rolled_back = run_cycle(ctx, **kw)
+    for line in rolled_back:
+        print(line, file=sys.stderr)
+    return report
 
 
 def run(args: argparse.Namespace) -> int:
-    from calsync_tui.engine.cycle import run_cycle
     from calsync_tui.locking import home_lock
 
     if args.interval is not None and args.interval < 1:
@@ -65,16 +63,14 @@ def run(args: argparse.Namespace) -> int:
     with AppContext.from_args(args) as ctx, home_lock(ctx.home, "sync"):
         interval = args.interval or ctx.settings.sync_interval_seconds
         if once:
-            report = run_cycle(ctx, dry_run=args.dry_run)
-            _after_cycle(ctx, report)
+            report = _cycle(ctx, dry_run=args.dry_run)
             _print(report, args)
             return 1 if report.failed or report.errors else 0
         previous = signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         try:
             while not stop.is_set():
-                report = run_cycle(ctx, cancel=stop.is_set)
-                _after_cycle(ctx, report)
+                report = _cycle(ctx, cancel=stop.is_set)
                 _print(report, args)
                 stop.wait(interval)
         finally:

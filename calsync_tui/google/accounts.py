@@ -20,7 +20,6 @@ from google.oauth2.credentials import Credentials
 from sqlmodel import select
 
 from calsync_tui import clock
-from calsync_tui.context import AppContext
 from calsync_tui.errors import UsageError
 from calsync_tui.google.backoff import RetryPolicy, policy_from_settings
 from calsync_tui.google.credentials import SCOPES, from_credentials, to_credentials
@@ -203,48 +202,11 @@ def _revoke(stored: StoredToken) -> bool:
     return int(resp.status) == 200
 
 
-def login(
-    ctx: AppContext,
-    *,
-    client_secrets: str | Path | None = None,
-    open_browser: bool = True,
-    on_url: Callable[[str], None] | None = None,
-) -> str:
-    """`sign_in` for the console (run it in a thread worker): never prints to the terminal.
-
-    `on_url` receives the authorization URL so the UI can show it if no browser opens.
-    """
-    path = Path(client_secrets).expanduser() if client_secrets else None
-    return sign_in(
-        ctx.home,
-        ctx.store,
-        ctx.settings,
-        path,
-        open_browser=open_browser,
-        on_url=on_url or (lambda _url: None),
-    )
-
-
-def logout(
-    home: AppHome | AppContext,
-    store: Store | str,
-    email: str | None = None,
-    *,
-    settings: Settings | None = None,
-) -> bool:
+def logout(home: AppHome, store: Store, email: str, *, settings: Settings | None = None) -> bool:
     """Revoke (real Google OAuth only) and delete the credentials; returns whether revoked.
 
-    Call as `logout(home, store, email, settings=...)` or, from the console,
-    `logout(ctx, email)`. The Account row stays while calendars refer to it, marked as
-    signed out.
+    The Account row stays while calendars refer to it, marked as signed out.
     """
-    if isinstance(home, AppContext):
-        if not isinstance(store, str):
-            raise TypeError("logout(ctx, email) takes the email second")
-        ctx = home
-        return logout(ctx.home, ctx.store, store, settings=settings or ctx.settings)
-    if isinstance(store, str) or email is None:
-        raise TypeError("logout(home, store, email) needs a store and an email")
     tokens = open_token_store(home)
     stored = tokens.get(email)
     revoked = False
@@ -320,7 +282,6 @@ __all__ = [
     "account_emails",
     "account_status",
     "finish_login",
-    "login",
     "logout",
     "mark_needs_signin",
     "open_gateway",

@@ -31,6 +31,12 @@ class Phase(IntEnum):
         return f"{int(self)} {self.name.lower()}"
 
 
+def phase_name(phase: int) -> str:
+    """The name of phase `phase` (`backfill`), or `unknown(N)` outside 0-4. The one
+    definition: `service.labels` renders it for both faces."""
+    return Phase(phase).name.lower() if phase in Phase._value2member_map_ else f"unknown({phase})"
+
+
 @dataclass
 class GateResult:
     """Outcome of one gate check: the gate is named after the phase it lets you leave."""

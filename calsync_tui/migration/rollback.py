@@ -33,6 +33,7 @@ from calsync_tui.migration import journal
 from calsync_tui.migration.env import CalendarRef, MigrationEnv, enabled_calendars, window
 from calsync_tui.migration.events import VOLATILE_FIELDS, content
 from calsync_tui.migration.phases import Phase, load_state, record_event, set_phase_back
+from calsync_tui.migration.results import JournalCounts, RollbackResult, RunResult
 from calsync_tui.migration.service import MIGRATION_ORIGINS, ORIGIN_ROLLBACK
 from calsync_tui.writes import journal as write_journal
 from calsync_tui.writes.lost_ids import next_id
@@ -338,7 +339,7 @@ def level2(
     *,
     force: bool = False,
     progress: journal.ProgressCallback | None = None,
-) -> dict[str, Any]:
+) -> RollbackResult:
     """Restore every event the migration era wrote; conflicts kept unless `force`."""
     preview = plan_level2(env, scope)
     rollback_id = f"rollback-{uuid.uuid4()}"
@@ -408,14 +409,8 @@ def level2(
         )
         session.add(state)
         session.commit()
-    return {
-        "level": 2,
-        "rollback_id": rollback_id,
-        "journal": c,
-        "kept_conflicts": kept,
-        "complete": complete,
-        "progress": result.to_json(),
-    }
+    run = RunResult(rollback_id, result, JournalCounts(c), complete=complete, rollback=True)
+    return RollbackResult(2, run=run, kept_conflicts=kept)
 
 
 def _mark_undone(session: Session, ids: Sequence[int]) -> None:
@@ -464,7 +459,7 @@ def level3_counts(session: Session, scope_local: int | None) -> dict[str, int]:
     return {"event_states": len(list(session.exec(q)))}
 
 
-def level3(env: MigrationEnv, scope: str | None) -> dict[str, Any]:
+def level3(env: MigrationEnv, scope: str | None) -> RollbackResult:
     """Backup file first (0600), then drop correlation state."""
     backup = backup_file(env.store.db_path, env.store.backups_dir, "rollback-l3")
     with env.store.session() as session:
@@ -490,7 +485,7 @@ def level3(env: MigrationEnv, scope: str | None) -> dict[str, Any]:
         record_event(state, "rollback", level=3, scope=scope, backup=str(backup), dropped=dropped)
         session.add(state)
         session.commit()
-    return {"level": 3, "backup": str(backup), "dropped": dropped}
+    return RollbackResult(3, backup=str(backup), dropped=dropped)
 
 
 # --- preview for the confirmation modal ---------------------------------------------------------
@@ -583,7 +578,7 @@ def check_auto_rollback(session: Session, report: Any, error_rate_limit: float =
     return messages
 
 
-def resume_rollback(env: MigrationEnv) -> dict[str, Any] | None:
+def resume_rollback(env: MigrationEnv) -> RunResult | None:
     """Finish a rollback interrupted by a crash (its journal rows still pending)."""
     with env.store.session() as session:
         state = load_state(session)
@@ -595,8 +590,5 @@ def resume_rollback(env: MigrationEnv) -> dict[str, Any] | None:
         return None
     result = run_rollback_rows(env, plan_id)
     with env.store.session() as session:
-        return {
-            "rollback_id": plan_id,
-            "journal": journal.counts(session, plan_id),
-            "progress": result.to_json(),
-        }
+        c = journal.counts(session, plan_id)
+    return RunResult(plan_id, result, JournalCounts(c), continued=plan_id, rollback=True)

@@ -1,17 +1,19 @@
 """The migration's operations, one function per command, shared by the CLI and the TUI.
 
-Each returns plain values (dicts / plans / progress) so the TUI can show exactly what the
-CLI prints. Google is read through the gateway; every write goes through `journal`.
+Each returns a typed result (`migration.results`: frozen dataclasses with `to_json()`
+for the CLI's `--json`), so both faces read the same fields. Google is read through the
+gateway; every write goes through `journal`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlmodel import Session, col, func, select
 
@@ -34,12 +36,26 @@ from calsync_tui.migration.phases import (
     advance,
     history,
     load_state,
+    phase_name,
     record_event,
     record_gate,
     require_phase,
 )
 from calsync_tui.migration.plan_file import MigrationPlan, read_plan, write_plan
 from calsync_tui.migration.planner import build_backfill, retitle_writes
+from calsync_tui.migration.results import (
+    CalendarCounts,
+    CalendarMode,
+    CutoverPreview,
+    InventoryReport,
+    JournalCounts,
+    NothingToResume,
+    PauseResult,
+    PhaseOverview,
+    PlanCounts,
+    RolloutResult,
+    RunResult,
+)
 from local_store.models import Alert, Calendar, EventState, Mutation, SyncRun
 
 ORIGIN_BACKFILL = "migration"
@@ -51,7 +67,7 @@ MIGRATION_ORIGINS = (ORIGIN_BACKFILL, ORIGIN_CUTOVER)
 # --- discover / prepare -----------------------------------------------------------------
 
 
-def discover_report(snap: Snapshot) -> dict[str, Any]:
+def discover_report(snap: Snapshot) -> InventoryReport:
     """Per calendar counts per class and the legacy findings, plus the lists themselves."""
     inv = snap.inventory
     per_cal = inv.counts()
@@ -60,20 +76,19 @@ def discover_report(snap: Snapshot) -> dict[str, Any]:
     for counts in per_cal.values():
         for k, v in counts.items():
             totals[k] = totals.get(k, 0) + v
-    return {
-        "calendars": [
-            {"calendar": cal, "summary": names.get(cal, ""), **counts}
-            for cal, counts in per_cal.items()
+    return InventoryReport(
+        calendars=[
+            CalendarCounts(cal, names.get(cal, ""), counts) for cal, counts in per_cal.items()
         ],
-        "totals": totals,
-        "events_seen": len(inv.items),
-        "fingerprint": inv.fingerprint(),
-        "api_calls": snap.api_calls,
-        "links": inv.links.to_json(),
-    }
+        totals=totals,
+        events_seen=len(inv.items),
+        fingerprint=inv.fingerprint(),
+        api_calls=snap.api_calls,
+        links=inv.links,
+    )
 
 
-def discover(env: MigrationEnv) -> dict[str, Any]:
+def discover(env: MigrationEnv) -> InventoryReport:
     """Read-only inventory. Records that an inventory exists (the discover gate)."""
     started = clock.now()
     with env.store.session() as session:
@@ -82,20 +97,24 @@ def discover(env: MigrationEnv) -> dict[str, Any]:
     report = discover_report(snap)
     with env.store.session() as session:
         state = load_state(session)
-        record_gate(state, gates.discover_gate(True, report["events_seen"]))
-        record_event(state, "discover", totals=_short_totals(report["totals"]))
+        record_gate(state, gates.discover_gate(True, report.events_seen))
+        record_event(state, "discover", totals=_short_totals(report.totals))
         session.add(state)
-        _sync_run(session, "discover", started, snap, report["totals"])
+        _sync_run(session, "discover", started, snap, report.totals)
         session.commit()
     return report
 
 
-def _short_totals(totals: dict[str, int]) -> dict[str, int]:
+def _short_totals(totals: Mapping[str, int]) -> dict[str, int]:
     return {k: v for k, v in totals.items() if v}
 
 
 def _sync_run(
-    session: Session, kind: str, started: datetime, snap: Snapshot | None, classes: dict[str, int]
+    session: Session,
+    kind: str,
+    started: datetime,
+    snap: Snapshot | None,
+    classes: Mapping[str, int],
 ) -> None:
     now = clock.now()
     session.add(
@@ -105,13 +124,13 @@ def _sync_run(
             finished_at=now,
             duration_ms=(now - started).total_seconds() * 1000,
             events_seen=len(snap.inventory.items) if snap else 0,
-            classes_json=json.dumps(classes),
+            classes_json=json.dumps(dict(classes)),
             api_calls=snap.api_calls if snap else 0,
         )
     )
 
 
-def prepare(env: MigrationEnv) -> dict[str, Any]:
+def prepare(env: MigrationEnv) -> InventoryReport:
     """Enter phase 1: link legacy blocks locally and check the prepare gate.
 
     The store was already backed up and upgraded by `open_store`. Every enabled calendar
@@ -131,7 +150,7 @@ def prepare(env: MigrationEnv) -> dict[str, Any]:
     snap = read_snapshot(env, cals)
     report = discover_report(snap)
     inv = snap.inventory
-    legacy = report["totals"].get(EventClass.LEGACY_BUSY_BLOCK.value, 0)
+    legacy = report.totals.get(EventClass.LEGACY_BUSY_BLOCK.value, 0)
     gate = gates.prepare_gate(
         legacy, len(inv.links.links), len(inv.links.unlinked), len(inv.links.ambiguous)
     )
@@ -146,8 +165,7 @@ def prepare(env: MigrationEnv) -> dict[str, Any]:
         record_event(state, "prepare", linked=len(inv.links.links), passed=gate.passed)
         session.add(state)
         session.commit()
-    report["gate"] = gate.to_json()
-    return report
+    return replace(report, gate=gate)
 
 
 def _store_links(session: Session, snap: Snapshot) -> None:
@@ -229,7 +247,7 @@ def make_plan(
         snap.inventory.fingerprint(),
         writes,
         size,
-        {"totals": _short_totals(report["totals"]), "read_api_calls": snap.api_calls},
+        {"totals": _short_totals(report.totals), "read_api_calls": snap.api_calls},
     )
     if out is None and save:
         out = default_plan_path(env, plan)
@@ -270,7 +288,7 @@ def backfill(
     batch_size: int | None = None,
     scope: str | None = None,
     progress: ProgressCallback | None = None,
-) -> dict[str, Any]:
+) -> RunResult:
     """Execute exactly the approved plan, journaled; resume it if it was started before."""
     plan = read_plan(plan_path)
     if plan.kind != "backfill":
@@ -338,8 +356,8 @@ def enabled_calendars_all(env: MigrationEnv) -> list[CalendarRef]:
 
 
 def _finish_backfill(
-    env: MigrationEnv, plan_id: str, result: Progress, began: datetime
-) -> dict[str, Any]:
+    env: MigrationEnv, plan_id: str, result: Progress, began: datetime, continued: bool = False
+) -> RunResult:
     with env.store.session() as session:
         c = journal.counts(session, plan_id)
         gate = backfill_gate_now(session)
@@ -369,7 +387,9 @@ def _finish_backfill(
             )
         )
         session.commit()
-    return {"plan_id": plan_id, "progress": result.to_json(), "journal": c, "gate": gate.to_json()}
+    return RunResult(
+        plan_id, result, JournalCounts(c), gate=gate, continued=plan_id if continued else None
+    )
 
 
 def backfill_gate_now(session: Session) -> GateResult:
@@ -386,34 +406,34 @@ def backfill_gate_now(session: Session) -> GateResult:
     )
 
 
-def set_paused(env: MigrationEnv, paused: bool) -> dict[str, Any]:
+def set_paused(env: MigrationEnv, paused: bool) -> PauseResult:
     with env.store.session() as session:
         state = load_state(session)
         state.paused = paused
         record_event(state, "pause" if paused else "resume")
         session.add(state)
         session.commit()
-        return {"paused": paused, "active_plan_id": state.active_plan_id}
+        return PauseResult(paused, state.active_plan_id)
 
 
 def resume(
     env: MigrationEnv, *, batch_size: int | None = None, progress: ProgressCallback | None = None
-) -> dict[str, Any]:
-    """Clear the pause flag and continue the active plan from the journal."""
-    info = set_paused(env, False)
-    plan_id = info["active_plan_id"]
+) -> RunResult | NothingToResume:
+    """Clear the pause flag and continue the active plan from the journal: a backfill or an
+    interrupted cutover (it finishes as a cutover)."""
+    plan_id = set_paused(env, False).active_plan_id
     if not plan_id:
-        return {"paused": False, "continued": None}
+        return NothingToResume()
     with env.store.session() as session:
         c = journal.counts(session, plan_id)
         cutting_over = _unfinished(session, plan_id, ORIGIN_CUTOVER)
     if not (c[MutationStatus.PENDING] or c[MutationStatus.FAILED]):
-        return {"paused": False, "continued": None}
+        return NothingToResume()
     if cutting_over:  # an interrupted cutover finishes as a cutover (modes, detection off)
         out = cutover(env, dry_run=False, batch_size=batch_size, progress=progress)
-        return {**out, "continued": plan_id}
+        return replace(out, continued=plan_id)
     if plan_id.startswith("rollback-"):
-        return {"paused": False, "continued": None}  # rollbacks resume via rollback
+        return NothingToResume()  # rollbacks resume via `rollback.resume_rollback`
     began = clock.now()
     result = journal.run_rows(
         env,
@@ -422,9 +442,7 @@ def resume(
         batch_size=_batch(env, batch_size),
         progress=progress,
     )
-    out = _finish_backfill(env, plan_id, result, began)
-    out["continued"] = plan_id
-    return out
+    return _finish_backfill(env, plan_id, result, began, continued=True)
 
 
 # --- rollout ------------------------------------------------------------------------------
@@ -437,7 +455,7 @@ def rollout_bucket(google_id: str) -> int:
 
 def rollout(
     env: MigrationEnv, percent: int | None, calendar_ids: Sequence[str] = ()
-) -> dict[str, Any]:
+) -> RolloutResult:
     """Hybrid mode for a stable hash-selected `percent` of calendars (plus explicit ones)."""
     if percent is not None and not 0 <= percent <= 100:
         raise UsageError("--percent must be between 0 and 100")
@@ -465,11 +483,7 @@ def rollout(
         record_event(state, "rollout", percent=pct, calendars=sorted(set(chosen)))
         session.add(state)
         session.commit()
-        return {
-            "percent": pct,
-            "hybrid": sorted(set(chosen)),
-            "gate": rollout_gate_now(session, env).to_json(),
-        }
+        return RolloutResult(pct, sorted(set(chosen)), rollout_gate_now(session, env))
 
 
 def rollout_gate_now(session: Session, env: MigrationEnv) -> GateResult:
@@ -535,6 +549,28 @@ def _coverage(session: Session, calendar_ids: Sequence[int | None]) -> float:
 # --- cutover ------------------------------------------------------------------------------
 
 
+@overload
+def cutover(
+    env: MigrationEnv,
+    *,
+    dry_run: Literal[True],
+    batch_size: int | None = None,
+    progress: ProgressCallback | None = None,
+    force_gate: bool = False,
+) -> CutoverPreview: ...
+
+
+@overload
+def cutover(
+    env: MigrationEnv,
+    *,
+    dry_run: Literal[False],
+    batch_size: int | None = None,
+    progress: ProgressCallback | None = None,
+    force_gate: bool = False,
+) -> RunResult: ...
+
+
 def cutover(
     env: MigrationEnv,
     *,
@@ -542,7 +578,7 @@ def cutover(
     batch_size: int | None = None,
     progress: ProgressCallback | None = None,
     force_gate: bool = False,
-) -> dict[str, Any]:
+) -> RunResult | CutoverPreview:
     """uuid mode everywhere, detection off; every legacy-titled block of ours gets the
     template title and the rest of the engine's content in one journaled patch (see
     `planner.retitle_writes`), so the first uuid cycle after it has nothing to write."""
@@ -568,12 +604,7 @@ def cutover(
         writes = retitle_writes(snap.inventory, env.options())
         plan = MigrationPlan.new("cutover", None, snap.inventory.fingerprint(), writes, size)
         if dry_run:
-            return {
-                "dry_run": True,
-                "plan": plan.summary(),
-                "writes": [w.to_json() for w in writes],
-                "gate": gate.to_json(),
-            }
+            return CutoverPreview(plan=plan, gate=gate)
         with env.store.session() as session:
             journal.journal_plan(session, plan.plan_id, ORIGIN_CUTOVER, writes, _cal_ids(cals))
             state = load_state(session)
@@ -583,7 +614,7 @@ def cutover(
             session.commit()
         resume_id = plan.plan_id
     elif dry_run:
-        return {"dry_run": True, "resume_plan_id": resume_id}
+        return CutoverPreview(resume_plan_id=resume_id)
     result = journal.run_rows(env, resume_id, cals, batch_size=size, progress=progress)
     with env.store.session() as session:
         c = journal.counts(session, resume_id)
@@ -592,12 +623,7 @@ def cutover(
             record_event(state, "cutover_incomplete", plan_id=resume_id, journal=c)
             session.add(state)
             session.commit()
-            return {
-                "plan_id": resume_id,
-                "progress": result.to_json(),
-                "journal": c,
-                "complete": False,
-            }
+            return RunResult(resume_id, result, JournalCounts(c), complete=False)
         for row in session.exec(select(Calendar).where(col(Calendar.enabled).is_(True))):
             row.engine_mode = EngineMode.UUID
             session.add(row)
@@ -611,7 +637,7 @@ def cutover(
         )
         session.add(state)
         session.commit()
-    return {"plan_id": resume_id, "progress": result.to_json(), "journal": c, "complete": True}
+    return RunResult(resume_id, result, JournalCounts(c), complete=True)
 
 
 def _unfinished(session: Session, plan_id: str | None, origin: str) -> bool:
@@ -628,23 +654,20 @@ def _unfinished(session: Session, plan_id: str | None, origin: str) -> bool:
 # --- overview / alerts --------------------------------------------------------------------
 
 
-def phase_overview(session: Session) -> dict[str, Any]:
+def phase_overview(session: Session) -> PhaseOverview:
     """Everything the migration screen and `status` show, from the store only."""
     state = load_state(session)
     cals = [
-        {
-            "calendar": c.google_id,
-            "summary": c.summary,
-            "engine_mode": c.engine_mode,
-            "rollout_bucket": rollout_bucket(c.google_id),
-        }
+        CalendarMode(c.google_id, c.summary, c.engine_mode, rollout_bucket(c.google_id))
         for c in session.exec(
             select(Calendar).where(col(Calendar.enabled).is_(True)).order_by(Calendar.google_id)
         )
     ]
     plan = None
     if state.active_plan_id:
-        plan = {"plan_id": state.active_plan_id, **journal.counts(session, state.active_plan_id)}
+        plan = PlanCounts(
+            state.active_plan_id, JournalCounts(journal.counts(session, state.active_plan_id))
+        )
     alerts = [
         {"at": a.created_at, "kind": a.kind, "message": a.message}
         for a in session.exec(
@@ -653,20 +676,20 @@ def phase_overview(session: Session) -> dict[str, Any]:
             )
         )
     ]
-    return {
-        "phase": state.phase,
-        "phase_name": Phase(state.phase).name.lower(),
-        "paused": state.paused,
-        "rollout_percent": state.rollout_percent,
-        "legacy_detection": state.legacy_detection,
-        "active_plan": plan,
-        "approved_plan_id": state.approved_plan_id,
-        "gates": json.loads(state.gates_json or "{}"),
-        "history": history(state)[-20:],
-        "calendars": cals,
-        "alerts": alerts,
-        "journal": _journal_totals(session),
-    }
+    return PhaseOverview(
+        phase=state.phase,
+        phase_name=phase_name(state.phase),
+        paused=state.paused,
+        rollout_percent=state.rollout_percent,
+        legacy_detection=state.legacy_detection,
+        active_plan=plan,
+        approved_plan_id=state.approved_plan_id,
+        gates=json.loads(state.gates_json or "{}"),
+        history=history(state)[-20:],
+        calendars=cals,
+        alerts=alerts,
+        journal=_journal_totals(session),
+    )
 
 
 def _journal_totals(session: Session) -> dict[str, dict[str, int]]:

@@ -3,11 +3,20 @@
 Parts are `application/http` messages (`METHOD /calendar/v3/... HTTP/1.1`, headers, body)
 with a `Content-ID`; answers carry `Content-ID: <response-ID>` as Google's do, which is
 what googleapiclient's `BatchHttpRequest` maps back to its callbacks.
+
+Strict (Google's batch guide, "Send batch requests": "the server might perform your calls
+in any order"; GOOGLE_FACTS.md: answers in any order, a whole batch may fail with 5xx or
+429): parts run and are answered in a seeded shuffled order (`BatchFaults.rng`, lenient
+`batch_order`: request order), and a seeded share of whole batches fails with 503 or 429
+before any part runs (lenient `batch_failures`).
 """
 
 from __future__ import annotations
 
+import random
+import threading
 import uuid
+from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesParser, Parser
 from http import HTTPStatus
@@ -18,6 +27,44 @@ from calsync_tui.sandbox.handlers import Api, ApiRequest, ApiResponse, bearer
 
 MAX_PARTS = 1000
 BATCH_PATH = "/batch/calendar/v3"
+# Whole-batch failures, on by default at a low seeded rate: the product's gateway retries
+# a failed envelope as transient (google/gateway.py), so it must cope.
+DEFAULT_BATCH_FAILURE_RATE = 0.02
+
+
+@dataclass
+class BatchFaults:
+    """Seeded batch behaviour: part order and whole-batch failures (reproducible runs)."""
+
+    seed: int = 0
+    failure_rate: float = DEFAULT_BATCH_FAILURE_RATE
+    shuffle: bool = True
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+    fail_rng: random.Random = field(default_factory=random.Random, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    failed: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng.seed(self.seed)
+        self.fail_rng.seed(self.seed + 1)
+
+    def order(self, n: int) -> list[int]:
+        idx = list(range(n))
+        if self.shuffle:
+            with self._lock:
+                self.rng.shuffle(idx)
+        return idx
+
+    def envelope_failure(self) -> ApiError | None:
+        with self._lock:
+            u = self.fail_rng.random()
+            if u >= self.failure_rate:
+                return None
+            self.failed += 1
+            second = self.fail_rng.random() < 0.5
+        if second:
+            return ApiError(429, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits")
+        return ApiError(503, "backendError", "Backend Error")
 
 
 def parse_parts(content_type: str, body: bytes) -> list[tuple[str | None, ApiRequest]]:
@@ -75,15 +122,29 @@ def response_id(content_id: str | None) -> str | None:
 
 
 def run_batch(
-    api: Api, content_type: str, body: bytes, headers: dict[str, str]
+    api: Api,
+    content_type: str,
+    body: bytes,
+    headers: dict[str, str],
+    faults: BatchFaults | None = None,
 ) -> tuple[ApiResponse, bytes, str]:
-    """(summary response, multipart body, content type); `summary.drop` loses the whole answer."""
+    """(summary response, multipart body, content type); `summary.drop` loses the whole answer.
+
+    A whole-batch failure raises ApiError (nothing ran); the HTTP layer answers it."""
     parts = parse_parts(content_type, body)
+    if faults is not None:
+        failure = faults.envelope_failure()
+        if failure is not None:
+            raise failure
+        order = faults.order(len(parts))
+    else:
+        order = list(range(len(parts)))
     outer = bearer(headers)
     boundary = f"batch_{uuid.uuid4().hex}"
     chunks: list[bytes] = []
     drop = False
-    for content_id, req in parts:
+    for index in order:
+        content_id, req = parts[index]
         resp = api.handle(req, fallback_token=outer)
         drop = drop or resp.drop
         reason = HTTPStatus(resp.status).phrase

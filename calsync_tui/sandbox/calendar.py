@@ -9,7 +9,9 @@ from typing import Any
 from calsync_tui.sandbox import recurrence
 from calsync_tui.sandbox.times import edge
 
-ROLE_RANK = {"freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
+# accessRole values calendarList may report; "none" and any unknown future value rank 0
+# (the discovery document lists none, freeBusyReader, reader, writer, owner).
+ROLE_RANK = {"none": 0, "freeBusyReader": 1, "reader": 2, "writer": 3, "owner": 4}
 CANCELLED_INSTANCE_FIELDS = (
     "kind",
     "etag",
@@ -34,6 +36,12 @@ class Calendar:
     seq: dict[str, int] = field(default_factory=dict)
     exceptions: dict[str, set[str]] = field(default_factory=dict)  # master id -> exception ids
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)  # plain events only
+    # Ids once used stay taken after the trash is purged (insert: 409 duplicate; get: 404).
+    tombstones: set[str] = field(default_factory=set)
+    # Ids the person deleted in the web UI: they cannot be revived through the API (403).
+    person_deleted: set[str] = field(default_factory=set)
+    # Change sequence of the newest purged event: older sync tokens cannot report it (410).
+    purge_floor: int = 0
     generation: int = 0  # bumped to expire every sync token of this calendar
     version: int = 0  # bumped on every change (list cache key)
     updated: str = ""
@@ -54,6 +62,26 @@ class Calendar:
             s = edge(event["start"], self.time_zone, field_name="start").timestamp()
             e = edge(event["end"], self.time_zone, field_name="end").timestamp()
             self.bounds[eid] = (s, e)
+
+    def purge(self) -> list[str]:
+        """Empty the trash: deleted events (and a deleted series' exceptions) are gone for
+        good; their ids stay taken (`tombstones`). Returns the purged ids."""
+        purged: list[str] = []
+        for eid, ev in list(self.events.items()):
+            if ev.get("status") != "cancelled" or self.is_exception(ev):
+                continue
+            for xid in sorted(self.exceptions.pop(eid, set())):
+                purged.append(xid)
+            purged.append(eid)
+        for eid in purged:
+            self.purge_floor = max(self.purge_floor, self.seq.get(eid, 0))
+            self.events.pop(eid, None)
+            self.seq.pop(eid, None)
+            self.bounds.pop(eid, None)
+            self.tombstones.add(eid)
+        if purged:
+            self.version += 1
+        return purged
 
     def is_exception(self, event: dict[str, Any]) -> bool:
         return "_full" in event

@@ -21,7 +21,12 @@ from calsync_tui.sandbox.calendar import role_at_least
 from calsync_tui.sandbox.errors import ApiError, invalid, not_found, unauthorized
 from calsync_tui.sandbox.faults import FaultSpec
 from calsync_tui.sandbox.listing import Lister, Params, one, page_size
-from calsync_tui.sandbox.quota import SlidingWindowQuota
+from calsync_tui.sandbox.quota import (
+    CalendarBurst,
+    SlidingWindowQuota,
+    UsageLimit,
+    quota_exceeded,
+)
 from calsync_tui.sandbox.state import World
 from calsync_tui.sandbox.stats import Stats
 
@@ -127,12 +132,16 @@ class Api:
         stats: Stats,
         quota: SlidingWindowQuota,
         faults: Callable[[], FaultSpec | None],
+        usage: UsageLimit | None = None,
+        burst: CalendarBurst | None = None,
     ) -> None:
         self.world = world
         self.stats = stats
         self.quota = quota
         self.faults = faults
-        self.lister = Lister()
+        self.usage = usage or UsageLimit(world.timestamp)
+        self.burst = burst or CalendarBurst(world.timestamp)
+        self.lister = Lister(clock=world.now, lenient=world.lenient)
 
     def handle(self, req: ApiRequest, *, fallback_token: str | None = None) -> ApiResponse:
         resp = self._handle(req, fallback_token=fallback_token)
@@ -151,8 +160,17 @@ class Api:
                 raise unauthorized()
             if found is None:
                 raise not_found()
-            self.inject(user)
+            write = name in WRITE_METHODS
+            self.inject(user, write=write)
+            lenient = self.world.lenient
+            if write:  # a lockout (tripped, or by the threshold) holds until it lifts
+                self.usage.check(user)
+            if write and "calendar_burst" not in lenient:
+                cal = found[1].get("cal", "")
+                self.burst.charge(user if cal == "primary" else cal)
             resp = self.dispatch(name, found[1], req, user)
+            if write and "usage_limit" not in lenient:
+                self.usage.record(user)
         except ApiError as exc:
             self.stats.status(exc.code, write_applied=False)
             return ApiResponse.error(exc)
@@ -173,14 +191,21 @@ class Api:
             self.stats.drop()
         return resp
 
-    def inject(self, user: str) -> None:
-        """Injected faults first (seeded), then the real sliding-window quota."""
+    def inject(self, user: str, *, write: bool = True) -> None:
+        """Injected faults first (seeded), then the real sliding-window quota.
+
+        A drawn `quota` fault is Google's usage limit, so it is remembered: on a write it
+        locks the user's writes like a real trip (`UsageLimit.trip`, lifts with the sandbox
+        clock); reads keep working (support.google.com/a/answer/2905486). Lenient
+        `quota_faults_forgotten`: any call gets one quotaExceeded and it is forgotten."""
         spec = self.faults()
         kind = spec.draw() if spec is not None else None
         if spec is not None and kind == "quota":
-            raise ApiError(
-                403, "quotaExceeded", "Calendar usage limits exceeded.", domain="usageLimits"
-            )
+            if "quota_faults_forgotten" in self.world.lenient:
+                raise quota_exceeded()
+            if write:
+                self.usage.trip(user)
+                raise quota_exceeded()
         if spec is not None and kind == "rate":
             raise ApiError(
                 spec.choice(403, 429),
@@ -237,7 +262,15 @@ class Api:
         if name == "calendar.events.get":
             return ApiResponse(200, w.get_event(args["cal"], args["ev"], user))
         if name in ("calendar.events.insert", "calendar.events.import"):
-            return ApiResponse(200, w.insert_event(args["cal"], json_body(req), user))
+            return ApiResponse(
+                200,
+                w.insert_event(
+                    args["cal"],
+                    json_body(req),
+                    user,
+                    importing=name == "calendar.events.import",
+                ),
+            )
         if name in ("calendar.events.patch", "calendar.events.update"):
             return ApiResponse(
                 200,

@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calsync_tui.sandbox import recurrence, tokens
@@ -36,6 +36,11 @@ SYNC_FORBIDDEN = (
 )
 SYNC_PREFIX = "CPsb"
 PAGE_PREFIX = "EpSb"
+# Google does not publish how long a sync token lives ("sometimes sync tokens are
+# invalidated by the server, for various reasons including token expiration", Calendar
+# API guide, Synchronize resources efficiently). The sandbox keeps one a week of sandbox
+# clock, then answers 410 fullSyncRequired (lenient `token_ttl`: never).
+DEFAULT_TOKEN_TTL = timedelta(days=7)
 Params = dict[str, list[str]]
 Key = tuple[Any, ...]
 
@@ -58,11 +63,21 @@ def flag(params: Params, name: str) -> bool:
 class Lister:
     """Stateless apart from a small LRU of computed listings."""
 
-    def __init__(self, cache_size: int = 32) -> None:
+    def __init__(
+        self,
+        cache_size: int = 32,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        lenient: frozenset[str] = frozenset(),
+        token_ttl: timedelta | None = DEFAULT_TOKEN_TTL,
+    ) -> None:
         self._cache: OrderedDict[tuple[Any, ...], tuple[list[Key], list[dict[str, Any]]]] = (
             OrderedDict()
         )
         self._size = cache_size
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.lenient = lenient
+        self.token_ttl = token_ttl
 
     def list_events(
         self,
@@ -81,6 +96,7 @@ class Lister:
         if one(params, "orderBy") not in (None, "startTime", "updated"):
             raise invalid(f"Invalid value for orderBy: {one(params, 'orderBy')}")
         window: tuple[str | None, str | None]
+        series_window: tuple[str | None, str | None] | None = None
         since: int | None = None
         if sync_token:
             bad = [name for name in SYNC_FORBIDDEN if name in params]
@@ -92,7 +108,24 @@ class Lister:
             if bool(tok.get("se", single)) != single:  # Google: must match the full sync
                 raise invalid("singleEvents must match the request that made the syncToken.")
             since = int(tok["s"])
-            window = (tok.get("lo"), tok.get("hi"))
+            if since < cal.purge_floor:  # a deletion it should report was purged
+                raise gone()
+            issued = tok.get("t")
+            if (
+                self.token_ttl is not None
+                and "token_ttl" not in self.lenient
+                and isinstance(issued, (int, float))
+                and self.clock().timestamp() - issued > self.token_ttl.total_seconds()
+            ):
+                raise gone()
+            # Google's token names a point in the change history, not a window: the
+            # incremental listing holds every event changed since, whatever its date, and
+            # no unchanged one (discovery document, events.list syncToken; kidd/org-gcal.el
+            # #82). Lenient `windowed_tokens`: a changed series expands within the full
+            # sync's window (the sandbox's old behaviour).
+            window = (None, None)
+            if "windowed_tokens" in self.lenient:
+                series_window = (tok.get("lo"), tok.get("hi"))
         else:
             window = (one(params, "timeMin"), one(params, "timeMax"))
         lo = parse_rfc3339(window[0]) if window[0] else None
@@ -112,7 +145,19 @@ class Lister:
         cache_key = (id(cal), cal.id, fingerprint, cal.version, cal.generation)
         hit = self._cache.get(cache_key)
         if hit is None:
-            rows = self.compute(cal, params, single=single, lo=lo, hi=hi, since=since)
+            rows = self.compute(
+                cal,
+                params,
+                single=single,
+                lo=lo,
+                hi=hi,
+                since=since,
+                series_window=(
+                    None
+                    if series_window is None
+                    else tuple(parse_rfc3339(w) if w else None for w in series_window)  # type: ignore[arg-type]
+                ),
+            )
             hit = ([k for k, _ in rows], [e for _, e in rows])
             self._cache[cache_key] = hit
             while len(self._cache) > self._size:
@@ -151,6 +196,7 @@ class Lister:
                     "lo": window[0],
                     "hi": window[1],
                     "se": single,
+                    "t": round(self.clock().timestamp(), 3),
                 },
             )
         return out
@@ -164,6 +210,7 @@ class Lister:
         lo: datetime | None,
         hi: datetime | None,
         since: int | None,
+        series_window: tuple[datetime | None, datetime | None] | None = None,
     ) -> list[tuple[Key, dict[str, Any]]]:
         show_deleted = flag(params, "showDeleted") or since is not None
         updated_min = one(params, "updatedMin")
@@ -180,7 +227,16 @@ class Lister:
         rows: dict[str, dict[str, Any]] = {}
         for ev in candidates:
             for shown in self.expand(
-                cal, ev, single, lo, hi, lo_ts, hi_ts, since is not None, show_deleted
+                cal,
+                ev,
+                single,
+                lo,
+                hi,
+                lo_ts,
+                hi_ts,
+                since is not None,
+                show_deleted,
+                series_window,
             ):
                 # Google: cancelled instances (not the series) are listed even without
                 # showDeleted when singleEvents is false too.
@@ -210,6 +266,7 @@ class Lister:
         hi_ts: float | None,
         incremental: bool,
         show_deleted: bool = False,
+        series_window: tuple[datetime | None, datetime | None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """What one stored event contributes to a listing (its instances when `single`;
         a deleted series then shows as cancelled instances, never as the series itself)."""
@@ -234,7 +291,15 @@ class Lister:
             if ev.get("status") == "cancelled" and not (incremental or show_deleted):
                 return
             seen: set[str] = set()
-            for occ in recurrence.occurrences(ev, cal.time_zone, lo, hi):
+            if incremental and series_window is None:
+                # A changed series comes back far ahead: every instance to its end, 730
+                # at most when unbounded (garrytan/gbrain#5015, compass-calendar#797).
+                occs = recurrence.occurrences(ev, cal.time_zone, None, None, far=True)
+            elif incremental and series_window is not None:  # lenient windowed_tokens
+                occs = recurrence.occurrences(ev, cal.time_zone, *series_window)
+            else:
+                occs = recurrence.occurrences(ev, cal.time_zone, lo, hi)
+            for occ in occs:
                 inst = cal.instance(ev, occ)
                 seen.add(inst["id"])
                 if inst.get("status") == "cancelled" or in_window(cal, inst, lo_ts, hi_ts):

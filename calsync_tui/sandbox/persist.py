@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from calsync_tui.sandbox.calendar import Calendar
@@ -16,6 +17,7 @@ def dump(world: World) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "seq": world.seq,
+            "clockOffsetSeconds": world.clock_offset.total_seconds(),
             "users": [{"email": e, "token": t} for t, e in sorted(world.tokens.items())],
             "calendars": [
                 {
@@ -26,6 +28,9 @@ def dump(world: World) -> dict[str, Any]:
                     "description": cal.description,
                     "acl": dict(cal.acl),
                     "generation": cal.generation,
+                    "tombstones": sorted(cal.tombstones),
+                    "personDeleted": sorted(cal.person_deleted),
+                    "purgeFloor": cal.purge_floor,
                     "updated": cal.updated,
                     "events": [
                         {"seq": cal.seq[eid], "event": clone(ev)} for eid, ev in cal.events.items()
@@ -50,6 +55,9 @@ def load(world: World, data: dict[str, Any]) -> None:
             description=raw.get("description", ""),
             acl=dict(raw["acl"]),
             generation=int(raw.get("generation", 0)),
+            tombstones=set(raw.get("tombstones", ())),
+            person_deleted=set(raw.get("personDeleted", ())),
+            purge_floor=int(raw.get("purgeFloor", 0)),
         )
         for row in raw["events"]:
             cal.store(clone(row["event"]), int(row["seq"]))
@@ -59,3 +67,4 @@ def load(world: World, data: dict[str, Any]) -> None:
         world.tokens = {u["token"]: u["email"] for u in data["users"]}
         world.calendars = calendars
         world.seq = max(int(data.get("seq", 0)), world.seq)
+        world.clock_offset = timedelta(seconds=float(data.get("clockOffsetSeconds", 0.0)))

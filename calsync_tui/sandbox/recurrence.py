@@ -20,6 +20,10 @@ from calsync_tui.sandbox.times import edge, format_local, is_all_day, parse_date
 
 MAX_INSTANCES = 2000  # per series per query: an unbounded series is cut off, as Google does
 DEFAULT_HORIZON = timedelta(days=730)
+# An incremental singleEvents listing returns a changed unbounded series' first 730
+# instances (reports: 730 daily instances, ~700 weekly ones into 2040;
+# garrytan/gbrain#5015, KeepSoftwareSimple/compass-calendar#797).
+FAR_CAP = 730
 
 
 def _rules(master: dict[str, Any], dtstart: datetime) -> tuple[list[rrule], set[datetime]]:
@@ -101,8 +105,13 @@ def occurrences(
     cal_tz: str,
     lo: datetime | None,
     hi: datetime | None,
+    *,
+    far: bool = False,
 ) -> list[datetime]:
-    """Occurrence starts overlapping [lo, hi) (aware; all-day ones naive), EXDATEs removed."""
+    """Occurrence starts overlapping [lo, hi) (aware; all-day ones naive), EXDATEs removed.
+
+    `far` (no lo/hi): from the series' start to its end, FAR_CAP instances at most per
+    unbounded rule (MAX_INSTANCES for a bounded one), with no horizon."""
     dtstart = series_start(master, cal_tz)
     all_day = dtstart.tzinfo is None
     duration = _duration(master, cal_tz)
@@ -115,9 +124,15 @@ def occurrences(
     hi_l = _to_rule_time(hi, all_day, cal_tz) if hi else dtstart + DEFAULT_HORIZON
     if lo_l < dtstart:
         lo_l = dtstart
+    if far:
+        hi_l = datetime.max if all_day else datetime.max.replace(tzinfo=UTC)
     for rule in rules:
+        bounded = getattr(rule, "_count", None) is not None or (
+            getattr(rule, "_until", None) is not None
+        )
+        cap = FAR_CAP if far and not bounded else MAX_INSTANCES
         for n, occ in enumerate(rule.xafter(lo_l, inc=True)):
-            if occ >= hi_l or n >= MAX_INSTANCES:
+            if occ >= hi_l or n >= cap:
                 break
             rules_starts.append(occ)
     seen: set[datetime] = set()

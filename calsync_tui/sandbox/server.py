@@ -11,23 +11,40 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from calsync_tui.sandbox import persist
-from calsync_tui.sandbox.batch import BATCH_PATH, run_batch
+from calsync_tui.sandbox.batch import (
+    BATCH_PATH,
+    DEFAULT_BATCH_FAILURE_RATE,
+    BatchFaults,
+    run_batch,
+)
 from calsync_tui.sandbox.errors import ApiError
 from calsync_tui.sandbox.faults import FaultSpec, coerce
 from calsync_tui.sandbox.handlers import Api, ApiRequest, ApiResponse, sleep_ms
 from calsync_tui.sandbox.jsondata import clone
-from calsync_tui.sandbox.listing import Lister
-from calsync_tui.sandbox.quota import DEFAULT_PER_PROJECT, DEFAULT_PER_USER, SlidingWindowQuota
+from calsync_tui.sandbox.listing import DEFAULT_TOKEN_TTL, Lister
+from calsync_tui.sandbox.quota import (
+    DEFAULT_BURST_WINDOW,
+    DEFAULT_BURST_WRITES,
+    DEFAULT_LOCKOUT,
+    DEFAULT_PER_PROJECT,
+    DEFAULT_PER_USER,
+    DEFAULT_USAGE_WINDOW,
+    DEFAULT_USAGE_WRITES,
+    CalendarBurst,
+    SlidingWindowQuota,
+    UsageLimit,
+)
 from calsync_tui.sandbox.state import World
 from calsync_tui.sandbox.stats import Stats
+from calsync_tui.sandbox.strict import lenient_set
 from calsync_tui.sandbox.times import parse_rfc3339
 
 T = TypeVar("T")
@@ -44,14 +61,37 @@ class SandboxServer:
         host: str = "127.0.0.1",
         quota_per_user: int | None = DEFAULT_PER_USER,
         quota_per_project: int | None = DEFAULT_PER_PROJECT,
+        lenient: Iterable[str] | None = None,
+        usage_writes: int | None = DEFAULT_USAGE_WRITES,
+        usage_window_s: float = DEFAULT_USAGE_WINDOW,
+        usage_lockout_s: float = DEFAULT_LOCKOUT,
+        burst_writes: int | None = DEFAULT_BURST_WRITES,
+        burst_window_s: float = DEFAULT_BURST_WINDOW,
+        batch_seed: int = 0,
+        batch_failure_rate: float = DEFAULT_BATCH_FAILURE_RATE,
+        sync_token_ttl: timedelta | None = DEFAULT_TOKEN_TTL,
     ) -> None:
+        """`lenient`: names from `strict.LENIENT` that switch one strict behaviour off."""
         self.host = host
         self.port = port
-        self.world = World()
+        self.lenient = lenient_set(lenient)
+        self.world = World(self.lenient)
         self._stats = Stats()
-        self.quota = SlidingWindowQuota(quota_per_user, quota_per_project)
+        self.quota = SlidingWindowQuota(
+            quota_per_user, quota_per_project, clock=self.world.timestamp
+        )
+        self.usage = UsageLimit(self.world.timestamp, usage_writes, usage_window_s, usage_lockout_s)
+        self.burst = CalendarBurst(self.world.timestamp, burst_writes, burst_window_s)
+        self.batch_faults = BatchFaults(
+            seed=batch_seed,
+            failure_rate=0.0 if "batch_failures" in self.lenient else batch_failure_rate,
+            shuffle="batch_order" not in self.lenient,
+        )
         self._faults: FaultSpec | None = coerce(faults)
-        self.api = Api(self.world, self._stats, self.quota, lambda: self._faults)
+        self.api = Api(
+            self.world, self._stats, self.quota, lambda: self._faults, self.usage, self.burst
+        )
+        self.api.lister.token_ttl = sync_token_ttl
         self._httpd: ThreadingHTTPServer | None = None
         self.demo_truth: Any = None  # the DemoTruth when built by build_demo
         self._thread: threading.Thread | None = None
@@ -114,8 +154,37 @@ class SandboxServer:
             lambda: self.world.create_calendar(owner_email, summary, time_zone, calendar_id)
         )
 
-    def share(self, calendar_id: str, email: str, role: str) -> None:
-        _admin(lambda: self.world.share(calendar_id, email, role))
+    def share(
+        self, calendar_id: str, email: str, role: str, *, allow_unknown: bool = False
+    ) -> None:
+        """Give `email` `role` on the calendar: owner, writer, reader, freeBusyReader or
+        none; any other value (a future accessRole) with `allow_unknown`."""
+        _admin(lambda: self.world.share(calendar_id, email, role, allow_unknown=allow_unknown))
+
+    def invite(
+        self,
+        calendar_id: str,
+        body: dict[str, Any],
+        organizer: str = "organizer@elsewhere.example",
+        *,
+        guests_can_modify: bool = False,
+        response: str = "accepted",
+    ) -> dict[str, Any]:
+        """An invitation's copy on `calendar_id`: organized by `organizer` (outside the
+        account), the calendar an attendee (`self`) with `response`. API patches/updates of
+        anything but the attendee's answer and reminders answer 403
+        forbiddenForNonOrganizer unless `guests_can_modify`."""
+        full = {
+            **body,
+            "organizer": {"email": organizer},
+            "guestsCanModify": guests_can_modify,
+            "attendees": [
+                {"email": organizer, "organizer": True, "responseStatus": "accepted"},
+                {"email": calendar_id, "responseStatus": response, "self": True},
+                *(body.get("attendees") or []),
+            ],
+        }
+        return self.put_event(calendar_id, full)
 
     def put_event(self, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = clone(
@@ -131,6 +200,39 @@ class SandboxServer:
 
     def delete_event(self, calendar_id: str, event_id: str) -> None:
         _admin(lambda: self.world.delete_event(calendar_id, event_id, None))
+
+    # ---- the person and time (controls; also under /_sandbox/) ------------------------
+    def delete_as_person(self, calendar_id: str, event_id: str) -> None:
+        """The person deletes the event in Google's web UI: it reads as cancelled, and
+        API patch/update can no longer revive it (403 forbidden)."""
+        _admin(lambda: self.world.delete_as_person(calendar_id, event_id))
+
+    def purge_trash(self, calendar_id: str | None = None) -> list[str]:
+        """Empty the trash (of one calendar or all): deleted events are gone (get/patch/
+        update 404), their ids stay taken (insert 409). Returns the purged ids."""
+        return _admin(lambda: self.world.purge_trash(calendar_id))
+
+    def advance_clock(self, delta: timedelta) -> None:
+        """Move the one sandbox clock: `updated`, sync-token age, usage lockouts and the
+        quota windows follow it."""
+        self.world.advance_clock(delta)
+
+    def now(self) -> datetime:
+        """The sandbox clock."""
+        return self.world.now()
+
+    def trip_usage_limit(self, user: str, duration: timedelta | None = None) -> None:
+        """`user`'s writes answer 403 quotaExceeded for `duration` of sandbox clock
+        (default: the configured lockout); reads keep working."""
+        self.usage.trip(user, None if duration is None else duration.total_seconds())
+
+    def clear_usage_limit(self, user: str | None = None) -> None:
+        """Lift the usage lockout (and forget recent writes) of `user`, or everyone."""
+        self.usage.clear(user)
+
+    def usage_locked_until(self, user: str) -> datetime | None:
+        until = self.usage.locked_until(user)
+        return None if until is None else datetime.fromtimestamp(until, tz=self.now().tzinfo)
 
     def events(
         self,
@@ -197,6 +299,36 @@ class SandboxServer:
         self.quota.per_project = per_project
         self.quota.reset()
 
+    def set_lenient(self, names: Iterable[str] | None) -> None:
+        """Replace the lenient switches at run time (for tests on a shared fixture)."""
+        self.lenient = lenient_set(names)
+        self.world.lenient = self.lenient
+        self.api.lister.lenient = self.lenient
+        self.batch_faults.shuffle = "batch_order" not in self.lenient
+        if "batch_failures" in self.lenient:
+            self.batch_faults.failure_rate = 0.0
+
+    def set_usage_limit(
+        self,
+        writes: int | None,
+        window: timedelta | None = None,
+        lockout: timedelta | None = None,
+    ) -> None:
+        """Change the sticky usage limit (writes per user in `window` → `lockout`);
+        None = no threshold (a trip by control or fault still holds)."""
+        self.usage.writes = writes
+        if window is not None:
+            self.usage.window = window.total_seconds()
+        if lockout is not None:
+            self.usage.lockout = lockout.total_seconds()
+
+    def set_burst(self, writes: int | None, window: timedelta | None = None) -> None:
+        """Change the per-calendar write burst limit (None = none); clears its window."""
+        self.burst.writes = writes
+        if window is not None:
+            self.burst.window = window.total_seconds()
+        self.burst.reset()
+
     def expire_sync_tokens(self, calendar_id: str | None = None) -> None:
         self.world.expire_sync_tokens(calendar_id)
 
@@ -234,6 +366,11 @@ ADMIN_ENDPOINTS = [
     "POST /_sandbox/faults  (body: fault spec, empty = none)",
     "POST /_sandbox/expire_sync_tokens[?calendarId=ID]",
     "GET /_sandbox/dump",
+    "POST /_sandbox/delete_as_person?calendarId=ID&eventId=ID",
+    "POST /_sandbox/purge_trash[?calendarId=ID]",
+    "POST /_sandbox/advance_clock?seconds=N",
+    "POST /_sandbox/trip_usage_limit?user=EMAIL[&seconds=N]",
+    "POST /_sandbox/clear_usage_limit[?user=EMAIL]",
 ]
 
 
@@ -298,7 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
             sb._stats.round_trip(batch=True)
             try:
                 summary, payload, ctype = run_batch(
-                    sb.api, headers.get("content-type", ""), body, headers
+                    sb.api, headers.get("content-type", ""), body, headers, sb.batch_faults
                 )
             except ApiError as exc:
                 self._send(ApiResponse.error(exc))
@@ -345,6 +482,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(ApiResponse(200, {"ok": True}))
             elif path == "/_sandbox/dump" and self.command == "GET":
                 self._send(ApiResponse(200, sb.dump()))
+            elif path == "/_sandbox/delete_as_person" and self.command == "POST":
+                sb.delete_as_person(query["calendarId"][-1], query["eventId"][-1])
+                self._send(ApiResponse(200, {"ok": True}))
+            elif path == "/_sandbox/purge_trash" and self.command == "POST":
+                purged = sb.purge_trash(query.get("calendarId", [None])[-1])
+                self._send(ApiResponse(200, {"purged": purged}))
+            elif path == "/_sandbox/advance_clock" and self.command == "POST":
+                sb.advance_clock(timedelta(seconds=float(query["seconds"][-1])))
+                self._send(ApiResponse(200, {"now": sb.now().isoformat()}))
+            elif path == "/_sandbox/trip_usage_limit" and self.command == "POST":
+                secs = query.get("seconds", [None])[-1]
+                sb.trip_usage_limit(
+                    query["user"][-1], None if secs is None else timedelta(seconds=float(secs))
+                )
+                self._send(ApiResponse(200, {"ok": True}))
+            elif path == "/_sandbox/clear_usage_limit" and self.command == "POST":
+                sb.clear_usage_limit(query.get("user", [None])[-1])
+                self._send(ApiResponse(200, {"ok": True}))
             else:
                 self._send(ApiResponse.error(ApiError(404, "notFound", "Not Found")))
         except Exception as exc:  # a harness mistake must not kill the server thread

@@ -21,19 +21,49 @@ from calsync_tui.sandbox.times import edge, format_utc, now_utc, zone
 from calsync_tui.sandbox.validate import check_event, check_id
 
 ROLES = ("owner", "writer", "reader", "freeBusyReader")
+# calendarList may also report these (discovery document: accessRole "none"); an unknown
+# future value is accepted with `share(..., allow_unknown=True)`. Neither reads events.
+OTHER_ROLES = ("none",)
+# What an attendee may change on an invitation whose organizer is outside the account and
+# that has guestsCanModify false: their own answer and their reminders. Anything else
+# (summary, times, transparency, extendedProperties.private, ...) is refused with 403
+# forbiddenForNonOrganizer (kewisch/gdata-provider#3 and #728: patching an invitation's
+# properties was refused; Google's rules for non-organized events were tightened in 2026,
+# OGCS#2277). Stricter than some reports (private properties are said to be per copy):
+# when in doubt, stricter.
+ATTENDEE_MAY_CHANGE = frozenset({"attendees", "reminders"})
+SERVER_OWNED = frozenset(
+    {"etag", "updated", "sequence", "kind", "htmlLink", "created", "creator", "organizer", "id"}
+)
 
 
 def writer_needed() -> ApiError:
     return forbidden("You need to have writer access to this calendar.")
 
 
+def non_organizer() -> ApiError:
+    return ApiError(
+        403,
+        "forbiddenForNonOrganizer",
+        "The operation can only be performed by the organizer of the event.",
+    )
+
+
+def birthday_private() -> ApiError:
+    # phw198/OutlookGoogleCalendarSync#2103: Google's exact message.
+    return invalid("'birthday' event type must not have private extended properties")
+
+
 class World:
-    def __init__(self) -> None:
+    def __init__(self, lenient: frozenset[str] = frozenset()) -> None:
         self.lock = threading.RLock()
         self.tokens: dict[str, str] = {}  # bearer token -> email
         self.calendars: dict[str, Calendar] = {}
         self.seq = 0
+        # The one sandbox clock (real time + offset): `updated`, sync-token age, usage
+        # lockouts and quota windows all read `now()`; `advance_clock` moves it.
         self.clock_offset = timedelta(0)
+        self.lenient = lenient
 
     # ---- users, calendars, ACL -------------------------------------------------------
     def add_user(self, email: str, token: str) -> None:
@@ -69,9 +99,11 @@ class World:
             )
             return cid
 
-    def share(self, calendar_id: str, email: str, role: str) -> None:
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    def share(
+        self, calendar_id: str, email: str, role: str, *, allow_unknown: bool = False
+    ) -> None:
+        if role not in ROLES + OTHER_ROLES and not (allow_unknown and role):
+            raise ValueError(f"role must be one of {ROLES + OTHER_ROLES}, got {role!r}")
         with self.lock:
             self.calendar(calendar_id).acl[email] = role
 
@@ -133,6 +165,15 @@ class World:
     # ---- time, etags ---------------------------------------------------------------
     def now(self) -> datetime:
         return now_utc() + self.clock_offset
+
+    def timestamp(self) -> float:
+        """The sandbox clock in epoch seconds (quota windows, lockouts)."""
+        return self.now().timestamp()
+
+    def advance_clock(self, delta: timedelta) -> None:
+        """Move the sandbox clock (forward or back) by `delta`."""
+        with self.lock:
+            self.clock_offset += delta
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -199,7 +240,12 @@ class World:
             att.setdefault("responseStatus", "needsAction")
 
     def insert_event(
-        self, calendar_id: str, body: dict[str, Any], user: str | None
+        self,
+        calendar_id: str,
+        body: dict[str, Any],
+        user: str | None,
+        *,
+        importing: bool = False,
     ) -> dict[str, Any]:
         with self.lock:
             cal = self.writable(calendar_id, user)
@@ -207,11 +253,16 @@ class World:
             eid = event.get("id")
             if eid:
                 check_id(str(eid))
-                if eid in cal.events:
+                # A used id is never free again: deleted (cancelled) or purged from the
+                # trash, insert answers 409 (google-api-python-client#846, GAMADV-X#82).
+                if eid in cal.events or (
+                    eid in cal.tombstones and "ids_reusable" not in self.lenient
+                ):
                     raise ApiError(409, "duplicate", "The requested identifier already exists.")
+                cal.tombstones.discard(eid)
             else:
                 eid = uuid.uuid4().hex
-                while eid in cal.events:
+                while eid in cal.events or eid in cal.tombstones:
                     eid = uuid.uuid4().hex
             event["id"] = eid
             event["kind"] = "calendar#event"
@@ -220,6 +271,11 @@ class World:
             event.setdefault("reminders", {"useDefault": True})
             event.pop("recurringEventId", None)
             event.pop("originalStartTime", None)
+            if user is not None and not importing:
+                # events.insert makes the calendar the organizer whatever the body says
+                # (only events.import keeps a foreign organizer: an invitation's copy).
+                event.pop("organizer", None)
+            self._check_birthday(event)
             self._owner_fields(cal, event, user)
             keep = user is None and bool(body.get("updated"))
             if keep:
@@ -231,6 +287,39 @@ class World:
             self.stamp(event, seq, keep_times=keep)
             cal.store(event, seq)
             return public(event)
+
+    def _check_birthday(self, event: dict[str, Any]) -> None:
+        if (
+            event.get("eventType") == "birthday"
+            and ((event.get("extendedProperties") or {}).get("private"))
+            and "birthday_private" not in self.lenient
+        ):
+            raise birthday_private()
+
+    def is_invitation(self, cal: Calendar, event: dict[str, Any]) -> bool:
+        """Organized outside this account, guests may not modify it."""
+        organizer = (event.get("organizer") or {}).get("email")
+        return (
+            bool(organizer)
+            and organizer not in (cal.id, cal.owner)
+            and not event.get("guestsCanModify", False)
+        )
+
+    def _check_invitation(
+        self, cal: Calendar, current: dict[str, Any], clean: dict[str, Any], user: str | None
+    ) -> None:
+        """403 forbiddenForNonOrganizer when an API caller changes more of an invitation
+        than its own answer and reminders (see ATTENDEE_MAY_CHANGE)."""
+        if user is None or "invitation_patches" in self.lenient:
+            return
+        if not self.is_invitation(cal, current):
+            return
+        keys = (set(current) | set(clean)) - SERVER_OWNED - ATTENDEE_MAY_CHANGE
+        changed = {k for k in keys if current.get(k) != clean.get(k)}
+        if _others_answers(current) != _others_answers(clean):
+            changed.add("attendees")
+        if changed:
+            raise non_organizer()
 
     def _check_etag(self, current: dict[str, Any], if_match: str | None) -> None:
         if if_match and if_match != "*" and if_match != current.get("etag"):
@@ -253,6 +342,15 @@ class World:
             cal = self.writable(calendar_id, user)
             current = self.find(cal, event_id, full=True)
             self._check_etag(current, if_match)
+            if (
+                user is not None
+                and current.get("status") == "cancelled"
+                and event_id in cal.person_deleted
+                and "revive_person_deleted" not in self.lenient
+            ):
+                # Deleted by the person in the web UI: the API cannot bring it back
+                # (google-api-ruby-client#1811, stackoverflow 27542721).
+                raise forbidden("This event was deleted and cannot be modified.")
             if "recurringEventId" in current and patch.get("recurrence"):
                 raise invalid("Cannot set recurrence on an instance of a recurring event.")
             if replace:
@@ -282,6 +380,10 @@ class World:
                 else 0
             )
             self._owner_fields(cal, clean, user)
+            self._check_invitation(cal, current, clean, user)
+            self._check_birthday(clean)
+            if clean.get("status") != "cancelled":
+                cal.person_deleted.discard(event_id)
             return self._write(cal, event_id, clean, current, full=replace, patch_keys=set(patch))
 
     def _write(
@@ -375,11 +477,41 @@ class World:
             src.store(gone, seq)
             return public(moved)
 
+    def delete_as_person(self, calendar_id: str, event_id: str) -> None:
+        """The person deletes the event in Google's web UI: cancelled like an API delete,
+        but patch/update through the API can no longer revive it (403)."""
+        with self.lock:
+            self.delete_event(calendar_id, event_id, None)
+            self.calendar(calendar_id).person_deleted.add(event_id)
+
+    def purge_trash(self, calendar_id: str | None = None) -> list[str]:
+        """Google empties the trash (after 30 days, or the person does): deleted events
+        vanish; get/patch/update answer 404, insert of the id still 409. Sync tokens
+        older than a purged deletion can no longer report it: 410."""
+        with self.lock:
+            purged: list[str] = []
+            for cal in self.calendars.values():
+                if calendar_id is None or cal.id == calendar_id:
+                    purged.extend(cal.purge())
+                    cal.person_deleted.intersection_update(cal.events)
+            return purged
+
     def expire_sync_tokens(self, calendar_id: str | None = None) -> None:
         with self.lock:
             for cal in self.calendars.values():
                 if calendar_id is None or cal.id == calendar_id:
                     cal.generation += 1
+
+
+def _others_answers(event: dict[str, Any]) -> list[Any]:
+    """The attendee list with each `self` attendee's answer masked (theirs to change)."""
+    out: list[Any] = []
+    for att in event.get("attendees") or []:
+        if isinstance(att, dict) and att.get("self"):
+            out.append({k: v for k, v in att.items() if k not in ("responseStatus", "comment")})
+        else:
+            out.append(att)
+    return out
 
 
 def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

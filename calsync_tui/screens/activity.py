@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input
 
-from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.service import readmodel as rm
 
 
 class ActivityScreen(ConsoleScreen):

@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.service import readmodel as rm
 from local_store import queries
 
 LEVEL_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}

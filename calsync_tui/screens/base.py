@@ -5,33 +5,39 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlmodel import Session
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-if TYPE_CHECKING:
-    from calsync_tui.app import CalsyncApp
+from calsync_tui.service.backend import Backend
 
 T = TypeVar("T")
 
-# Named colours that stay readable on the light theme's pale background (yellow and cyan
-# are unreadable there); `tone(name, dark)` picks one per theme.
-LIGHT_TONES = {
-    "yellow": "dark_orange3",
-    "cyan": "dodger_blue3",
-    "green": "green4",
-    "red": "red3",
-    "blue": "blue3",
-    "magenta": "magenta3",
-}
 
+class ConsoleHost(Protocol):
+    """What a screen needs from the app that hosts it (`app.CalsyncApp` is one).
 
-def tone(name: str, dark: bool) -> str:
-    """The colour to use for `name` on a dark (as is) or light theme."""
-    return name if dark else LIGHT_TONES.get(name, name)
+    Screens depend on this shape, not on the app module, so the app imports its screens
+    and no screen imports the app (no import circle).
+    """
+
+    backend: Backend
+    can_write: bool
+    engine_state: str
+    cycle_progress: tuple[int, int] | None
+
+    def now(self) -> datetime: ...
+    def tone(self, name: str) -> str: ...
+    def status_text(self) -> str: ...
+    def cycle_phase(self) -> str: ...
+    def show_events(self, calendar_id: int) -> None: ...
+    def show_lineage(self, ident: str) -> None: ...
+    def post_message(self, message: Message) -> bool: ...
+    def notify(self, message: str, *args: Any, **kwargs: Any) -> None: ...
 
 
 def ago(when: datetime | None, now: datetime) -> str:
@@ -58,12 +64,8 @@ class ConsoleScreen(Screen[None]):
     TITLE_TEXT = ""
 
     @property
-    def capp(self) -> CalsyncApp:
-        from calsync_tui.app import CalsyncApp
-
-        app = self.app
-        assert isinstance(app, CalsyncApp)
-        return app
+    def capp(self) -> ConsoleHost:
+        return cast(ConsoleHost, self.app)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)

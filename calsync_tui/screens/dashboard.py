@@ -9,26 +9,18 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
-from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, ago
+from calsync_tui.service import readmodel as rm
+from calsync_tui.service.labels import CLASS_LABELS
 from calsync_tui.widgets.phase_stepper import PhaseStepper
 
 # Short headers and cells so all 15 columns fit 120 columns (the whole table, no scrolling).
 ROLE_SHORT = {"freeBusyReader": "f/busy"}
-SHORT = {
-    "tracked": "trk",
-    "blocks": "blk",
-    "legacy": "lgcy",
-    "external": "ext",
-    "orphaned": "orph",
-    "ignored": "ign",
-    "error": "err",
-}
 COLUMNS = (
     "calendar",
     "account",
     "role",
-    *(SHORT.get(name, name) for name, _ in rm.CLASS_COLUMNS),
+    *(item.short for item in CLASS_LABELS),
     "cover",
     "mode",
     "synced",
@@ -139,7 +131,7 @@ class DashboardScreen(ConsoleScreen):
             _fit(r.summary, 16),
             _fit(r.account.rsplit(".", 1)[0] if "@" in r.account else r.account, 14),
             ROLE_SHORT.get(r.access_role, r.access_role),
-            *(str(r.counts[name]) for name, _ in rm.CLASS_COLUMNS),
+            *(str(r.counts[item.key]) for item in CLASS_LABELS),
             cov,
             r.engine_mode,
             ago(r.last_synced_at, now),

@@ -12,8 +12,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
-from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.service import readmodel as rm
 from calsync_tui.widgets.event_list import EventList
 
 

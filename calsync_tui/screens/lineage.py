@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
+from sqlmodel import Session
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from calsync_tui.screens import readmodel as rm
-from calsync_tui.screens.base import ConsoleScreen, tone
+from calsync_tui.errors import CalsyncError
+from calsync_tui.screens.base import ConsoleScreen
+from calsync_tui.service.lineage import EventNode, Lineage, UnknownEvent, lineage
+from calsync_tui.widgets.tone import tone
 
 
-def _label(node: rm.LineageNode, role: str, dark: bool = True) -> str:
-    e = node.event
+def _label(node: EventNode, role: str, dark: bool = True) -> str:
+    e = node
     status = f"[{tone('red', dark)}]{e.status}[/]" if e.status == "failed" else e.status
     stamp = (
         f"[{tone('green', dark)}]stamped[/]"
@@ -22,13 +26,13 @@ def _label(node: rm.LineageNode, role: str, dark: bool = True) -> str:
         else f"[{tone('yellow', dark)}]unstamped[/]"
     )
     return (
-        f"[b]{role}[/b] {node.calendar}: {e.summary or '(no title)'}  "
+        f"[b]{role}[/b] {node.calendar_name}: {e.summary or '(no title)'}  "
         f"[dim]{e.event_class}[/] {status} {stamp}"
     )
 
 
-def _fill(tree_node: TreeNode[None], node: rm.LineageNode) -> None:
-    e = node.event
+def _fill(tree_node: TreeNode[None], node: EventNode) -> None:
+    e = node
     tree_node.add_leaf(f"google id      {e.google_event_id}")
     tree_node.add_leaf(f"correlation id {e.correlation_id}")
     tree_node.add_leaf(f"time           {e.start} → {e.end}")
@@ -57,19 +61,30 @@ class LineageScreen(ConsoleScreen):
         tree: Tree[None] = Tree("lineage", id="lineage-tree")
         yield tree
 
+    def _lineage(self, session: Session) -> Lineage | CalsyncError:
+        try:
+            return lineage(session, self.ident)
+        except CalsyncError as exc:  # unknown id, or a series master: say why
+            return exc
+
     def refresh_data(self) -> None:
-        view = self.read(lambda s: rm.lineage(s, self.ident), rm.LineageView(None, [], self.ident))
+        unknown: Lineage | CalsyncError = UnknownEvent(self.ident)
+        view = self.read(self._lineage, unknown)
         tree: Tree[None] = self.query_one(Tree)
         tree.clear()
         dark = self.app.current_theme.dark
         title = self.query_one("#lineage-title", Static)
-        if view.source is None and not view.blocks:
+        if isinstance(view, CalsyncError):
             tree.root.set_label(f"no event {self.ident}")
-            title.update(f"Nothing known as [b]{self.ident}[/b]")
+            if isinstance(view, UnknownEvent):
+                title.update(f"Nothing known as [b]{self.ident}[/b]")
+            else:
+                title.update(escape(str(view)))
             super().refresh_data()
             return
         if view.source is None:
-            tree.root.set_label(f"[{self.capp.tone('red')}]source gone[/] (orphaned block)")
+            why = view.note or "source gone"
+            tree.root.set_label(f"[{self.capp.tone('red')}]no source[/]: {why}")
         else:
             tree.root.set_label(_label(view.source, "source", dark))
             _fill(tree.root, view.source)

@@ -20,10 +20,12 @@ from textual.worker import get_current_worker
 
 from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged, PlanReady, TaskFinished, TaskProgress
-from calsync_tui.screens import readmodel as rm
 from calsync_tui.screens.base import ConsoleScreen, ago
-from calsync_tui.screens.bridge import PlanView
 from calsync_tui.screens.confirm import ConfirmScreen
+from calsync_tui.service import readmodel as rm
+from calsync_tui.service.labels import CLASS_LABELS
+from calsync_tui.service.outcomes import outcome_line
+from calsync_tui.service.plans import PlanView
 from calsync_tui.widgets.phase_stepper import PhaseStepper
 
 OPS = ("insert", "stamp", "patch", "delete", "retitle", "restore")
@@ -189,9 +191,9 @@ class MigrationScreen(ConsoleScreen):
             )
             return
         lines = []
-        for name, _ in rm.CLASS_COLUMNS:
-            n = sum(c.counts[name] for c in enabled)
-            lines.append(f"{name:<10}{n:>8,}")
+        for item in CLASS_LABELS:
+            n = sum(c.counts[item.key] for c in enabled)
+            lines.append(f"{item.label:<10}{n:>8,}")
         covs = [c.coverage for c in enabled if c.coverage is not None]
         cov = f"{sum(covs) / len(covs) * 100:.1f}%" if covs else "-"
         lines.append(f"{'coverage':<10}{cov:>8}")
@@ -348,7 +350,7 @@ class MigrationScreen(ConsoleScreen):
         except Exception as exc:  # never a traceback in the UI
             self.post_message(TaskFinished(name, f"{exc.__class__.__name__}: {exc}", ok=False))
             return
-        self.post_message(TaskFinished(name, _summary(result)))
+        self.post_message(TaskFinished(name, outcome_line(result)))
         self.capp.post_message(DataChanged())
 
     def action_discover(self) -> None:
@@ -522,37 +524,3 @@ class MigrationScreen(ConsoleScreen):
                 self._run(name, run)
 
         self.app.call_from_thread(self.app.push_screen, ConfirmScreen(title, lines), done)
-
-
-def _summary(result: str | dict[str, Any] | None) -> str:
-    """One line for what a migration call returned (a text or a report dict)."""
-    if result is None:
-        return "done"
-    if isinstance(result, str):
-        return result
-    return _dict_summary(result)
-
-
-def _dict_summary(d: dict[str, Any]) -> str:
-    prog = d.get("progress")
-    parts: list[str] = []
-    if isinstance(prog, dict) and "total" in prog:
-        state = "paused" if prog.get("paused") else "done"
-        parts.append(f"{state} {prog.get('done', 0)}/{prog.get('total', 0)}")
-        if prog.get("failed"):
-            parts.append(f"{prog['failed']} failed")
-        if prog.get("paused"):
-            parts.append("space resumes")
-    gate = d.get("gate")
-    if isinstance(gate, dict) and "passed" in gate:
-        parts.append("gate passed" if gate["passed"] else "gate not passed")
-        reasons = gate.get("reasons") or []
-        if reasons and not gate["passed"]:
-            parts.append(str(reasons[0]))
-    if not parts:
-        parts = [
-            f"{k.replace('_', ' ')} {v}"
-            for k, v in d.items()
-            if isinstance(v, str | int | float | bool) and k != "plan_id"
-        ][:4]
-    return ", ".join(parts) or "done"

@@ -21,8 +21,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from calsync_tui.screens.base import tone
-from calsync_tui.screens.readmodel import EventRow
+from calsync_tui.service.readmodel import EventRow
+from calsync_tui.widgets.tone import tone
 
 PAGE = 200
 MAX_PAGES = 16

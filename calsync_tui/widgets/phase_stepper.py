@@ -6,8 +6,9 @@ from typing import Any
 
 from textual.widgets import Static
 
-from calsync_tui.screens.base import tone
-from calsync_tui.screens.readmodel import PHASE_NAMES, MigrationView
+from calsync_tui.service.labels import PHASE_NAMES
+from calsync_tui.service.readmodel import MigrationView
+from calsync_tui.widgets.tone import tone
 
 
 def _gate_mark(gate: Any) -> str:

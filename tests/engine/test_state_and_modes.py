@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from calsync_tui.engine.lineage import lineage
 from calsync_tui.engine.model import EventClass
 from calsync_tui.sandbox.server import SandboxServer
+from calsync_tui.service.lineage import lineage
 from local_store.models import Alert, Calendar, EventState, Mutation, SyncRun
 from tests.engine.test_scenarios import _settle, two_calendars
 from tests.engine.world import World, when

@@ -99,7 +99,7 @@ def test_pause_between_batches_then_resume(mess: Mess, tmp_path: Path) -> None:
         if len(seen) == 1:
             service.set_paused(env, True)
 
-    out = service.backfill(env, plan, progress=pause_after_first)
+    out = service.backfill(env, plan, progress=pause_after_first).to_json()
     assert out["progress"]["paused"] and out["journal"]["done"] == 3
     assert out["journal"]["pending"] == PLAN_WRITES - 3
     assert not out["gate"]["passed"]
@@ -226,7 +226,7 @@ def test_cutover_retitles_legacy_blocks_and_level2_undoes_it(mess: Mess, tmp_pat
     assert m.sandbox.stats()["writes"] == 0
     code, _, err = m.cli("migrate", "cutover", "--yes")  # no clean cycles yet: gate refuses
     assert code == 1 and "rollout gate not passed" in err
-    out = service.cutover(m.env(), dry_run=False, force_gate=True)
+    out = service.cutover(m.env(), dry_run=False, force_gate=True).to_json()
     assert out["complete"] and out["journal"]["done"] == BLOCKS_AFTER_BACKFILL
     titles = {e["id"]: e["summary"] for events in m.google().values() for e in events}
     assert all(titles[eid] == want for eid, want in retitles.items())

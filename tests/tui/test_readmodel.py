@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from calsync_tui.screens import readmodel as rm
+from calsync_tui.service import readmodel as rm
 from local_store.db import open_store
 from local_store.models import Account, Calendar, EventState
 

@@ -17,8 +17,8 @@ from calsync_tui.home import AppHome
 from calsync_tui.messages import TaskProgress
 from calsync_tui.migration.plan_file import MigrationPlan
 from calsync_tui.migration.planner import PlannedWrite
-from calsync_tui.screens.bridge import PlanView, plan_view
 from calsync_tui.screens.migration import MigrationScreen
+from calsync_tui.service.plans import PlanView, plan_view
 from local_store.db import open_store
 from local_store.models import Calendar, EventState
 from tests.tui.conftest import SIZE

@@ -9,7 +9,7 @@ import json
 
 from sqlmodel import select
 
-from calsync_tui.commands.status import collect
+from calsync_tui.service.status import status_report
 from calsync_tui.migration.rollback import check_auto_rollback
 from calsync_tui.writes.refusals import refusals
 from local_store.models import EventState, Mutation
@@ -51,7 +51,7 @@ def test_refused_stamp_is_remembered_not_resent_and_not_a_failure(world: World) 
         assert world.sandbox.stats()["writes"] == 0
         assert world.sandbox.stats()["by_status"].get("403", 0) == 0
     assert len(_stamps(world)) == 1
-    status = json.loads(json.dumps(collect(world.ctx), default=str))
+    status = json.loads(json.dumps(status_report(world.ctx).to_json(), default=str))
     assert [x["reason"] for x in status["refusals"]] == ["forbiddenForNonOrganizer"]
     # the organizer changes the event: its new version is tried once more (and refused)
     later_start, later_end = when(2, hours=11)

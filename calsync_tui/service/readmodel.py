@@ -1,15 +1,16 @@
-"""What the screens show: rows shaped for display over `local_store.queries`.
+"""What the console's screens show: rows shaped for display over `local_store.queries`.
 
-The SQL lives in `local_store.queries` (one read model, shared with `status`); this
-module only turns its results into the frozen rows the screens draw (class columns,
-calendar names instead of ids, health words). The console never holds more than a page
-of events: `events_page` reads one window over the `(calendar_id, start)` index.
+The SQL lives in `local_store.queries` (one read model, shared with `status` and
+`lineage`); this module only turns its results into the frozen rows the screens draw
+(calendar names instead of ids, times in the calendar's zone, health words). Labels come
+from `service.labels`. The console never holds more than a page of events:
+`events_page` reads one window over the `(calendar_id, start)` index.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,21 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from calsync_tui.engine.model import EventClass
+from calsync_tui.service.labels import CLASS_LABELS, phase_name
 from local_store import queries
 from local_store.models import EventState, Mutation
-
-CLASS_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("user", (EventClass.NEW_USER_EVENT.value,)),
-    ("tracked", (EventClass.TRACKED_USER_EVENT.value,)),
-    ("blocks", (EventClass.BUSY_BLOCK.value,)),
-    ("legacy", (EventClass.LEGACY_BUSY_BLOCK.value,)),
-    ("external", (EventClass.EXTERNAL_CALSYNC.value,)),
-    ("orphaned", (EventClass.ORPHANED_BLOCK.value,)),
-    ("ignored", (EventClass.IGNORED.value,)),
-    ("error", (EventClass.ERROR.value,)),
-)
-
-PHASE_NAMES = ("discover", "prepare", "backfill", "rollout", "cutover")
 
 
 @dataclass(frozen=True)
@@ -45,7 +34,7 @@ class CalendarRow:
     access_role: str
     enabled: bool
     engine_mode: str
-    counts: dict[str, int]
+    counts: dict[str, int]  # event class (every one of `CLASS_LABELS`) -> live events
     total: int
     coverage: float | None  # share of sources + blocks that carry our properties
     last_synced_at: datetime | None
@@ -56,7 +45,7 @@ class CalendarRow:
     def health(self) -> str:
         if self.last_error:
             return "error"
-        if self.counts.get("error", 0) or self.counts.get("orphaned", 0):
+        if self.counts.get(EventClass.ERROR, 0) or self.counts.get(EventClass.ORPHANED_BLOCK, 0):
             return "attention"
         if not self.enabled:
             return "off"
@@ -95,7 +84,7 @@ class MigrationView:
 
     @property
     def phase_name(self) -> str:
-        return PHASE_NAMES[self.phase] if 0 <= self.phase < len(PHASE_NAMES) else str(self.phase)
+        return phase_name(self.phase)
 
 
 @dataclass(frozen=True)
@@ -139,27 +128,11 @@ class AlertRow:
     acknowledged: bool
 
 
-@dataclass
-class LineageNode:
-    """One event in a lineage tree, with the journal rows that touched it."""
-
-    event: EventRow
-    calendar: str
-    journal: list[JournalRow] = field(default_factory=list)
-
-
-@dataclass
-class LineageView:
-    source: LineageNode | None
-    blocks: list[LineageNode]
-    asked: str
-
-
 def calendar_rows(session: Session) -> list[CalendarRow]:
     """Every known calendar with its class counts and coverage (`queries.calendar_summaries`)."""
     rows: list[CalendarRow] = []
     for c in queries.calendar_summaries(session):
-        per = {name: sum(c.counts.get(k, 0) for k in keys) for name, keys in CLASS_COLUMNS}
+        per = {item.key: c.counts.get(item.key, 0) for item in CLASS_LABELS}
         rows.append(
             CalendarRow(
                 id=c.id,
@@ -313,35 +286,6 @@ def alerts(session: Session, limit: int = 200) -> list[AlertRow]:
             )
         )
     return out
-
-
-def lineage(session: Session, ident: str) -> LineageView:
-    """Source → blocks for an event given by correlation id or Google event id."""
-    ident = ident.strip()
-    found = queries.find_event(session, ident)
-    names = queries.calendar_names(session)
-    if found is None:
-        return LineageView(source=None, blocks=[], asked=ident)
-    source: EventState | None = found
-    if found.source_correlation_id:
-        source = session.get(EventState, found.source_correlation_id.split(":")[0])
-    if source is None:
-        # A block whose source is gone (an orphan): show it under a missing source.
-        return LineageView(source=None, blocks=[_node(session, found, names)], asked=ident)
-    blocks = queries.blocks_of(session, source.correlation_id)
-    return LineageView(
-        source=_node(session, source, names),
-        blocks=[_node(session, b, names) for b in blocks],
-        asked=ident,
-    )
-
-
-def _node(session: Session, e: EventState, names: dict[int, str]) -> LineageNode:
-    return LineageNode(
-        event=_event_row(e),
-        calendar=names.get(e.calendar_id, str(e.calendar_id)),
-        journal=[_journal_row(m, names) for m in queries.event_journal(session, e)],
-    )
 
 
 def latest_discover(session: Session) -> tuple[datetime, dict[str, int]] | None:

@@ -1,0 +1,97 @@
+"""Months of simulated life against the strict sandbox (tests/life/sim.py), via the CLI.
+
+Every step's cycles must exit 0 with no failed mutation, and after them the invariants
+must hold as Google shows them (one block per source per target in the window, no
+cascades, no orphans, nothing stuck, rows agree with Google) and the person's events
+must be as the person left them. The product is expected to fail until issue 15: those
+cases are xfail(strict=True) with the figures measured when they were written, so they
+turn into failures the moment they pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from calsync_tui.sandbox.server import SandboxServer
+from tests.life.sim import HAZARDS, Life, StepResult, run_life, summary
+
+
+@pytest.fixture
+def life_sb() -> Iterator[SandboxServer]:
+    # The quota model is off as in the engine's fixtures (pacing would take minutes);
+    # every strict behaviour is on, none lenient.
+    with SandboxServer(quota_per_user=None, quota_per_project=None) as srv:
+        yield srv
+
+
+def check(life: Life, results: list[StepResult], label: str) -> None:
+    got = summary(life, results)
+    print(label, got)
+    assert got["steps_clean"] == got["steps"], got
+
+
+ISSUE_15 = "issue 15: {what} (measured with seed 1, 60 days, a step every 3 days, one cycle each)"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=ISSUE_15.format(
+        what="20 of 20 cycles exit 1 with 139 failed mutations: 30 forbiddenForNonOrganizer "
+        "(the invitation's stamp, retried every cycle), 31 duplicate (a block deleted by hand "
+        "re-inserted under its old id, refused for good), 37 quotaExceeded (cycles inside "
+        "the usage lockout), 7 deleted (410 on a block the person already deleted); blocks "
+        "missing per step 0,1,1,1,1,4,3,39,6,2,2,2,8,12,41,21,23,33,35,5 (240 in all); 67 "
+        "state_mismatch"
+    ),
+)
+def test_sixty_days(life_sb: SandboxServer, tmp_path: Path) -> None:
+    life, results = run_life(life_sb, tmp_path, seed=1, days=60)
+    check(life, results, "life seed 1, 60 days:")
+
+
+# ---- campaign: longer lives, several seeds, one hazard at a time ----------------------
+@pytest.mark.campaign
+def test_sixty_days_without_hazards(life_sb: SandboxServer, tmp_path: Path) -> None:
+    """The same life with nothing Google refuses for good: the product copes."""
+    life, results = run_life(life_sb, tmp_path, seed=1, days=60, hazards=frozenset())
+    check(life, results, "life seed 1, 60 days, no hazards:")
+
+
+HAZARD_XFAIL = {
+    "invitation": "every cycle exits 1: the invitation's stamp answers 403 "
+    "forbiddenForNonOrganizer and is retried each cycle (no block is missing)",
+    "delete_block": "cycles exit 1 on 410 deleted for blocks the person deleted, and the "
+    "block's replacement is missing for good",
+    "purge": "after a purge the re-insert of a purged block id answers 409 duplicate for "
+    "good; missing blocks grow step by step (4 to 44 per step)",
+    "burst": "cycles inside the 3-hour usage lockout exit 1 with quotaExceeded; blocks "
+    "for the burst (15 events) are missing until the next step",
+}
+
+
+@pytest.mark.campaign
+@pytest.mark.parametrize(
+    "hazard",
+    [
+        pytest.param(h, marks=pytest.mark.xfail(strict=True, reason=HAZARD_XFAIL[h]))
+        for h in sorted(HAZARDS)
+    ],
+)
+def test_sixty_days_one_hazard(life_sb: SandboxServer, tmp_path: Path, hazard: str) -> None:
+    life, results = run_life(life_sb, tmp_path, seed=1, days=60, hazards=frozenset({hazard}))
+    check(life, results, f"life seed 1, 60 days, only {hazard}:")
+
+
+@pytest.mark.campaign
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15: as test_sixty_days, over 120 days, two cycles a step (figures in "
+    "the sandbox README, Life simulation)",
+)
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_hundred_twenty_days(life_sb: SandboxServer, tmp_path: Path, seed: int) -> None:
+    life, results = run_life(life_sb, tmp_path, seed=seed, days=120, cycles=2)
+    check(life, results, f"life seed {seed}, 120 days:")
