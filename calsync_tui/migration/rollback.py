@@ -196,7 +196,9 @@ def _alive(event: GoogleEvent | None) -> bool:
     return event is not None and event.get("status") != "cancelled"
 
 
-def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
+def plan_level2(
+    env: MigrationEnv, scope: str | None, *, probe_deleted: bool = False
+) -> RollbackPreview:
     """One restoring step per event the migration era wrote: back to its content before
     the first such write. Reads each event's current copy (batched gets)."""
     with env.store.session() as session:
@@ -207,7 +209,7 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
             raise CalsyncError(f"calendar {scope!r} is not an enabled calendar")
         rows = _undo_rows(session, by_google[scope].local_id if scope else None)
     rows = [m for m in rows if m.calendar_id in by_local]
-    current = _read_current(env, rows, by_local)
+    current = _read_current(env, rows, by_local, probe_deleted=probe_deleted)
     per_event: dict[tuple[int, str], list[Mutation]] = {}
     for m in rows:  # newest first
         per_event.setdefault((m.calendar_id, m.google_event_id), []).append(m)
@@ -234,8 +236,8 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
             elif not _alive(now):
                 body = {k: v for k, v in target.items() if k not in READ_ONLY_FIELDS}
                 step.event_id = event_id
-                if now is None:
-                    # purged from the trash: Google never frees the id, so it comes
+                if now is None and probe_deleted:
+                    # read alone and answered 404: purged from the trash: Google never frees the id, so it comes
                     # back under the next generation of it (journaled before the insert)
                     got = next_id(cal.google_id, event_id)
                     if got is not None:
@@ -285,7 +287,11 @@ LIST_THRESHOLD = 3  # from this many events on one calendar, one listing beats g
 
 
 def _read_current(
-    env: MigrationEnv, rows: Sequence[Mutation], by_local: Mapping[int, CalendarRef]
+    env: MigrationEnv,
+    rows: Sequence[Mutation],
+    by_local: Mapping[int, CalendarRef],
+    *,
+    probe_deleted: bool = False,
 ) -> dict[str, GoogleEvent | None]:
     """Current Google copy of each distinct event the rows touched, at the least cost:
     one listing of a calendar with several such events (quota: one unit per page), then
@@ -310,8 +316,11 @@ def _read_current(
         for key in keys:
             if key[1] in listed:
                 found[key] = listed[key[1]]
-            # anything else is read alone: a deleted event reads `cancelled` while its
-            # id can be revived, 404 once it is purged (then it needs a new id)
+            elif newest[key].op == Op.DELETE and not probe_deleted:
+                found[key] = None  # we deleted it and it is still not there
+            # the preview reads a deleted event alone: `cancelled` while its id can be
+            # revived, 404 once purged (it comes back under a new id). The run itself
+            # learns that from the insert's answer (the write path's lost-id handling).
     per_email: dict[str, list[EventRef]] = {}
     for key, m in newest.items():
         if key in found:
@@ -496,7 +505,7 @@ def rollback_preview(env: MigrationEnv, level: int, scope: str | None = None) ->
     if level not in (1, 2, 3):
         raise UsageError("--level must be 1, 2 or 3")
     if level == 2:
-        return plan_level2(env, scope)
+        return plan_level2(env, scope, probe_deleted=True)
     with env.store.session() as session:
         if level == 1:
             changed = level1(session, scope, "preview", dry_run=True)

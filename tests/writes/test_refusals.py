@@ -9,8 +9,8 @@ import json
 
 from sqlmodel import select
 
-from calsync_tui.service.status import status_report
 from calsync_tui.migration.rollback import check_auto_rollback
+from calsync_tui.service.status import status_report
 from calsync_tui.writes.refusals import refusals
 from local_store.models import EventState, Mutation
 from tests.engine.test_scenarios import two_calendars
