@@ -129,6 +129,14 @@ class CalsyncApp(App[None]):
             id="engine.sync",
             tooltip="Run a sync cycle now (first launch: start syncing)",
         ),
+        Binding(  # issue 17: screens/adopt.py (dry run, confirmation, adoption)
+            "A",
+            "adopt",
+            "Adopt",
+            show=False,
+            id="engine.adopt",
+            tooltip="Take another installation's blocks over (shows the dry run first)",
+        ),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
         Binding("t", "toggle_theme", "Theme", show=False, id="app.theme"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -402,6 +410,11 @@ class CalsyncApp(App[None]):
             self.notify("the store is not open", severity="warning")
             return
         self.engine_cycle(dry_run=True)
+
+    def action_adopt(self) -> None:
+        from calsync_tui.screens.adopt import start_adoption
+
+        start_adoption(self)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

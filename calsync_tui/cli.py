@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "lineage",
     "migrate",
     "doctor",
+    "adopt",  # adoption of an earlier installation's blocks (issue 17)
+    "home",  # home export/import: a portable identity (issue 17)
 )
 
 

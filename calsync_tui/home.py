@@ -107,3 +107,84 @@ class AppHome:
 def open_home(explicit: str | os.PathLike[str] | None = None) -> AppHome:
     """Resolve and create the home."""
     return AppHome(resolve_home(explicit)).ensure()
+
+
+# --- a portable identity: installation id, settings, accounts (never tokens) ---------------
+
+HOME_FILE_FORMAT = "calsync-tui home"
+HOME_FILE_VERSION = 1
+
+
+def set_installation_id(home: AppHome, value: str) -> None:
+    """Store `value` as this home's installation id (adoption's take-over, home import)."""
+    try:
+        value = str(uuid.UUID(value))
+    except ValueError:
+        raise CalsyncError(f"not an installation id (a UUID): {value!r}") from None
+    home.ensure()
+    write_private(home.installation_id_path, value + "\n")
+
+
+def existing_installation_id(home: AppHome) -> str | None:
+    """The home's installation id if it has one (never makes one)."""
+    if not home.installation_id_path.exists():
+        return None
+    return home.installation_id()
+
+
+def home_document(
+    installation_id: str,
+    settings: dict[str, object],
+    accounts: list[dict[str, object]],
+    enabled_calendars: list[str],
+    exported_at: str,
+) -> dict[str, object]:
+    """The export file's content (JSON). Tokens are never part of it."""
+    return {
+        "format": HOME_FILE_FORMAT,
+        "version": HOME_FILE_VERSION,
+        "exported_at": exported_at,
+        "installation_id": installation_id,
+        "settings": settings,
+        "accounts": accounts,
+        "enabled_calendars": enabled_calendars,
+    }
+
+
+def read_home_document(path: Path) -> dict[str, object]:
+    """A validated export file, or a one-line CalsyncError saying what is wrong."""
+    import json
+
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CalsyncError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise CalsyncError(f"{path} is not a calsync-tui home file (not JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != HOME_FILE_FORMAT:
+        raise CalsyncError(
+            f"{path} is not a calsync-tui home file (no format {HOME_FILE_FORMAT!r})"
+        )
+    if doc.get("version") != HOME_FILE_VERSION:
+        raise CalsyncError(f"{path}: unsupported home file version {doc.get('version')!r}")
+    try:
+        doc["installation_id"] = str(uuid.UUID(str(doc.get("installation_id"))))
+    except ValueError:
+        raise CalsyncError(f"{path}: installation_id is not a UUID") from None
+    settings = doc.get("settings", {})
+    if not isinstance(settings, dict):
+        raise CalsyncError(f"{path}: settings must be a JSON object")
+    accounts = doc.get("accounts", [])
+    if not isinstance(accounts, list) or not all(
+        isinstance(a, dict) and isinstance(a.get("email"), str) and a["email"] for a in accounts
+    ):
+        raise CalsyncError(f"{path}: accounts must be a list of objects with an email")
+    if any(k in a for a in accounts for k in ("token", "access_token", "refresh_token")):
+        raise CalsyncError(f"{path}: holds tokens; a home file never carries them")
+    cals = doc.get("enabled_calendars", [])
+    if not isinstance(cals, list) or not all(isinstance(c, str) for c in cals):
+        raise CalsyncError(f"{path}: enabled_calendars must be a list of calendar ids")
+    doc["settings"], doc["accounts"], doc["enabled_calendars"] = settings, accounts, cals
+    return doc

@@ -117,6 +117,13 @@ class EventState(SQLModel, table=True):
     refusal_version: str | None = None
     refused_at: datetime | None = None
     last_seen: datetime | None = None
+    # Another installation's markers (class external_calsync only; None otherwise): its
+    # `calsync_instance`, `calsync_type`, `calsync_id` (an instance's own id for one
+    # instance of a series) and `calsync_source`. Read by `engine.foreign` (adoption).
+    foreign_instance: str | None = None
+    foreign_type: str | None = None
+    foreign_id: str | None = None
+    foreign_source: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

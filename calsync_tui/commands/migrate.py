@@ -156,6 +156,10 @@ def run_discover(args: argparse.Namespace) -> int:
         print_json(report.to_json())
     else:
         _print_counts(report)
+        from calsync_tui.commands.status import print_foreign
+
+        for foreign in report.foreign or ():  # adoption notice
+            print_foreign(foreign)
         print("nothing was written to Google; next: `migrate prepare`")
     return 0
 

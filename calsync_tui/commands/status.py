@@ -44,6 +44,27 @@ def _gate_text(gates: Mapping[str, Any]) -> str:
     return ", ".join(parts) or "none checked yet"
 
 
+def print_foreign(foreign: Mapping[str, Any]) -> None:
+    """One installation's notice from its JSON form (engine.foreign.ForeignInstallation)."""
+    cals = ", ".join(
+        f"{c['calendar']} ({c['stamps']} stamps, {c['blocks']} blocks)"
+        for c in foreign["calendars"]
+    )
+    print(
+        f"another installation {foreign['installation_id']}: {foreign['stamps']} stamped "
+        f"events and {foreign['blocks']} busy blocks on {cals}; last wrote "
+        f"{foreign['last_wrote'] or 'unknown'}"
+    )
+    if foreign["unsourced_blocks"]:
+        print(
+            f"  {foreign['unsourced_blocks']} of its blocks have no source on your enabled "
+            "calendars (not adopted without --force)"
+        )
+    for reason in foreign["refusals"]:
+        print(f"  {reason}")
+    print(f"  what to do: {foreign['advice']}")
+
+
 def print_text(report: StatusReport) -> None:
     m = report.migration
     print(f"home {report.home} (schema {report.schema_revision})")
@@ -103,6 +124,8 @@ def print_text(report: StatusReport) -> None:
         print(f"writes Google refused ({len(report.refusals)}; sent again when the event changes):")
         for f in report.refusals[:20]:
             print(f"  {f.calendar}: {f.event_title!r}: {f.reason}; {f.advice}")
+    for foreign in report.foreign:  # adoption notice (engine.foreign)
+        print_foreign(foreign.to_json())
     print(f"open alerts: {len(report.alerts)}")
     for alert in report.alerts[:10]:
         print(f"  [{alert.level}] {_when(alert.created_at)} {alert.kind}: {alert.message}")

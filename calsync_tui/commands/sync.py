@@ -37,6 +37,10 @@ def _print(report: Any, args: argparse.Namespace) -> None:
             print(f"  {m.op:<7} {m.calendar_google_id}  {m.google_event_id}  {m.reason}")
     for err in report.errors[:10]:
         print(f"  error: {err}", file=sys.stderr)
+    # adoption notice (engine.foreign): another installation's stamps and blocks
+    for foreign in getattr(report, "foreign", []):
+        for line in foreign.lines():
+            print(line, flush=True)
 
 
 def _cycle(ctx: AppContext, **kw: Any) -> CycleReport:

@@ -160,6 +160,24 @@ def source_identity(
     return cid, cid, event_id
 
 
+def foreign_markers(
+    event: GoogleEvent, calendar_google_id: str, ours: dict[str, str]
+) -> dict[str, str]:
+    """Another installation's markers on `event`, as adoption needs them (engine.foreign):
+    `instance`, `type`, `id` (for a user event its source id as that installation used
+    it: an instance's own id for one instance of a series) and `source` (blocks)."""
+    out = {"instance": ours.get(KEY_INSTANCE, ""), "type": ours.get(KEY_TYPE, "")}
+    if ours.get(KEY_TYPE) == EventType.USER_EVENT and _is_uuid(ours.get(KEY_ID)):
+        identity = source_identity(event, calendar_google_id, ours)
+        if identity is not None:
+            out["id"] = identity[0]
+    elif _is_uuid(ours.get(KEY_ID)):
+        out["id"] = ours[KEY_ID]
+    if _is_uuid(ours.get(KEY_SOURCE)):
+        out["source"] = ours[KEY_SOURCE]
+    return out
+
+
 def classify(event: GoogleEvent, ctx: ClassifyContext) -> Classification:
     """Exactly one class for `event` as seen on `ctx.calendar_google_id`."""
     if not isinstance(event, dict) or not event.get("id"):
@@ -183,6 +201,7 @@ def classify(event: GoogleEvent, ctx: ClassifyContext) -> Classification:
                 "calsync properties of another installation",
                 correlation_id=ours.get(KEY_ID),
                 recurring_event_id=recurring,
+                extra=foreign_markers(event, ctx.calendar_google_id, ours),
             )
         kind = ours.get(KEY_TYPE)
         if not _is_uuid(ours.get(KEY_ID)):

@@ -27,6 +27,7 @@ from calsync_tui.engine.calendar_ref import CalendarRef, enabled_calendar_rows
 from calsync_tui.engine.classify import ClassifyContext, Seen, classify_page
 from calsync_tui.engine.events import CycleStarted, EventSink, PlanReady, emit
 from calsync_tui.engine.execute import ExecuteReport, execute_plan, without_held
+from calsync_tui.engine.foreign import read_foreign, summarize_rows
 from calsync_tui.engine.inputs import cascades, plan_inputs
 from calsync_tui.engine.load import decide, load, load_families, scoped_classes
 from calsync_tui.engine.model import MutationStatus, Op
@@ -199,6 +200,15 @@ class _Cycle:
             for m in plan.mutations
             if m.op == Op.DELETE and m.reason.startswith("orphan")
         )
+        # adoption notice: another installation's markers among this cycle's rows (a
+        # scoped cycle holds only the changed families: read the store after saving)
+        if not decision.scoped:
+            r.foreign = summarize_rows(
+                rows.rows.values(),
+                {c.local_id: c.google_id for c in cals},
+                interval_seconds=s.sync_interval_seconds,
+                now=now,
+            )
         emit(self.on_event, PlanReady(plan.plan_id, len(plan), plan.by_op))
         # 5. execute
         exec_report = ExecuteReport()
@@ -218,6 +228,8 @@ class _Cycle:
                 on_event=self.on_event,
                 cancel=self.cancel,
             )
+        if decision.scoped and not self.dry_run:  # adoption notice over the whole store
+            r.foreign = read_foreign(self.store, interval_seconds=s.sync_interval_seconds, now=now)
         # 6. report
         finish(
             self.store,

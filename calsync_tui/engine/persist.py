@@ -19,6 +19,7 @@ from calsync_tui.engine.calendar_ref import CalendarRef
 from calsync_tui.engine.classify import Seen, classify_stored, fresh_source_id
 from calsync_tui.engine.fields import mirror_digest, same_event_key, time_columns, title_digest
 from calsync_tui.engine.fields import title_of as _title
+from calsync_tui.engine.foreign import foreign_columns
 from calsync_tui.engine.model import CALSYNC_NAMESPACE, EventClass, EventType, Status
 from calsync_tui.engine.read import Listing, Window
 from calsync_tui.engine.state import Row, as_datetime, upsert_rows
@@ -173,6 +174,8 @@ class RowSet:
                     ),
                     "last_seen": now,
                     **time_columns(event),
+                    # adoption (engine.foreign): another installation's markers, if any
+                    **foreign_columns(cls),
                 }
             )
             self.put(key, row)

@@ -46,6 +46,8 @@ class CycleReport:
     # "full" (planned over the whole store) or "scoped" (changed families only; see scope.py)
     scope: str = scope.FULL
     scope_reason: str = ""
+    # Other installations' markers on the enabled calendars (engine.foreign; adoption)
+    foreign: list[Any] = field(default_factory=list)
 
     def to_json(self, *, with_plan: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -75,6 +77,7 @@ class CycleReport:
             "scope": self.scope,
             "scope_reason": self.scope_reason,
             "plan_id": self.plan.plan_id if self.plan else None,
+            "foreign_installations": [f.to_json() for f in self.foreign],
         }
         if with_plan and self.plan is not None:
             out["plan"] = self.plan.to_json()

@@ -42,6 +42,8 @@ class InventoryReport:
     api_calls: int
     links: LinkReport
     gate: GateResult | None = None  # prepare's gate; None for discover
+    # discover: other installations' stamps and blocks (engine.foreign, JSON form)
+    foreign: Sequence[Mapping[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -54,6 +56,8 @@ class InventoryReport:
         }
         if self.gate is not None:
             out["gate"] = self.gate.to_json()
+        if self.foreign is not None:
+            out["foreign_installations"] = [dict(f) for f in self.foreign]
         return out
 
 

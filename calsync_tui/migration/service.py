@@ -61,7 +61,9 @@ from local_store.models import Alert, Calendar, EventState, Mutation, SyncRun
 ORIGIN_BACKFILL = "migration"
 ORIGIN_CUTOVER = "cutover"
 ORIGIN_ROLLBACK = "rollback"
-MIGRATION_ORIGINS = (ORIGIN_BACKFILL, ORIGIN_CUTOVER)
+# `adopt` (engine.adopt): taking another installation's markers over is undone by level 2 too
+ORIGIN_ADOPT = "adopt"
+MIGRATION_ORIGINS = (ORIGIN_BACKFILL, ORIGIN_CUTOVER, ORIGIN_ADOPT)
 
 
 # --- discover / prepare -----------------------------------------------------------------
@@ -94,7 +96,7 @@ def discover(env: MigrationEnv) -> InventoryReport:
     with env.store.session() as session:
         cals = require_calendars(session)
     snap = read_snapshot(env, cals)
-    report = discover_report(snap)
+    report = replace(discover_report(snap), foreign=_foreign(snap, env))  # adoption notice
     with env.store.session() as session:
         state = load_state(session)
         record_gate(state, gates.discover_gate(True, report.events_seen))
@@ -103,6 +105,25 @@ def discover(env: MigrationEnv) -> InventoryReport:
         _sync_run(session, "discover", started, snap, report.totals)
         session.commit()
     return report
+
+
+def _foreign(snap: Snapshot, env: MigrationEnv) -> list[dict[str, Any]]:
+    """Other installations' stamps and blocks among the listed events (engine.foreign)."""
+    from calsync_tui.engine.foreign import summarize_events
+
+    local = {c.google_id: c.local_id for c in snap.calendars}
+    return [
+        f.to_json()
+        for f in summarize_events(
+            (
+                (local.get(i.calendar, 0), i.calendar, i.event, i.info)
+                for i in snap.inventory.items
+                if i.info is not None
+            ),
+            interval_seconds=env.settings.sync_interval_seconds,
+            now=env.now(),
+        )
+    ]
 
 
 def _short_totals(totals: Mapping[str, int]) -> dict[str, int]:

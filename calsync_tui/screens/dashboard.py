@@ -59,6 +59,7 @@ class DashboardScreen(ConsoleScreen):
             yield ProgressBar(total=1, show_eta=False, id="cycle-bar")
         table: DataTable[str] = DataTable(id="calendars", cursor_type="row", zebra_stripes=True)
         yield table
+        yield Static("", id="dash-foreign", markup=False)  # adoption notice (screens/adopt.py)
         yield Static(
             "No calendars yet. Sign in on the Accounts screen (u), enable calendars with "
             "`calsync-tui calendars enable`, or try `calsync-tui demo`.",
@@ -92,9 +93,20 @@ class DashboardScreen(ConsoleScreen):
                 else:
                     table.add_row(*cells, key=str(r.id))
         self.query_one("#dash-empty", Static).display = not rows
+        self._show_foreign()
         if rows and keep < len(rows):
             table.move_cursor(row=keep)
         super().refresh_data()
+
+    def _show_foreign(self) -> None:
+        """Adoption notice: other installations' blocks on the enabled calendars."""
+        from calsync_tui.screens.adopt import foreign_of, notice_text
+
+        interval = self.capp.backend.context().settings.sync_interval_seconds
+        text = notice_text(self.read(lambda s: foreign_of(s, interval), []))
+        notice = self.query_one("#dash-foreign", Static)
+        notice.update(text)
+        notice.display = bool(text)
 
     def update_status(self) -> None:
         """The status line, plus the running cycle's writes as a bar (done/total)."""

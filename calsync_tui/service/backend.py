@@ -25,7 +25,6 @@ from calsync_tui.migration import service
 from calsync_tui.migration.env import MigrationEnv
 from calsync_tui.migration.journal import Progress, ProgressCallback
 from calsync_tui.migration.phases import Phase
-from calsync_tui.migration.plan_file import write_plan
 from calsync_tui.migration.results import (
     InventoryReport,
     NothingToResume,
@@ -119,9 +118,9 @@ class Backend:
         with self.google:
             if phase == Phase.DISCOVER:
                 service.prepare(env)
-            plan, _ = service.make_plan(env)
+            plan, path = service.make_plan(env, save=True)
         view = plan_view(plan, self.names())
-        view.path = write_plan(plan, service.default_plan_path(env, plan))
+        view.path = path
         return view
 
     def backfill(self, plan: PlanView, progress: ProgressFn, cancel: CancelFn) -> RunResult:

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from calsync_tui import clock
 from calsync_tui.context import AppContext
+from calsync_tui.engine.foreign import ForeignInstallation, read_foreign_conn
 from calsync_tui.locking import lock_holder
 from calsync_tui.service.labels import phase_name
 from calsync_tui.writes.lockout import Lockout, paused_accounts
@@ -63,6 +65,8 @@ class StatusReport:
     accounts: Sequence[queries.AccountSummary]
     refusals: Sequence[Refusal] = ()  # writes Google refused for good (standing)
     writes_paused: Sequence[Lockout] = ()  # accounts under Google's usage limit
+    # other installations' stamps and blocks on the enabled calendars (engine.foreign)
+    foreign: Sequence[ForeignInstallation] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +88,7 @@ class StatusReport:
                 {"account": p.account, "until": p.until.isoformat(), "level": p.level}
                 for p in self.writes_paused
             ],
+            "foreign_installations": [f.to_json() for f in self.foreign],
         }
 
 
@@ -138,4 +143,9 @@ def status_report(ctx: AppContext) -> StatusReport:
             accounts=queries.account_summaries(session),
             refusals=refusals(session),
             writes_paused=paused_accounts(session),
+            foreign=read_foreign_conn(
+                session.connection(),
+                interval_seconds=ctx.settings.sync_interval_seconds,
+                now=clock.now(),
+            ),
         )

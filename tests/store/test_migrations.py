@@ -133,7 +133,7 @@ def test_0001_to_0002_keeps_rows_and_forces_one_full_listing(tmp_path: Path) -> 
 
 
 def _old_shape_rows(db: Path) -> None:
-    """Journal rows exactly as the code before revision 0003 wrote them: the engine's
+    """Journal rows exactly as the code before revision 0004 wrote them: the engine's
     raw body, the migration's `{"body", "result", "adopted"}`, a rollback restore's
     `{"body", "gateway_op", "undoes"}`."""
     import json
@@ -193,7 +193,7 @@ def _old_shape_rows(db: Path) -> None:
         conn.close()
 
 
-def test_0003_one_journal_shape_up_and_down(tmp_path: Path) -> None:
+def test_0004_one_journal_shape_up_and_down(tmp_path: Path) -> None:
     """Every origin's rows end in the one shape (body sent in after_json, the rest in
     columns of its own), and downgrade gives back the rows as they were."""
     import json
@@ -203,7 +203,7 @@ def test_0003_one_journal_shape_up_and_down(tmp_path: Path) -> None:
     db = tmp_path / "calsync.db"
     with open_store(db, tmp_path / "backups"):
         pass
-    migrations.downgrade(db, "0002")
+    migrations.downgrade(db, "0003")
     _old_shape_rows(db)
     conn = sqlite3.connect(db)
     before = conn.execute("SELECT id, after_json FROM mutation ORDER BY id").fetchall()
@@ -234,7 +234,7 @@ def test_0003_one_journal_shape_up_and_down(tmp_path: Path) -> None:
     finally:
         conn.close()
 
-    migrations.downgrade(db, "0002")
+    migrations.downgrade(db, "0003")
     conn = sqlite3.connect(db)
     try:
         after = conn.execute("SELECT id, after_json FROM mutation ORDER BY id").fetchall()

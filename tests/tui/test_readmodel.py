@@ -53,3 +53,19 @@ def test_events_of_one_calendar_read_in_its_zone_and_in_order(tmp_path: Path) ->
     assert rm.in_zone("2026-11-20", "Europe/Berlin") == "2026-11-20"  # all-day stays a date
     assert rm.in_zone("not a time T", "Europe/Berlin") == "not a time T"
     assert rm.in_zone("2026-11-20T10:00:00+01:00", "Nowhere/Else") == "2026-11-20T10:00:00+01:00"
+
+
+def test_both_faces_render_classes_and_phases_from_one_label_table() -> None:
+    from calsync_tui.commands.migrate import COUNT_COLUMNS
+    from calsync_tui.engine.model import EventClass
+    from calsync_tui.migration.phases import Phase
+    from calsync_tui.screens.dashboard import COLUMNS
+    from calsync_tui.service.labels import CLASS_LABELS, FINDING_LABELS, PHASE_NAMES
+
+    assert {item.key for item in CLASS_LABELS} == {c.value for c in EventClass}
+    assert tuple(p.name.lower() for p in Phase) == PHASE_NAMES
+    assert [item.short for item in CLASS_LABELS] == [
+        c for c in COLUMNS if c in {i.short for i in CLASS_LABELS}
+    ]
+    shorts = {i.key: i.short for i in (*CLASS_LABELS, *FINDING_LABELS)}
+    assert all(shorts[key] == label for key, label in COUNT_COLUMNS)

@@ -1,7 +1,7 @@
 """One journal record shape for every origin; lost ids, refusals and lockouts.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01 19:45:00
 
 Before: sync rows kept the body sent in `after_json`; migration rows (origins
@@ -26,8 +26,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
