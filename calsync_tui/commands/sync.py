@@ -24,6 +24,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--interval", type=int, default=None, help="seconds between cycles (loop)")
     p.add_argument("--verbose", "-v", action="store_true", help="list planned mutations")
+    p.add_argument(
+        "--confirm-deletions",
+        action="store_true",
+        help="let deletions through that the mass-deletion guard held back",
+    )
     p.set_defaults(func=run)
 
 
@@ -37,6 +42,8 @@ def _print(report: Any, args: argparse.Namespace) -> None:
             print(f"  {m.op:<7} {m.calendar_google_id}  {m.google_event_id}  {m.reason}")
     for err in report.errors[:10]:
         print(f"  error: {err}", file=sys.stderr)
+    for message in report.held.values():
+        print(f"  held: {message}", file=sys.stderr)
     # adoption notice (engine.foreign): another installation's stamps and blocks
     for foreign in getattr(report, "foreign", []):
         for line in foreign.lines():
@@ -67,14 +74,14 @@ def run(args: argparse.Namespace) -> int:
     with AppContext.from_args(args) as ctx, home_lock(ctx.home, "sync"):
         interval = args.interval or ctx.settings.sync_interval_seconds
         if once:
-            report = _cycle(ctx, dry_run=args.dry_run)
+            report = _cycle(ctx, dry_run=args.dry_run, confirm_deletions=args.confirm_deletions)
             _print(report, args)
-            return 1 if report.failed or report.errors else 0
+            return 1 if report.failed or report.errors or report.held else 0
         previous = signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         try:
             while not stop.is_set():
-                report = _cycle(ctx, cancel=stop.is_set)
+                report = _cycle(ctx, cancel=stop.is_set, confirm_deletions=args.confirm_deletions)
                 _print(report, args)
                 stop.wait(interval)
         finally:

@@ -40,8 +40,8 @@ from calsync_tui.engine.execute import execute_plan
 from calsync_tui.engine.foreign import ForeignInstallation, Marker, summarize_events
 from calsync_tui.engine.model import KEY_INSTANCE, EventClass, EventType, Op
 from calsync_tui.engine.plan import PlannedMutation
-from calsync_tui.engine.read import Window
 from calsync_tui.engine.reconcile import reconcile
+from calsync_tui.engine.window import Window
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.types import GoogleEvent
 from calsync_tui.writes.readback import EventRef, read_events

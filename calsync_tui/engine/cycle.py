@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from calsync_tui import clock
-from calsync_tui.engine import scope
+from calsync_tui.engine import guard, scope
 from calsync_tui.engine.calendar_ref import CalendarRef, enabled_calendar_rows
 from calsync_tui.engine.classify import ClassifyContext, Seen, classify_page
-from calsync_tui.engine.events import CycleStarted, EventSink, PlanReady, emit
+from calsync_tui.engine.events import AlertRaised, CycleStarted, EventSink, PlanReady, emit
 from calsync_tui.engine.execute import ExecuteReport, execute_plan, without_held
 from calsync_tui.engine.foreign import read_foreign, summarize_rows
 from calsync_tui.engine.inputs import cascades, plan_inputs
@@ -34,9 +34,10 @@ from calsync_tui.engine.model import MutationStatus, Op
 from calsync_tui.engine.outcome import finish, leave_marker
 from calsync_tui.engine.persist import DELETED_BY_HAND, OUTSIDE_WINDOW, RowSet, save
 from calsync_tui.engine.plan import Plan, build_plan
-from calsync_tui.engine.read import Gateways, Window, read_calendars
+from calsync_tui.engine.read import Gateways, Listing, read_calendars
 from calsync_tui.engine.reconcile import reconcile
 from calsync_tui.engine.report import CycleReport
+from calsync_tui.engine.window import Window
 from calsync_tui.google.types import Gateway, GoogleEvent
 from calsync_tui.settings import Settings
 from calsync_tui.writes.journal import load as load_journal
@@ -92,8 +93,11 @@ class _Cycle:
         on_event: EventSink | None,
         cancel: Callable[[], bool] | None,
         now: Callable[[], datetime],
+        confirm_deletions: bool = False,
     ) -> None:
         self.settings = ctx.settings
+        self.confirm_deletions = confirm_deletions
+        self.guard_state = guard.Pending()
         self.store = ctx.store
         self.installation_id = ctx.installation_id
         self.dry_run = dry_run
@@ -153,11 +157,15 @@ class _Cycle:
             r.scope = scope.SCOPED if decision.scoped else scope.FULL
             r.scope_reason = decision.reason
             self.rows = rows = load(conn, cals, seen, window, decision)
-        full = {x.cal.ref.local_id for x in read.read() if x.page is not None and x.page.full}
+        listing_of = {x.cal.ref.local_id: x for x in read.read()}
+        holds = self._guard(rows, seen, listing_of)
         for cal_id, items in seen.items():
-            rows.apply_removals(cal_id, items, cal_id in full)
+            x = listing_of[cal_id]
+            rows.apply_removals(rows.removals(cal_id, items, x.full))
         for cal_id, items in seen.items():
-            rows.apply_listing(by_id[cal_id], items, now)
+            x = listing_of[cal_id]
+            keep = (window.start, x.cursor.listed_until or window.horizon)
+            rows.apply_listing(by_id[cal_id], items, now, keep)
         rows.rewindow(window)
         if decision.scoped:
             with self.store.engine.connect() as conn:
@@ -167,9 +175,10 @@ class _Cycle:
         unavailable = frozenset(
             x.cal.ref.google_id
             for x in read.listings
-            if x.cal.ref.account in self.gateways.unavailable or x.error
+            if x.cal.ref.account in self.gateways.unavailable or x.error or x.held
         )
-        inputs = plan_inputs(by_id, rows, s.legacy_markers)
+        r.slices = read.slices
+        inputs = plan_inputs(by_id, rows, s.legacy_markers, window)
         classes = inputs.classes
         if decision.scoped:
             with self.store.engine.connect() as conn:
@@ -231,6 +240,12 @@ class _Cycle:
         if decision.scoped and not self.dry_run:  # adoption notice over the whole store
             r.foreign = read_foreign(self.store, interval_seconds=s.sync_interval_seconds, now=now)
         # 6. report
+        for h in holds:
+            r.held[h.calendar] = h.message()
+            r.alerts.append(h.message())
+            emit(self.on_event, AlertRaised(guard.HELD, h.message(), "warning"))
+        if not self.dry_run:
+            guard.record(self.store, holds, seen.keys(), self.guard_state, self.now())
         finish(
             self.store,
             r,
@@ -249,6 +264,32 @@ class _Cycle:
             clean_reads=not unavailable and all(x.page is not None for x in read.listings),
         )
         return r
+
+    def _guard(
+        self, rows: RowSet, seen: dict[int, list[Seen]], listing_of: dict[int, Listing]
+    ) -> list[guard.Hold]:
+        """Listings that would remove too much are held back (guard.py): dropped from
+        `seen`, marked on their listing, returned."""
+        holds: list[guard.Hold] = []
+        with self.store.engine.connect() as conn:
+            self.guard_state = guard.pending(conn)
+            for cal_id, items in list(seen.items()):
+                if self.confirm_deletions or cal_id in self.guard_state.confirmed:
+                    continue
+                x = listing_of[cal_id]
+                hold = guard.check(
+                    conn,
+                    cal_id,
+                    x.cal.ref.google_id,
+                    removed_sources=rows.removed_sources(rows.removals(cal_id, items, x.full)),
+                    full=x.full,
+                    listed_live=sum(1 for i in items if not i.cancelled),
+                )
+                if hold is not None:
+                    x.held = hold.message()
+                    holds.append(hold)
+                    del seen[cal_id]
+        return holds
 
     def _fill_befores(self, plan: Plan) -> Plan:
         """Blocks not listed this cycle: their prior state is what the journal says we
@@ -299,9 +340,16 @@ def run_cycle(
     on_event: EventSink | None = None,
     cancel: Callable[[], bool] | None = None,
     now: Callable[[], datetime] | None = None,
+    confirm_deletions: bool = False,
 ) -> CycleReport:
     """Run one cycle over all enabled calendars. Dry-run plans and writes nothing
-    (no Google write, no EventState, no sync token); it records a `dry_run` SyncRun."""
+    (no Google write, no EventState, no sync token); it records a `dry_run` SyncRun.
+    `confirm_deletions` lets listings through that the mass-deletion guard would hold."""
     return _Cycle(
-        ctx, dry_run=dry_run, on_event=on_event, cancel=cancel, now=now or clock.now
+        ctx,
+        dry_run=dry_run,
+        on_event=on_event,
+        cancel=cancel,
+        now=now or clock.now,
+        confirm_deletions=confirm_deletions,
     ).run()

@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from calsync_tui.engine.calendar_ref import CalendarRef
 from calsync_tui.engine.classify import legacy_suffix
-from calsync_tui.engine.fields import stored_when, when_key
+from calsync_tui.engine.fields import BadEventData, parse_when, stored_when, when_key
 from calsync_tui.engine.model import EventClass, Status, unstamped_correlation_id
 from calsync_tui.engine.persist import DELETED_BY_HAND, Key, RowSet
 from calsync_tui.engine.plan import BlockItem, SourceItem
 from calsync_tui.engine.state import Row
+from calsync_tui.engine.window import Window
 
 _SOURCES = (str(EventClass.NEW_USER_EVENT), str(EventClass.TRACKED_USER_EVENT))
 _BLOCKS = (
@@ -36,7 +38,10 @@ class PlanInputs:
 
 
 def plan_inputs(
-    cals: Mapping[int, CalendarRef], rows: RowSet, markers: tuple[str, ...]
+    cals: Mapping[int, CalendarRef],
+    rows: RowSet,
+    markers: tuple[str, ...],
+    window: Window | None = None,
 ) -> PlanInputs:
     out = PlanInputs()
     for key, row in rows.rows.items():
@@ -51,7 +56,7 @@ def plan_inputs(
             if status != str(Status.DELETED):
                 out.sources.append(_source(cal, row))
         elif cls in _BLOCKS:
-            out.blocks.append(_block(cal, key, row, rows, markers))
+            out.blocks.append(_block(cal, key, row, rows, markers, window))
     return out
 
 
@@ -80,9 +85,15 @@ def _source(cal: CalendarRef, row: Row) -> SourceItem:
 
 
 def _block(
-    cal: CalendarRef, key: Key, row: Row, rows: RowSet, markers: tuple[str, ...]
+    cal: CalendarRef,
+    key: Key,
+    row: Row,
+    rows: RowSet,
+    markers: tuple[str, ...],
+    window: Window | None,
 ) -> BlockItem:
     start, end = _times(row)
+    in_window = window is None or window.contains(_utc(start), _utc(end))
     legacy = row.get("event_class") == str(EventClass.LEGACY_BUSY_BLOCK)
     suffix = legacy_suffix(row.get("summary") or "", markers)
     status = row.get("status")
@@ -108,7 +119,15 @@ def _block(
             "end": end,
             "etag": row.get("etag"),
         },
+        in_window=in_window,
     )
+
+
+def _utc(value: dict[str, str]) -> datetime | None:
+    try:
+        return parse_when(value, "t").utc
+    except BadEventData:
+        return None
 
 
 def _stamp_id(cal: CalendarRef, row: Row) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calsync_tui.engine.classify import ClassifyContext, classify, is_cascade_title
@@ -161,9 +161,12 @@ def check_google(
 def check_state(
     rows: Sequence[Mapping[str, Any]],
     calendars: Mapping[int, tuple[str, Sequence[GoogleEvent]]],
+    window: tuple[datetime, datetime] | None = None,
 ) -> list[Violation]:
     """Local state against Google: no `creating` left, every live Google event has a live
-    row, every row we call live is on Google. `calendars`: local id -> (google id, events)."""
+    row, every row we call live is on Google. `calendars`: local id -> (google id, events)
+    as listed over `window` (rows starting outside it are not expected in the listing:
+    the engine keeps a margin ahead and history behind)."""
     out: list[Violation] = []
     live_rows: dict[tuple[int, str], Mapping[str, Any]] = {}
     for r in rows:
@@ -183,6 +186,8 @@ def check_state(
                     Violation("state_mismatch", google_id, gid, "on Google, not live in EventState")
                 )
         for (rcal, gid), r in live_rows.items():
+            if window is not None and not _starts_within(r.get("start_utc"), window):
+                continue
             if rcal == cal_id and gid not in on_google and r.get("event_type") == "busy_block":
                 out.append(
                     Violation(
@@ -190,3 +195,18 @@ def check_state(
                     )
                 )
     return out
+
+
+def _starts_within(value: Any, window: tuple[datetime, datetime]) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return True
+    if not isinstance(value, datetime):
+        return True
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return bool(window[0] <= value < window[1])

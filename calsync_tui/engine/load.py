@@ -14,8 +14,8 @@ from calsync_tui.engine.calendar_ref import CalendarRef
 from calsync_tui.engine.classify import Seen, fresh_source_id
 from calsync_tui.engine.model import Status
 from calsync_tui.engine.persist import OUTSIDE_WINDOW, RowSet
-from calsync_tui.engine.read import Window
 from calsync_tui.engine.state import all_correlation_ids, as_datetime, load_rows
+from calsync_tui.engine.window import Window
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,27 @@ from sqlalchemy import update
 
 from calsync_tui.engine.calendar_ref import CalendarRef
 from calsync_tui.engine.classify import Seen, classify_stored, fresh_source_id
-from calsync_tui.engine.fields import mirror_digest, same_event_key, time_columns, title_digest
+from calsync_tui.engine.fields import (
+    BadEventData,
+    mirror_digest,
+    parse_times,
+    same_event_key,
+    time_columns,
+    title_digest,
+)
 from calsync_tui.engine.fields import title_of as _title
 from calsync_tui.engine.foreign import foreign_columns
 from calsync_tui.engine.model import CALSYNC_NAMESPACE, EventClass, EventType, Status
-from calsync_tui.engine.read import Listing, Window
+from calsync_tui.engine.read import Listing
 from calsync_tui.engine.state import Row, as_datetime, upsert_rows
+from calsync_tui.engine.window import Window
 from calsync_tui.google.types import GoogleEvent
 from local_store.models import Calendar
 
 _CAL = Calendar.__table__  # type: ignore[attr-defined]
 DELETED_BY_HAND = "deleted by hand"
 OUTSIDE_WINDOW = "ignored: outside the window"
+_SOURCES = (str(EventClass.NEW_USER_EVENT), str(EventClass.TRACKED_USER_EVENT))
 Key = tuple[int, str]
 
 
@@ -68,24 +77,43 @@ class RowSet:
 
     # --- removals --------------------------------------------------------------------
 
-    def apply_removals(self, cal_id: int, seen: list[Seen], full: bool) -> None:
-        """Cancelled events, and (full listing) events no longer listed, before any
-        classification, so an event moved between calendars keeps its correlation id."""
+    def removals(self, cal_id: int, seen: list[Seen], full: bool) -> list[tuple[Key, bool]]:
+        """(row, by hand) pairs a listing removes: cancelled events and the instances of
+        cancelled series, and (full listing) rows no longer listed."""
+        out: list[tuple[Key, bool]] = []
         masters: set[str] = set()
         for s in seen:
             if s.cancelled:
-                self._gone((cal_id, s.google_event_id), by_hand=True)
+                out.append(((cal_id, s.google_event_id), True))
                 if not s.event.get("recurringEventId"):
                     masters.add(s.google_event_id)  # a whole series went away
         if masters:
-            for k, r in list(self.rows.items()):
+            for k, r in self.rows.items():
                 if k[0] == cal_id and r.get("recurring_event_id") in masters:
-                    self._gone(k, by_hand=True)
+                    out.append((k, True))
         if full:
             listed = {s.google_event_id for s in seen if not s.cancelled}
-            for k in list(self.rows):
+            for k in self.rows:
                 if k[0] == cal_id and k[1] not in listed:
-                    self._gone(k, by_hand=False)
+                    out.append((k, False))
+        return out
+
+    def removed_sources(self, removals: list[tuple[Key, bool]]) -> int:
+        """How many live sources these removals take away (the mass-deletion guard)."""
+        keys = {k for k, _ in removals}
+        return sum(
+            1
+            for k in keys
+            if (r := self.rows.get(k)) is not None
+            and r.get("event_class") in _SOURCES
+            and r.get("status") in (str(Status.CREATED), str(Status.SYNCED))
+        )
+
+    def apply_removals(self, removals: list[tuple[Key, bool]]) -> None:
+        """Applied before any classification, so an event moved between calendars keeps
+        its correlation id."""
+        for key, by_hand in removals:
+            self._gone(key, by_hand=by_hand)
 
     def _gone(self, key: Key, *, by_hand: bool) -> None:
         row = self.rows.get(key)
@@ -101,8 +129,17 @@ class RowSet:
 
     # --- listed events -----------------------------------------------------------------
 
-    def apply_listing(self, cal: CalendarRef, seen: list[Seen], now: datetime) -> None:
-        """Each classified, live listed event becomes its row (correlation ids kept unique)."""
+    def apply_listing(
+        self,
+        cal: CalendarRef,
+        seen: list[Seen],
+        now: datetime,
+        keep: tuple[datetime, datetime] | None = None,
+    ) -> None:
+        """Each classified, live listed event becomes its row (correlation ids kept unique).
+
+        `keep` [from, until): an event not stored yet and wholly outside it gets no row (a
+        changed series listed for years ahead; window.py lists it when the window nears)."""
         cal_id = cal.local_id
         for s in seen:
             if s.cancelled:
@@ -110,6 +147,8 @@ class RowSet:
             event, cls, gid = s.event, s.cls, s.google_event_id
             key = (cal_id, gid)
             old = self.rows.get(key)
+            if old is None and keep is not None and _outside(event, keep):
+                continue
             self.classified.add(key)
             if cls.event_type == EventType.BUSY_BLOCK:
                 self.listed[key] = event
@@ -260,16 +299,25 @@ class RowSet:
                 self.changed[key] = row
 
 
+def _outside(event: GoogleEvent, keep: tuple[datetime, datetime]) -> bool:
+    try:
+        start, end = parse_times(event)
+    except BadEventData:
+        return False  # malformed: stored as an error row, never dropped unseen
+    return start.utc >= keep[1] or end.utc <= keep[0]
+
+
 def save(store: Any, rows: RowSet, listings: list[Listing], now: datetime) -> None:
-    """The changed rows and each calendar's read outcome (sync token, mode, error), in
-    one transaction."""
+    """The changed rows and each calendar's read outcome (read cursor, mode, error), in
+    one transaction. A held listing (guard.py) keeps its old cursor: its changes come
+    back next cycle."""
     with store.engine.begin() as conn:
         upsert_rows(conn, list(rows.changed.values()), now)
         for x in listings:
-            values: dict[str, Any] = {"last_error": x.error, "updated_at": now}
-            if x.page is not None:
+            values: dict[str, Any] = {"last_error": x.error or x.held, "updated_at": now}
+            if x.page is not None and x.held is None:
                 values.update(
-                    sync_token=x.page.next_sync_token,
+                    sync_token=x.cursor.encode(),
                     last_synced_at=now,
                     last_error=None,
                     engine_mode=str(x.cal.ref.mode),

@@ -80,6 +80,9 @@ class BlockItem:
     start_key: str = ""
     end_key: str = ""
     before: GoogleEvent | None = None
+    # Outside the sync window (left behind, or ahead in the listing margin): kept as it
+    # is, never deleted as an orphan or cascade here (history, not orphans; window.py).
+    in_window: bool = True
 
 
 @dataclass(frozen=True)
@@ -440,6 +443,8 @@ def build_plan(
     writable_ids = {t.google_id for t in targets}
     for b in blocks:
         if not b.live or id(b) in claimed or b.calendar.google_id not in writable_ids:
+            continue
+        if not b.in_window:
             continue
         reason = (
             "cascade (block of a block)"

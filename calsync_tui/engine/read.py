@@ -19,6 +19,7 @@ from calsync_tui.engine.classify import legacy_suffix
 from calsync_tui.engine.events import CalendarRead, EventSink, emit
 from calsync_tui.engine.fields import title_of
 from calsync_tui.engine.model import EngineMode
+from calsync_tui.engine.window import Cursor, Window
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.errors import NeedsSignIn
 from calsync_tui.google.types import EventPage, Gateway, GoogleEvent
@@ -29,14 +30,6 @@ _ACC = Account.__table__  # type: ignore[attr-defined]
 
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class Window:
-    """The sync window of one cycle: [start, end)."""
-
-    start: datetime
-    end: datetime
 
 
 class Gateways:
@@ -102,15 +95,26 @@ class Gateways:
 
 @dataclass
 class Listing:
-    """One calendar's read: the page (None when it could not be read) and its error."""
+    """One calendar's read: the page (None when it could not be read), the events of the
+    newly reached slice of the window (window.py), the cursor to store, and its error."""
 
     cal: EnabledCalendar
     page: EventPage | None = None
     error: str | None = None
+    cursor: Cursor = field(default_factory=Cursor)
+    sliced: list[GoogleEvent] = field(default_factory=list)
+    slice_listed: bool = False
+    held: str | None = None  # the mass-deletion guard kept this listing back (guard.py)
 
     @property
     def events(self) -> list[GoogleEvent]:
-        return self.page.events if self.page is not None else []
+        if self.page is None:
+            return []
+        return self.page.events + self.sliced if self.sliced else self.page.events
+
+    @property
+    def full(self) -> bool:
+        return self.page is not None and self.page.full
 
 
 @dataclass
@@ -124,7 +128,14 @@ class ReadResult:
 
     @property
     def all_incremental(self) -> bool:
-        return all(x.page is not None and not x.page.full for x in self.listings)
+        """Every calendar read with its token and nothing more (no full, no slice)."""
+        return all(
+            x.page is not None and not x.page.full and not x.slice_listed for x in self.listings
+        )
+
+    @property
+    def slices(self) -> int:
+        return sum(1 for x in self.listings if x.slice_listed)
 
 
 def read_calendars(
@@ -143,13 +154,25 @@ def read_calendars(
         if gw is None:
             listing.error = gateways.unavailable.get(cal.ref.account)
             continue
+        cursor = Cursor.decode(cal.sync_token)
         try:
             page = gw.list_events(
                 cal.ref.google_id,
-                sync_token=cal.sync_token,
+                sync_token=cursor.sync_token,
                 time_min=iso(window.start),
-                time_max=iso(window.end),
+                time_max=iso(window.horizon),
             )
+            listing.cursor = Cursor(page.next_sync_token, window.horizon)
+            span = None if page.full else cursor.slice_to_list(window)
+            if span is not None:
+                # The window slid (or grew) past what was listed: list just that slice.
+                part = gw.list_events(
+                    cal.ref.google_id, sync_token=None, time_min=iso(span[0]), time_max=iso(span[1])
+                )
+                listing.sliced = [e for e in part.events if e.get("status") != "cancelled"]
+                listing.slice_listed = True
+            elif not page.full:
+                listing.cursor = Cursor(page.next_sync_token, cursor.listed_until)
         except CalsyncError as exc:
             if isinstance(exc, NeedsSignIn):
                 gateways.account_failed(cal.ref.account, exc)
@@ -159,8 +182,8 @@ def read_calendars(
             emit(on_event, CalendarRead(cal.ref.google_id, 0, False, str(exc)))
             continue
         listing.page = page
-        out.events_listed += len(page.events)
-        emit(on_event, CalendarRead(cal.ref.google_id, len(page.events), page.full))
+        out.events_listed += len(listing.events)
+        emit(on_event, CalendarRead(cal.ref.google_id, len(listing.events), page.full))
         if (
             cal.first_run
             and cal.ref.mode == EngineMode.UUID

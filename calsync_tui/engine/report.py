@@ -46,6 +46,11 @@ class CycleReport:
     # "full" (planned over the whole store) or "scoped" (changed families only; see scope.py)
     scope: str = scope.FULL
     scope_reason: str = ""
+    # extra listings of the window's newly reached slice (window.py): at most one per
+    # calendar per day
+    slices: int = 0
+    # google calendar id -> why its listing was held back (mass-deletion guard, guard.py)
+    held: dict[str, str] = field(default_factory=dict)
     # Other installations' markers on the enabled calendars (engine.foreign; adoption)
     foreign: list[Any] = field(default_factory=list)
 
@@ -76,6 +81,8 @@ class CycleReport:
             "per_calendar": self.per_calendar,
             "scope": self.scope,
             "scope_reason": self.scope_reason,
+            "slices": self.slices,
+            "held": self.held,
             "plan_id": self.plan.plan_id if self.plan else None,
             "foreign_installations": [f.to_json() for f in self.foreign],
         }

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from calsync_tui.context import AppContext
+from calsync_tui.engine import guard
 from calsync_tui.engine.events import EventSink
 from calsync_tui.engine.report import CycleReport
 from calsync_tui.errors import CalsyncError
@@ -95,6 +96,15 @@ class Backend:
             return cycle.run_cycle(
                 self.context(), dry_run=dry_run, on_event=on_event, cancel=cancel
             )
+
+    def confirm_deletions(self) -> int:
+        """The user's go-ahead for deletions the mass-deletion guard held back
+        (`engine.guard`); the next cycle applies them. Returns how many holds."""
+        return guard.confirm_deletions(self.context().store)
+
+    def held_deletions(self) -> list[str]:
+        """Why deletions are held, one line per calendar (empty: nothing held)."""
+        return [message for _cal, message in guard.held(self.context().store)]
 
     # --- migration ----------------------------------------------------------------------------
 

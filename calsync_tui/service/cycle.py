@@ -21,13 +21,20 @@ def run_cycle(
     dry_run: bool = False,
     on_event: EventSink | None = None,
     cancel: Callable[[], bool] | None = None,
+    confirm_deletions: bool = False,
 ) -> tuple[CycleReport, list[str]]:
     """Run one cycle; after a real one, roll back (level 1) what it showed to be unsafe.
 
     Returns the report and one line per auto-rollback; those lines are also appended to
     `report.alerts`, so every face that shows the report shows them.
     """
-    report = engine_cycle.run_cycle(ctx, dry_run=dry_run, on_event=on_event, cancel=cancel)
+    report = engine_cycle.run_cycle(
+        ctx,
+        dry_run=dry_run,
+        on_event=on_event,
+        cancel=cancel,
+        confirm_deletions=confirm_deletions,
+    )
     return report, _after_cycle(ctx, report)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from calsync_tui import clock
 from calsync_tui.context import AppContext
 from calsync_tui.engine.calendars import refresh_calendars, set_enabled
 from calsync_tui.engine.cycle import CycleReport, run_cycle
@@ -123,7 +124,7 @@ class World:
 
     def truth(self) -> dict[str, list[GoogleEvent]]:
         """Every enabled calendar's events in the window, read back through the API."""
-        now = datetime.now(UTC)
+        now = clock.now()
         out: dict[str, list[GoogleEvent]] = {}
         for cal in self.enabled():
             email = self.email_of(cal.account_id)
@@ -167,13 +168,18 @@ class World:
             writable=writable,
             installation_id=self.ctx.installation_id,
             settings=self.settings,
-            now=datetime.now(UTC),
+            now=clock.now(),
             modes=modes,
         )
         with self.ctx.store.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(select(EventState.__table__)).mappings()]  # type: ignore[attr-defined]
         by_local = {c.id: (c.google_id, truth[c.google_id]) for c in cals if c.id is not None}
-        out += check_state([r for r in rows if r["calendar_id"] in by_local], by_local)
+        now = clock.now()
+        window = (
+            now - timedelta(days=self.settings.window_days_back),
+            now + timedelta(days=self.settings.window_days_ahead),
+        )
+        out += check_state([r for r in rows if r["calendar_id"] in by_local], by_local, window)
         return out
 
     def assert_ok(self) -> None:

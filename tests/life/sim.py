@@ -416,9 +416,11 @@ def run_life(
     every: int = 3,
     cycles: int = 1,
     hazards: frozenset[str] = HAZARDS,
+    expire_tokens_at: int | None = None,
 ) -> tuple[Life, list[StepResult]]:
     """Play `days` of life from 2027-01-04 08:00Z, a step every `every` days with
-    `cycles` sync cycles each; the sandbox's and the product's clocks move together."""
+    `cycles` sync cycles each; the sandbox's and the product's clocks move together.
+    `expire_tokens_at`: before that step every sync token answers 410 fullSyncRequired."""
     start = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
     sb.advance_clock(start - sb.now())
     clock.set_now(start)
@@ -427,6 +429,8 @@ def run_life(
         results = []
         step = 0
         while life.day < days:
+            if step == expire_tokens_at:  # Google invalidates every sync token: 410
+                sb.expire_sync_tokens()
             results.append(life.step(step, every, cycles))
             step += 1
         return life, results
