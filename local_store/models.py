@@ -23,7 +23,7 @@ def utcnow() -> datetime:
 
 EVENT_TYPES = ("user_event", "busy_block")
 STATUSES = ("creating", "created", "synced", "failed", "deleted")
-MUTATION_STATUSES = ("pending", "done", "failed", "undone", "skipped")
+MUTATION_STATUSES = ("pending", "done", "failed", "undone", "skipped", "refused", "replaced")
 ENGINE_MODES = ("legacy", "hybrid", "uuid")
 
 
@@ -36,6 +36,11 @@ class Account(SQLModel, table=True):
     scopes: str = ""
     needs_signin: bool = False
     signin_error: str | None = None
+    # Google's usage limit (403 quotaExceeded): no writes until this time, then one probe
+    # write per cycle; `lockout_level` counts trips in a row (an hour, doubling, capped at
+    # a day). Both cleared by the first write that succeeds.
+    writes_paused_until: datetime | None = None
+    lockout_level: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -102,6 +107,15 @@ class EventState(SQLModel, table=True):
     etag: str | None = None
     google_updated: str | None = None
     error: str | None = None
+    # Busy blocks: which generation of the block's event id is in use (0 = the id derived
+    # from the correlation id alone; see calsync_tui.writes.ids).
+    generation: int = 0
+    # A write Google refused for good (reason as Google gave it), remembered against the
+    # version of the event it was refused for (Google's `updated`, else the etag): not
+    # sent again until the event changes on Google's side.
+    refusal_reason: str | None = None
+    refusal_version: str | None = None
+    refused_at: datetime | None = None
     last_seen: datetime | None = None
     # Another installation's markers (class external_calsync only; None otherwise): its
     # `calsync_instance`, `calsync_type`, `calsync_id` (an instance's own id for one
@@ -117,8 +131,10 @@ class EventState(SQLModel, table=True):
 class Mutation(SQLModel, table=True):
     """Write-ahead journal: one planned Google write, recorded `pending` before the call.
 
-    `before_json` holds the event's full prior state (for rollback level 2);
-    `after_json` the body sent.
+    One shape for every origin (see calsync_tui.writes.record): `before_json` the event's
+    full prior state (for rollback level 2), `after_json` the body sent, `result_json`
+    Google's answer, `adopted` whether Google was already in that state, `gateway_op`
+    the call sent; `undoes_json` (rollback) the rows a restore undoes.
     """
 
     __table_args__ = (
@@ -132,13 +148,18 @@ class Mutation(SQLModel, table=True):
     seq: int = 0
     origin: str = "sync"  # sync | migration | cutover | rollback
     op: str  # insert | patch | delete | stamp | retitle | restore
+    gateway_op: str = ""  # insert | patch | update | delete (the call sent)
     calendar_id: int = Field(foreign_key="calendar.id")
     google_event_id: str
     correlation_id: str | None = None
+    source_correlation_id: str | None = None
     reason: str = ""
     before_json: str | None = None
     after_json: str | None = None
-    status: str = "pending"  # pending | done | failed | undone | skipped
+    result_json: str | None = None
+    adopted: bool = False
+    undoes_json: str | None = None
+    status: str = "pending"  # pending | done | failed | undone | skipped | refused | replaced
     attempts: int = 0
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -118,6 +118,12 @@ def print_text(report: StatusReport) -> None:
             f"{run.stuck} stuck, {run.failed} failed, success {run.success_rate * 100:.1f}%"
             + (f", error: {run.error}" if run.error else "")
         )
+    for p in report.writes_paused:
+        print(f"writes paused for {p.account} until {_when(p.until)} (Google's usage limit)")
+    if report.refusals:
+        print(f"writes Google refused ({len(report.refusals)}; sent again when the event changes):")
+        for f in report.refusals[:20]:
+            print(f"  {f.calendar}: {f.event_title!r}: {f.reason}; {f.advice}")
     for foreign in report.foreign:  # adoption notice (engine.foreign)
         print_foreign(foreign.to_json())
     print(f"open alerts: {len(report.alerts)}")

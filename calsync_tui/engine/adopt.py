@@ -40,10 +40,11 @@ from calsync_tui.engine.execute import execute_plan
 from calsync_tui.engine.foreign import ForeignInstallation, Marker, summarize_events
 from calsync_tui.engine.model import KEY_INSTANCE, EventClass, EventType, Op
 from calsync_tui.engine.plan import PlannedMutation
-from calsync_tui.engine.read import Window
 from calsync_tui.engine.reconcile import reconcile
+from calsync_tui.engine.window import Window
 from calsync_tui.errors import CalsyncError
-from calsync_tui.google.types import GoogleEvent, WriteCall
+from calsync_tui.google.types import GoogleEvent
+from calsync_tui.writes.readback import EventRef, read_events
 from local_store.models import Calendar, Mutation
 
 ORIGIN = "adopt"  # = migration.service.ORIGIN_ADOPT (rollback level 2 undoes it)
@@ -297,17 +298,17 @@ def _read_masters(
     adoption: Adoption,
 ) -> dict[tuple[int, str], GoogleEvent]:
     """Series masters' full prior state (the listing shows instances): one batched get each."""
-    per_email: dict[str, list[WriteCall]] = {}
+    per_email: dict[str, list[EventRef]] = {}
     keys: dict[str, tuple[int, str]] = {}
     for i, ((cal_id, master), m) in enumerate(masters.items()):
         key = f"m{i}"
         keys[key] = (cal_id, master)
-        per_email.setdefault(email_of[cal_id], []).append(WriteCall(key, "get", m.calendar, master))
+        per_email.setdefault(email_of[cal_id], []).append(EventRef(key, m.calendar, master))
     out: dict[tuple[int, str], GoogleEvent] = {}
-    for email, calls in per_email.items():
+    for email, refs in per_email.items():
         gw = ctx.gateway_for(email)
         before = gw.counter.units
-        for r in gw.execute(calls, batch_size=ctx.settings.batch_size):
+        for r in read_events(gw, refs, batch_size=ctx.settings.batch_size).values():
             if r.ok and r.event:
                 out[keys[r.key]] = r.event
         adoption.api_calls += gw.counter.units - before

@@ -15,21 +15,18 @@ the next cycle. An idle cycle costs one `events.list` per enabled calendar and n
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
-
 from calsync_tui import clock
 from calsync_tui.engine import guard, scope
 from calsync_tui.engine.calendar_ref import CalendarRef, enabled_calendar_rows
 from calsync_tui.engine.classify import ClassifyContext, Seen, classify_page
 from calsync_tui.engine.events import AlertRaised, CycleStarted, EventSink, PlanReady, emit
-from calsync_tui.engine.execute import ExecuteReport, execute_plan
+from calsync_tui.engine.execute import ExecuteReport, execute_plan, without_held
 from calsync_tui.engine.foreign import read_foreign, summarize_rows
 from calsync_tui.engine.inputs import cascades, plan_inputs
 from calsync_tui.engine.load import decide, load, load_families, scoped_classes
@@ -43,6 +40,7 @@ from calsync_tui.engine.report import CycleReport
 from calsync_tui.engine.window import Window
 from calsync_tui.google.types import Gateway, GoogleEvent
 from calsync_tui.settings import Settings
+from calsync_tui.writes.journal import load as load_journal
 from local_store.models import Mutation
 
 _MUT = Mutation.__table__  # type: ignore[attr-defined]
@@ -225,6 +223,10 @@ class _Cycle:
         exec_report = ExecuteReport()
         if not self.dry_run:
             save(self.store, rows, read.listings, now)
+            # writes a standing refusal holds are not planned (read after the state
+            # above has this cycle's event versions: a changed event is tried again)
+            plan = without_held(self.store, plan)
+            r.plan, r.planned = plan, plan.by_op
             exec_report = execute_plan(
                 self.store,
                 plan.mutations,
@@ -303,25 +305,19 @@ class _Cycle:
             return plan
         folded: dict[tuple[int, str], GoogleEvent] = {}
         with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                select(_MUT.c.calendar_id, _MUT.c.google_event_id, _MUT.c.op, _MUT.c.after_json)
-                .where(_MUT.c.status == str(MutationStatus.DONE))
-                .where(_MUT.c.google_event_id.in_(sorted({g for _, g in need})))
-                .order_by(_MUT.c.id)
-            ).all()
-        for cal_id, gid, op, after in rows:
-            key = (cal_id, gid)
-            if key not in need or not after:
+            records = load_journal(
+                conn, statuses=[MutationStatus.DONE], event_ids=[g for _, g in need]
+            )
+        for rec in records:  # the one record shape: `body` is what was sent, any origin
+            key = (rec.calendar_id, rec.google_event_id)
+            body = rec.body
+            if key not in need or body is None:
                 continue
-            try:
-                body = json.loads(after)
-            except ValueError:
-                continue
-            if op == str(Op.INSERT):
+            if rec.op == Op.INSERT:
                 folded[key] = body
-            elif op in (str(Op.PATCH), str(Op.STAMP)) and key in folded:
+            elif rec.op in (Op.PATCH, Op.STAMP, Op.RETITLE) and key in folded:
                 folded[key] = {**folded[key], **body}
-            elif op == str(Op.DELETE):
+            elif rec.op == Op.DELETE:
                 folded.pop(key, None)
         if not folded:
             return plan

@@ -60,7 +60,16 @@ def live_counts(conn: Any, calendar_id: int) -> tuple[int, int]:
         .select_from(_ES)
         .where(_ES.c.calendar_id == calendar_id, _ES.c.status.in_(_SEEN))
     )
-    sources = conn.execute(base.where(_ES.c.event_class.in_(_SOURCES))).scalar()
+    series = func.coalesce(_ES.c.recurring_event_id, _ES.c.google_event_id)
+    sources = conn.execute(
+        select(func.count(func.distinct(series)))
+        .select_from(_ES)
+        .where(
+            _ES.c.calendar_id == calendar_id,
+            _ES.c.status.in_(_SEEN),
+            _ES.c.event_class.in_(_SOURCES),
+        )
+    ).scalar()  # a series counts once, as in RowSet.removed_sources
     rows = conn.execute(base).scalar()
     return int(sources or 0), int(rows or 0)
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
+from calsync_tui.writes.ids import event_id_for
+
+# The journal's vocabulary (kinds of write, row statuses) belongs to the write path.
+from calsync_tui.writes.record import MutationStatus as MutationStatus
+from calsync_tui.writes.record import Op as Op
+
 # extendedProperties.private keys (DESIGN.md section 2). Keys stay under Google's 44 chars.
 KEY_ID = "calsync_id"
 KEY_TYPE = "calsync_type"
@@ -50,25 +56,6 @@ class Status(StrEnum):
     DELETED = "deleted"
 
 
-class Op(StrEnum):
-    """Kinds of Google write a plan may hold."""
-
-    INSERT = "insert"  # create a busy block (client-supplied id)
-    PATCH = "patch"  # bring a block back to its desired content
-    DELETE = "delete"  # remove a block (orphan, duplicate, cascade)
-    STAMP = "stamp"  # add calsync_* properties to an existing event
-    RETITLE = "retitle"  # cutover: legacy title -> template title
-    RESTORE = "restore"  # rollback: put an event back as it was
-
-
-class MutationStatus(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
-    UNDONE = "undone"
-    SKIPPED = "skipped"
-
-
 def block_correlation_id(source_key: str, target_calendar_google_id: str) -> str:
     """Deterministic correlation id of the busy block mirroring `source_key` on a target.
 
@@ -78,9 +65,10 @@ def block_correlation_id(source_key: str, target_calendar_google_id: str) -> str
     return str(uuid.uuid5(CALSYNC_NAMESPACE, f"{source_key}|{target_calendar_google_id}"))
 
 
-def google_event_id_for(correlation_id: str) -> str:
-    """Client-supplied Google event id: the UUID's hex (0-9a-f is valid base32hex)."""
-    return uuid.UUID(correlation_id).hex
+def google_event_id_for(correlation_id: str, generation: int = 0) -> str:
+    """Client-supplied Google event id of a block: the UUID's hex (0-9a-f is valid
+    base32hex), plus `g<n>` from generation 1 on (the id was lost; see writes.ids)."""
+    return event_id_for(correlation_id, generation)
 
 
 def new_correlation_id() -> str:

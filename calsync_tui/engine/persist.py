@@ -99,14 +99,17 @@ class RowSet:
         return out
 
     def removed_sources(self, removals: list[tuple[Key, bool]]) -> int:
-        """How many live sources these removals take away (the mass-deletion guard)."""
+        """How many live sources these removals take away (the mass-deletion guard); a
+        series counts once, however many of its instances go (one deletion by a person)."""
         keys = {k for k, _ in removals}
-        return sum(
-            1
-            for k in keys
-            if (r := self.rows.get(k)) is not None
-            and r.get("event_class") in _SOURCES
-            and r.get("status") in (str(Status.CREATED), str(Status.SYNCED))
+        return len(
+            {
+                r.get("recurring_event_id") or k[1]
+                for k in keys
+                if (r := self.rows.get(k)) is not None
+                and r.get("event_class") in _SOURCES
+                and r.get("status") in (str(Status.CREATED), str(Status.SYNCED))
+            }
         )
 
     def apply_removals(self, removals: list[tuple[Key, bool]]) -> None:

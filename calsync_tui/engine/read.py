@@ -19,7 +19,8 @@ from calsync_tui.engine.classify import legacy_suffix
 from calsync_tui.engine.events import CalendarRead, EventSink, emit
 from calsync_tui.engine.fields import title_of
 from calsync_tui.engine.model import EngineMode
-from calsync_tui.engine.window import Cursor, Window
+from calsync_tui.engine.window import Cursor
+from calsync_tui.engine.window import Window as Window  # re-exported (adopt.py)
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google.errors import NeedsSignIn
 from calsync_tui.google.types import EventPage, Gateway, GoogleEvent

@@ -4,6 +4,13 @@ Google asks clients to back off on 403 rateLimitExceeded/userRateLimitExceeded, 
 and 5xx; 403 quotaExceeded is the anti-abuse limit and wants minutes, not seconds.
 Every other 4xx is a real answer and is never retried. Sleep, clock and randomness
 are injectable so tests run in milliseconds.
+
+quotaExceeded is Google's sticky usage limit (the account is read-only for hours), so
+the write path never waits it out: it calls the gateway with `stop_on_quota`, which
+makes a `Retry.QUOTA` answer final (no pause, no retry, no further chunk) and leaves
+the pause to `calsync_tui.writes.lockout` (a stored pause-until time, one probe after
+it). The minutes-long `quota_pause` below only applies to callers that do not stop
+(reads, and direct gateway use).
 """
 
 from __future__ import annotations

@@ -17,10 +17,14 @@ Listing decisions:
 
 Write semantics (`execute`): results come back in the order of `calls`, one per
 `WriteCall.key`. insert 409 → the event is read and adopted (`already=True`; a
-cancelled one is patched back to life with the insert body); delete 404/410 →
+cancelled one is patched back to life with the insert body; when it cannot be read (404:
+purged) or revived (403/404/410: deleted by the person) the answer is
+`reason="idLost"`: that id can never be used again); delete 404/410 →
 `already=True`; get 404/410 → ok with `event=None`, status 404; patch/update 412 → the
 event is re-read and the write re-applied once with the fresh etag. Only failed parts
-are retried. Every write carries `sendUpdates="none"`.
+are retried. Every write carries `sendUpdates="none"`. With `stop_on_quota` (the write
+path) a 403 quotaExceeded is final: it is not retried and no later chunk is sent (those
+calls answer `reason="notSent"`, status 0); Google's usage limit is sticky.
 """
 
 from __future__ import annotations
@@ -83,6 +87,10 @@ class _Outcome:
         return self.info is None and self.transport is None
 
 
+# A chunk never sent because an earlier part hit the usage limit (stop_on_quota).
+_NOT_SENT = _Outcome(0, info=ErrorInfo(0, "notSent", "not sent: usage limit reached"))
+
+
 def _maker(collection: str, params: dict[str, Any]) -> Callable[[Any], Any]:
     """A request factory for `<collection>.list(**params)` on the thread's service."""
 
@@ -95,6 +103,14 @@ def _maker(collection: str, params: dict[str, Any]) -> Callable[[Any], Any]:
 def _chunks(items: Sequence[WriteCall], size: int) -> Iterator[list[WriteCall]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
+
+
+@dataclass
+class _Stop:
+    """Set once a part answered quotaExceeded when the caller asked to stop on it."""
+
+    enabled: bool
+    hit: bool = False
 
 
 def _severity(kind: Retry) -> int:
@@ -422,7 +438,9 @@ class GoogleGateway:
             kind = Retry.TRANSIENT
         return _Outcome(0, retry=kind, transport=exc)
 
-    def _send_all(self, calls: Sequence[WriteCall], batch_size: int) -> dict[str, _Outcome]:
+    def _send_all(
+        self, calls: Sequence[WriteCall], batch_size: int, stop: _Stop | None = None
+    ) -> dict[str, _Outcome]:
         """Send every call; retry only the parts that failed retryably, per chunk.
 
         When a whole batch gets no answer (connection dropped after the server applied
@@ -434,6 +452,9 @@ class GoogleGateway:
         for chunk in _chunks(calls, batch_size):
             if refused is not None:  # don't knock on a closed door N more times
                 done.update((call.key, refused) for call in chunk)
+                continue
+            if stop is not None and stop.hit:  # usage limit: nothing more is sent
+                done.update((call.key, _NOT_SENT) for call in chunk)
                 continue
             budget = self.policy.start()
             pending = chunk
@@ -458,6 +479,9 @@ class GoogleGateway:
                                 )
                             )
                         done[call.key] = outcome  # the final answer, or kept if we give up
+                        if outcome.retry is Retry.QUOTA and stop is not None and stop.enabled:
+                            stop.hit = True  # final: retrying inside a lockout wastes calls
+                            continue
                         if outcome.retry is not Retry.NO:
                             retry.append(call)
                             if _severity(outcome.retry) > _severity(worst):
@@ -481,7 +505,9 @@ class GoogleGateway:
                 pending = retry
         return done
 
-    def execute(self, calls: Sequence[WriteCall], *, batch_size: int = 50) -> list[WriteResult]:
+    def execute(
+        self, calls: Sequence[WriteCall], *, batch_size: int = 50, stop_on_quota: bool = False
+    ) -> list[WriteResult]:
         if not 1 <= batch_size <= MAX_BATCH:
             raise UsageError(f"batch size must be between 1 and {MAX_BATCH}, got {batch_size}")
         keys = [c.key for c in calls]
@@ -492,7 +518,8 @@ class GoogleGateway:
                 raise UsageError(f"unknown write op {call.op!r}")
         if not calls:
             return []
-        outcomes = self._send_all(calls, batch_size)
+        stop = _Stop(stop_on_quota)
+        outcomes = self._send_all(calls, batch_size, stop)
         results: dict[str, WriteResult] = {}
         adopt: list[WriteCall] = []
         stale: list[WriteCall] = []
@@ -511,12 +538,16 @@ class GoogleGateway:
             else:
                 results[call.key] = self._failed(call, outcome)
         if adopt:
-            results.update(self._adopt(adopt, batch_size))
+            results.update(self._adopt(adopt, batch_size, stop))
         if stale:
-            results.update(self._reapply(stale, batch_size))
+            results.update(self._reapply(stale, batch_size, stop))
         return [results[c.key] for c in calls]
 
     def _failed(self, call: WriteCall, outcome: _Outcome) -> WriteResult:
+        if outcome is _NOT_SENT:
+            return WriteResult(
+                call.key, False, 0, reason="notSent", message="not sent: usage limit reached"
+            )
         if outcome.transport is not None:
             return WriteResult(
                 call.key,
@@ -534,7 +565,9 @@ class GoogleGateway:
             message=info.message if info else None,
         )
 
-    def _adopt(self, calls: list[WriteCall], batch_size: int) -> dict[str, WriteResult]:
+    def _adopt(
+        self, calls: list[WriteCall], batch_size: int, stop: _Stop | None = None
+    ) -> dict[str, WriteResult]:
         """409 on insert: the id exists; read it and adopt it (revive it if cancelled)."""
         gets = [WriteCall(c.key, "get", c.calendar_id, c.event_id) for c in calls]
         got = self._send_all(gets, batch_size)
@@ -544,12 +577,14 @@ class GoogleGateway:
             outcome = got[call.key]
             event = outcome.body if outcome.ok else None
             if event is None:
+                gone = outcome.status in (404, 410)
                 results[call.key] = WriteResult(
                     call.key,
                     False,
                     409,
-                    reason="duplicate",
-                    message="the event id exists but could not be read back",
+                    reason="idLost" if gone else "duplicate",
+                    message="the event id exists but could not be read back"
+                    + (" (deleted for good: the id cannot be used again)" if gone else ""),
                 )
             elif event.get("status") == "cancelled":
                 body = {**dict(call.body or {}), "status": "confirmed"}
@@ -558,18 +593,33 @@ class GoogleGateway:
             else:
                 results[call.key] = WriteResult(call.key, True, 200, event=event, already=True)
         if revive:
-            patched = self._send_all(revive, batch_size)
+            patched = self._send_all(revive, batch_size, stop)
             for call in revive:
                 outcome = patched[call.key]
                 if outcome.ok:
                     results[call.key] = WriteResult(
                         call.key, True, 200, event=outcome.body, already=True
                     )
+                elif outcome.status in (403, 404, 410) and outcome.retry is Retry.NO:
+                    results[call.key] = WriteResult(
+                        call.key,
+                        False,
+                        outcome.status,
+                        reason="idLost",
+                        message="the event id exists, deleted, and Google refuses to revive it"
+                        + (
+                            f" ({outcome.info.reason})"
+                            if outcome.info and outcome.info.reason
+                            else ""
+                        ),
+                    )
                 else:
                     results[call.key] = self._failed(call, outcome)
         return results
 
-    def _reapply(self, calls: list[WriteCall], batch_size: int) -> dict[str, WriteResult]:
+    def _reapply(
+        self, calls: list[WriteCall], batch_size: int, stop: _Stop | None = None
+    ) -> dict[str, WriteResult]:
         """412 conditionNotMet: re-read the event and send the same write with its etag."""
         gets = [WriteCall(c.key, "get", c.calendar_id, c.event_id) for c in calls]
         got = self._send_all(gets, batch_size)
@@ -589,7 +639,7 @@ class GoogleGateway:
             else:
                 results[call.key] = self._failed(call, outcome)
         if again:
-            sent = self._send_all(again, batch_size)
+            sent = self._send_all(again, batch_size, stop)
             for call in again:
                 outcome = sent[call.key]
                 results[call.key] = (

@@ -99,4 +99,9 @@ class Gateway(Protocol):
 
     def get_event(self, calendar_id: str, event_id: str) -> GoogleEvent | None: ...
 
-    def execute(self, calls: Sequence[WriteCall], *, batch_size: int = 50) -> list[WriteResult]: ...
+    def execute(
+        self, calls: Sequence[WriteCall], *, batch_size: int = 50, stop_on_quota: bool = False
+    ) -> list[WriteResult]:
+        """Writes (and batched gets). `stop_on_quota`: a 403 quotaExceeded is final and
+        stops the run (later calls answer `reason="notSent"`); the write path sets it."""
+        ...

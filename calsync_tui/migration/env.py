@@ -17,11 +17,12 @@ from calsync_tui.engine.calendar_ref import CalendarRef as CalendarRef  # the on
 from calsync_tui.engine.calendar_ref import enabled_calendars as engine_enabled_calendars
 from calsync_tui.engine.model import EventClass
 from calsync_tui.errors import CalsyncError
-from calsync_tui.google.types import Gateway, GoogleEvent, WriteCall
+from calsync_tui.google.types import Gateway, GoogleEvent
 from calsync_tui.home import AppHome
 from calsync_tui.migration.linking import CalendarView
 from calsync_tui.migration.planner import Inventory, MigrationOptions, build_inventory
 from calsync_tui.settings import Settings
+from calsync_tui.writes.readback import EventRef, read_events
 from local_store.db import Store
 
 
@@ -97,20 +98,20 @@ def read_snapshot(
     if with_masters:
         # series masters of unstamped recurring sources: one batched get each
         email_of = {c.google_id: c.email for c in cals}
-        wanted: dict[str, dict[str, WriteCall]] = {}
+        wanted: dict[str, dict[str, EventRef]] = {}
         for item in inv.items:
             master = item.event.get("recurringEventId")
             if item.cls != EventClass.NEW_USER_EVENT or not master:
                 continue
             key = f"{item.calendar}\x1f{master}"
-            calls = wanted.setdefault(email_of[item.calendar], {})
-            calls.setdefault(key, WriteCall(key, "get", item.calendar, str(master)))
+            refs = wanted.setdefault(email_of[item.calendar], {})
+            refs.setdefault(key, EventRef(key, item.calendar, str(master)))
         masters: dict[tuple[str, str], GoogleEvent] = {}
-        for email, calls in wanted.items():
-            results = env.gateway_for(email).execute(
-                list(calls.values()), batch_size=env.settings.batch_size
+        for email, by_key in wanted.items():
+            results = read_events(
+                env.gateway_for(email), list(by_key.values()), batch_size=env.settings.batch_size
             )
-            for res in results:
+            for res in results.values():
                 cal, master_id = res.key.split("\x1f", 1)
                 if not res.ok or res.event is None:
                     raise CalsyncError(

@@ -1,43 +1,39 @@
-"""Write-ahead journaled execution of a migration plan through the gateway.
+"""The migration's runs through the one write path (`calsync_tui.writes`).
 
-Every write is a `Mutation` row (`pending`, with the event's full prior state) before
-any call is sent; a row's `attempts` is bumped and committed right before its batch goes
-out, so after a crash the rows that may have reached Google are known. Those are checked
-before anything is resent: inserts and deletes are idempotent (deterministic ids, 409
-adopted, 404/410 on delete), and a patch whose content is already on the event is
-marked done without a second write. Pause is a flag in `MigrationState`, read between
-batches, so another process (`migrate pause`) or the TUI can stop a run cleanly.
-
-The engine's executor serves sync cycles; this one adds what the migration needs on top
-of the same gateway: origin tags, prior state per row, pause, progress and undo data.
+A plan is journaled whole (`pending`, each event's full prior state) before its first
+call; `run_rows` then sends its unfinished rows in batches. Rows that may have reached
+Google before a crash are settled first (patches read back, not written twice; inserts
+and deletes are idempotent). What the migration adds on top of the write path: its plan
+id and seq, origin tags, pause (a flag in `MigrationState`, read between batches, so
+another process or the TUI can stop a run cleanly), progress with a rate and ETA, and
+the rows a rollback undoes.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from calsync_tui import clock
 from calsync_tui.engine.model import MutationStatus, Op
-from calsync_tui.google.types import GoogleEvent, WriteCall, WriteResult
 from calsync_tui.migration.env import CalendarRef, MigrationEnv
-from calsync_tui.migration.events import content, private_props
 from calsync_tui.migration.phases import load_state
 from calsync_tui.migration.planner import PlannedWrite
+from calsync_tui.writes import executor
+from calsync_tui.writes import journal as write_journal
+from calsync_tui.writes.executor import Answer, Hooks
+from calsync_tui.writes.lockout import pause_line
+from calsync_tui.writes.record import Record, Write
+from calsync_tui.writes.recovery import settle_in_flight
+from calsync_tui.writes.report import WriteReport
 from local_store.models import Mutation
 
-GATEWAY_OP = {
-    Op.INSERT: "insert",
-    Op.DELETE: "delete",
-    Op.STAMP: "patch",
-    Op.PATCH: "patch",
-    Op.RETITLE: "patch",
-}
+_MUT = Mutation.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -50,12 +46,13 @@ class Progress:
     rate: float
     eta_seconds: float | None
     paused: bool = False
+    note: str | None = None  # why it stopped early (Google's usage limit)
 
     def line(self) -> str:
         eta = "?" if self.eta_seconds is None else f"{self.eta_seconds:.0f}s"
         return (
             f"{self.done}/{self.total} done, {self.failed} failed, "
-            f"{self.rate:.1f} writes/s, ETA {eta}"
+            f"{self.rate:.1f} writes/s, ETA {eta}" + (f"; {self.note}" if self.note else "")
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -66,6 +63,7 @@ class Progress:
             "rate": self.rate,
             "eta_seconds": self.eta_seconds,
             "paused": self.paused,
+            "note": self.note,
         }
 
 
@@ -80,22 +78,35 @@ def journal_plan(
     cal_ids: dict[str, int],
 ) -> None:
     """Record every write `pending` with the event's prior state, before any call."""
-    for w in writes:
-        session.add(
-            Mutation(
-                plan_id=plan_id,
-                seq=w.seq,
-                origin=origin,
-                op=w.op,
-                calendar_id=cal_ids[w.calendar],
-                google_event_id=w.event_id,
-                correlation_id=w.correlation_id,
-                reason=w.reason,
-                before_json=None if w.before is None else json.dumps(w.before, ensure_ascii=False),
-                after_json=json.dumps({"body": w.body}, ensure_ascii=False),
-            )
-        )
+    write_journal.journal(
+        session.connection(),
+        [write_of(w, cal_ids) for w in writes],
+        plan_id=plan_id,
+        origin=origin,
+        now=clock.now(),
+        seqs=[w.seq for w in writes],
+    )
     session.commit()
+
+
+def write_of(w: PlannedWrite, cal_ids: dict[str, int]) -> Write:
+    return Write(
+        op=Op(w.op),
+        calendar_id=cal_ids[w.calendar],
+        google_event_id=w.event_id,
+        body=w.body,
+        before=w.before,
+        reason=w.reason,
+        correlation_id=w.correlation_id,
+        source_correlation_id=_source_of(w.body),
+    )
+
+
+def _source_of(body: Any) -> str | None:
+    ext = body.get("extendedProperties") if isinstance(body, dict) else None
+    private = ext.get("private") if isinstance(ext, dict) else None
+    value = private.get("calsync_source") if isinstance(private, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def plan_rows(session: Session, plan_id: str) -> list[Mutation]:
@@ -114,53 +125,7 @@ def counts(session: Session, plan_id: str) -> dict[str, int]:
     return out
 
 
-def body_of(m: Mutation) -> GoogleEvent | None:
-    """The body sent: `{"body": ...}` in migration rows, the raw body in engine rows."""
-    data = json.loads(m.after_json or "{}")
-    if not isinstance(data, dict):
-        return None
-    if m.origin == "sync":
-        return data
-    body = data.get("body")
-    return body if isinstance(body, dict) else None
-
-
-def result_of(m: Mutation) -> GoogleEvent | None:
-    """Google's answer to a migration write (what it left on the event)."""
-    data = json.loads(m.after_json or "{}")
-    if m.origin == "sync" or not isinstance(data, dict):
-        return None
-    got = data.get("result")
-    return got if isinstance(got, dict) else None
-
-
-def gateway_op(m: Mutation) -> str:
-    if m.op == Op.RESTORE:
-        data = json.loads(m.after_json or "{}")
-        return str(data.get("gateway_op", "patch"))
-    return GATEWAY_OP[Op(m.op)]
-
-
-def applied(body: GoogleEvent, event: GoogleEvent | None) -> bool:
-    """Whether the patch `body` is already reflected in `event` (null keys = absent)."""
-    if event is None or event.get("status") == "cancelled":
-        return False
-    for key, want in body.items():
-        if key == "extendedProperties" and isinstance(want, dict):
-            if want.get("private") is None and "private" in want:
-                if private_props(event):
-                    return False
-                continue
-            have = private_props(event)
-            for k, v in (want.get("private") or {}).items():
-                if (v is None and k in have) or (v is not None and have.get(k) != v):
-                    return False
-        elif want is None:
-            if event.get(key) not in (None, {}, []):
-                return False
-        elif content({key: event.get(key)}) != content({key: want}):
-            return False
-    return True
+OnDone = Callable[[Connection, Record], None]
 
 
 def run_rows(
@@ -172,60 +137,77 @@ def run_rows(
     progress: ProgressCallback | None = None,
     scope: str | None = None,
     check_pause: bool = True,
-    on_done: Callable[[Session, Mutation], None] | None = None,
+    on_done: OnDone | None = None,
 ) -> Progress:
-    """Execute the plan's unfinished rows (pending or failed) in batches, journaled."""
+    """Execute the plan's unfinished rows (pending or failed) in batches, journaled.
+
+    `on_done` runs for each row Google accepted, in the transaction that records it."""
     by_local = {c.local_id: c for c in cals}
     started = time.monotonic()
-    with env.store.session() as session:
+    with env.store.engine.connect() as conn:
         rows = [
-            m
-            for m in plan_rows(session, plan_id)
-            if m.status in (MutationStatus.PENDING, MutationStatus.FAILED)
-            and (scope is None or by_local[m.calendar_id].google_id == scope)
+            r
+            for r in write_journal.load(
+                conn, plan_id=plan_id, statuses=(MutationStatus.PENDING, MutationStatus.FAILED)
+            )
+            if scope is None
+            or (r.calendar_id in by_local and by_local[r.calendar_id].google_id == scope)
         ]
+    with env.store.session() as session:
         total_counts = counts(session, plan_id)
-        total = total_counts["total"] - total_counts[MutationStatus.SKIPPED]
-        done = total_counts[MutationStatus.DONE] + total_counts[MutationStatus.UNDONE]
-        failed = 0
-        sent = 0
-        _settle_in_flight(env, session, rows, by_local, batch_size)
-        # one account per batch (a batch is one account's HTTP round trip); plan order kept
-        # within each account
-        rows = sorted(
-            (m for m in rows if m.status != MutationStatus.DONE),
-            key=lambda m: (by_local[m.calendar_id].email, m.seq),
+    total = total_counts["total"] - total_counts[MutationStatus.SKIPPED]
+    undone = total_counts[MutationStatus.UNDONE]
+
+    def answered(conn: Connection, answers: Sequence[Answer], _now: Any) -> list[Write]:
+        if on_done is not None:
+            for a in answers:
+                if a.ok:
+                    on_done(conn, a.record)
+        return []
+
+    hooks = Hooks(on_answers=answered)
+    rows = settle_in_flight(
+        env.store, rows, env.gateway_for, batch_size=batch_size, now=clock.now, hooks=hooks
+    )
+    with env.store.session() as session:
+        done = counts(session, plan_id)[MutationStatus.DONE] + undone
+
+    def paused() -> bool:
+        if not check_pause:
+            return False
+        with env.store.session() as session:
+            return load_state(session).paused
+
+    def after_batch(part: WriteReport) -> None:
+        if progress:
+            progress(_run_progress(done, total, part, started))
+
+    report = executor.send(
+        env.store,
+        sorted(rows, key=lambda r: r.seq),
+        env.gateway_for,
+        batch_size=batch_size,
+        now=clock.now,
+        hooks=hooks,
+        stop=paused,
+        on_batch=after_batch,
+    )
+    result = _run_progress(done, total, report, started, paused=report.stopped)
+    if report.paused:  # Google's usage limit: the rest waits in the journal
+        result.paused = True
+        result.note = "; ".join(
+            pause_line(account, until, clock.now()) for account, until in report.paused.items()
         )
-        done = counts(session, plan_id)[MutationStatus.DONE] + total_counts[MutationStatus.UNDONE]
-        for start in range(0, len(rows), batch_size):
-            if check_pause:
-                session.expire_all()
-                if load_state(session).paused:
-                    report = _progress(done, total, failed, sent, started, paused=True)
-                    if progress:
-                        progress(report)
-                    return report
-            chunk = rows[start : start + batch_size]
-            for m in chunk:
-                m.attempts += 1
-                m.updated_at = clock.now()
-                session.add(m)
-            session.commit()
-            results = _send(env, chunk, by_local, batch_size)
-            for m in chunk:
-                res = results[str(m.id)]
-                _record(session, m, res)
-                if res.ok:
-                    done += 1
-                    if on_done is not None:
-                        on_done(session, m)
-                else:
-                    failed += 1
-            session.commit()
-            sent += len(chunk)
-            if progress:
-                progress(_progress(done, total, failed, sent, started))
-        return _progress(done, total, failed, sent, started)
+    if result.paused and progress:
+        progress(result)
+    return result
+
+
+def _run_progress(
+    done: int, total: int, part: WriteReport, started: float, paused: bool = False
+) -> Progress:
+    sent = part.done_total + part.failed_total
+    return _progress(done + part.done_total, total, part.failed_total, sent, started, paused)
 
 
 def _progress(
@@ -236,67 +218,3 @@ def _progress(
     left = max(total - done - failed, 0)
     eta = left / rate if rate > 0 else None
     return Progress(done, total, failed, rate, eta, paused)
-
-
-def _send(
-    env: MigrationEnv, rows: Sequence[Mutation], by_local: dict[int, CalendarRef], batch_size: int
-) -> dict[str, WriteResult]:
-    """One gateway call per account for this batch's rows."""
-    per_email: dict[str, list[WriteCall]] = {}
-    for m in rows:
-        cal = by_local[m.calendar_id]
-        call = WriteCall(str(m.id), gateway_op(m), cal.google_id, m.google_event_id, body_of(m))
-        per_email.setdefault(cal.email, []).append(call)
-    results: dict[str, WriteResult] = {}
-    for email, calls in per_email.items():
-        for r in env.gateway_for(email).execute(calls, batch_size=batch_size):
-            results[r.key] = r
-    return results
-
-
-def _record(session: Session, m: Mutation, res: WriteResult) -> None:
-    data = json.loads(m.after_json or "{}")
-    if res.ok:
-        m.status = MutationStatus.DONE
-        m.error = None
-        data["result"] = res.event
-        data["adopted"] = res.already
-        m.after_json = json.dumps(data, ensure_ascii=False)
-    else:
-        m.status = MutationStatus.FAILED
-        m.error = f"{res.status} {res.reason or ''} {res.message or ''}".strip()[:500]
-    m.updated_at = clock.now()
-    session.add(m)
-
-
-def _settle_in_flight(
-    env: MigrationEnv,
-    session: Session,
-    rows: Sequence[Mutation],
-    by_local: dict[int, CalendarRef],
-    batch_size: int,
-) -> None:
-    """Rows sent before a crash whose answer was lost: patches already applied are done.
-
-    Inserts and deletes need no check (resending them is idempotent and costs no extra
-    event); patches are read back in batches so nothing is written twice.
-    """
-    suspects = [m for m in rows if m.attempts > 0 and gateway_op(m) in ("patch", "update")]
-    if not suspects:
-        return
-    per_email: dict[str, list[WriteCall]] = {}
-    for m in suspects:
-        cal = by_local[m.calendar_id]
-        per_email.setdefault(cal.email, []).append(
-            WriteCall(str(m.id), "get", cal.google_id, m.google_event_id)
-        )
-    got: dict[str, WriteResult] = {}
-    for email, calls in per_email.items():
-        for r in env.gateway_for(email).execute(calls, batch_size=batch_size):
-            got[r.key] = r
-    for m in suspects:
-        res = got.get(str(m.id))
-        body = body_of(m) or {}
-        if res is not None and res.ok and applied(body, res.event):
-            _record(session, m, WriteResult(str(m.id), True, 200, event=res.event, already=True))
-    session.commit()

@@ -17,26 +17,32 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection, update
 from sqlmodel import Session, col, delete, func, select
 
 from calsync_tui import clock
 from calsync_tui.engine.model import EngineMode, MutationStatus, Op
 from calsync_tui.errors import CalsyncError, UsageError
-from calsync_tui.google.types import GoogleEvent, WriteCall
+from calsync_tui.google.types import GoogleEvent
 from calsync_tui.migration import journal
 from calsync_tui.migration.env import CalendarRef, MigrationEnv, enabled_calendars, window
 from calsync_tui.migration.events import VOLATILE_FIELDS, content
 from calsync_tui.migration.phases import Phase, load_state, record_event, set_phase_back
 from calsync_tui.migration.results import JournalCounts, RollbackResult, RunResult
 from calsync_tui.migration.service import MIGRATION_ORIGINS, ORIGIN_ROLLBACK
+from calsync_tui.writes import journal as write_journal
+from calsync_tui.writes.lost_ids import next_id
+from calsync_tui.writes.readback import EventRef, read_events
+from calsync_tui.writes.record import Record, Write
 from local_store.db import backup_file
 from local_store.models import Alert, Calendar, EventState, Mutation
+
+_MUT = Mutation.__table__  # type: ignore[attr-defined]
 
 # Fields Google owns; never sent back when re-creating an event.
 READ_ONLY_FIELDS = VOLATILE_FIELDS | {
@@ -63,6 +69,7 @@ class UndoStep:
     conflict: str | None = None
     current: GoogleEvent | None = None
     mutation_ids: list[int] = field(default_factory=list)
+    new_id: str | None = None  # re-created under a new id (the old one is lost for good)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +81,7 @@ class UndoStep:
             "body": self.body,
             "conflict": self.conflict,
             "journal_rows": self.mutation_ids,
+            "new_id": self.new_id,
         }
 
 
@@ -188,11 +196,9 @@ def _alive(event: GoogleEvent | None) -> bool:
     return event is not None and event.get("status") != "cancelled"
 
 
-def _loads(raw: str | None) -> Any:
-    return json.loads(raw) if raw else None
-
-
-def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
+def plan_level2(
+    env: MigrationEnv, scope: str | None, *, probe_deleted: bool = False
+) -> RollbackPreview:
     """One restoring step per event the migration era wrote: back to its content before
     the first such write. Reads each event's current copy (batched gets)."""
     with env.store.session() as session:
@@ -203,7 +209,7 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
             raise CalsyncError(f"calendar {scope!r} is not an enabled calendar")
         rows = _undo_rows(session, by_google[scope].local_id if scope else None)
     rows = [m for m in rows if m.calendar_id in by_local]
-    current = _read_current(env, rows, by_local)
+    current = _read_current(env, rows, by_local, probe_deleted=probe_deleted)
     per_event: dict[tuple[int, str], list[Mutation]] = {}
     for m in rows:  # newest first
         per_event.setdefault((m.calendar_id, m.google_event_id), []).append(m)
@@ -218,7 +224,7 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
             if _alive(now):
                 step.action = "delete"
         else:
-            target = _loads(oldest.before_json)
+            target = Record.of(oldest).before
             if not isinstance(target, dict) or set(target) <= {
                 "id",
                 "summary",
@@ -229,7 +235,14 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
                 step.conflict = "no full prior state journaled; left as is"
             elif not _alive(now):
                 body = {k: v for k, v in target.items() if k not in READ_ONLY_FIELDS}
-                body["id"] = event_id
+                step.event_id = event_id
+                if now is None and probe_deleted:
+                    # read alone and answered 404: purged from the trash: Google never frees the id, so it comes
+                    # back under the next generation of it (journaled before the insert)
+                    got = next_id(cal.google_id, event_id)
+                    if got is not None:
+                        step.event_id, step.new_id = got[0], got[0]
+                body["id"] = step.event_id
                 body.setdefault("status", "confirmed")
                 step.action, step.body = "insert", body
             else:
@@ -245,7 +258,7 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
                     full = {k: v for k, v in target.items() if k not in READ_ONLY_FIELDS}
                     full.pop("id", None)
                     step.action, step.body = "update", full
-        expected = journal.result_of(newest) if newest.origin in MIGRATION_ORIGINS else None
+        expected = Record.of(newest).result if newest.origin in MIGRATION_ORIGINS else None
         if step.conflict is None and step.action != "none":
             if newest.op == Op.DELETE:
                 if _alive(now):
@@ -256,10 +269,16 @@ def plan_level2(env: MigrationEnv, scope: str | None) -> RollbackPreview:
                 step.conflict = "event edited since the migration wrote it"
         steps.append(step)
     steps.sort(key=lambda st: -max(st.mutation_ids or [st.mutation_id]))
+    renewed = sum(1 for s in steps if s.new_id)
     summary = (
         f"restore {sum(1 for s in steps if s.action != 'none')} event(s) to their pre-migration "
         f"content ({len(rows)} journaled write(s)){' on ' + scope if scope else ''}; "
         f"{len([s for s in steps if s.conflict])} conflict(s)"
+        + (
+            f"; {renewed} come(s) back under a new id (the old one is gone for good)"
+            if renewed
+            else ""
+        )
     )
     return RollbackPreview(2, scope, summary, sorted({s.calendar for s in steps}), steps)
 
@@ -268,7 +287,11 @@ LIST_THRESHOLD = 3  # from this many events on one calendar, one listing beats g
 
 
 def _read_current(
-    env: MigrationEnv, rows: Sequence[Mutation], by_local: Mapping[int, CalendarRef]
+    env: MigrationEnv,
+    rows: Sequence[Mutation],
+    by_local: Mapping[int, CalendarRef],
+    *,
+    probe_deleted: bool = False,
 ) -> dict[str, GoogleEvent | None]:
     """Current Google copy of each distinct event the rows touched, at the least cost:
     one listing of a calendar with several such events (quota: one unit per page), then
@@ -293,19 +316,23 @@ def _read_current(
         for key in keys:
             if key[1] in listed:
                 found[key] = listed[key[1]]
-            elif newest[key].op == Op.DELETE:
+            elif newest[key].op == Op.DELETE and not probe_deleted:
                 found[key] = None  # we deleted it and it is still not there
-    per_email: dict[str, list[WriteCall]] = {}
+            # the preview reads a deleted event alone: `cancelled` while its id can be
+            # revived, 404 once purged (it comes back under a new id). The run itself
+            # learns that from the insert's answer (the write path's lost-id handling).
+    per_email: dict[str, list[EventRef]] = {}
     for key, m in newest.items():
         if key in found:
             continue
         cal = by_local[m.calendar_id]
         per_email.setdefault(cal.email, []).append(
-            WriteCall(str(m.id), "get", cal.google_id, m.google_event_id)
+            EventRef(str(m.id), cal.google_id, m.google_event_id)
         )
     by_id = {str(m.id): m for m in newest.values()}
-    for email, calls in per_email.items():
-        for r in env.gateway_for(email).execute(calls, batch_size=env.settings.batch_size):
+    for email, refs in per_email.items():
+        got = read_events(env.gateway_for(email), refs, batch_size=env.settings.batch_size)
+        for r in got.values():
             m = by_id[r.key]
             if not r.ok:
                 raise CalsyncError(
@@ -338,7 +365,7 @@ def level2(
         for old in stale:  # an interrupted rollback: its steps are planned again here
             old.status = MutationStatus.SKIPPED
             session.add(old)
-        seq = 0
+        restores: list[Write] = []
         for step in preview.steps:
             if step.conflict and not force:
                 kept.append(step.to_json())
@@ -346,25 +373,27 @@ def level2(
             if step.action == "none":
                 _mark_undone(session, step.mutation_ids)
                 continue
-            seq += 1
-            session.add(
-                Mutation(
-                    plan_id=rollback_id,
-                    seq=seq,
-                    origin=ORIGIN_ROLLBACK,
+            restores.append(
+                Write(
                     op=Op.RESTORE,
                     calendar_id=by_google[step.calendar].local_id,
                     google_event_id=step.event_id,
+                    body=step.body,
+                    before=step.current or None,
                     reason=f"restore pre-migration content ({step.action})",
-                    before_json=json.dumps(step.current, ensure_ascii=False)
-                    if step.current
-                    else None,
-                    after_json=json.dumps(
-                        {"body": step.body, "gateway_op": step.action, "undoes": step.mutation_ids},
-                        ensure_ascii=False,
-                    ),
+                    gateway_op=step.action,
+                    undoes=tuple(step.mutation_ids),
                 )
             )
+        seq = len(restores)
+        write_journal.journal(
+            session.connection(),
+            restores,
+            plan_id=rollback_id,
+            origin=ORIGIN_ROLLBACK,
+            now=clock.now(),
+            seq_start=1,
+        )
         state = load_state(session)
         state.active_plan_id = rollback_id
         record_event(
@@ -407,9 +436,14 @@ def run_rollback_rows(
 ) -> journal.Progress:
     """Execute a rollback's journal; marks the restored rows `undone`."""
 
-    def mark(session: Session, m: Mutation) -> None:
-        data = json.loads(m.after_json or "{}")
-        _mark_undone(session, [int(i) for i in data.get("undoes") or []])
+    def mark(conn: Connection, record: Record) -> None:
+        if record.write.undoes:
+            conn.execute(
+                update(_MUT)
+                .where(_MUT.c.id.in_(record.write.undoes))
+                .where(_MUT.c.status == str(MutationStatus.DONE))
+                .values(status=str(MutationStatus.UNDONE), updated_at=clock.now())
+            )
 
     with env.store.session() as session:
         cals = enabled_calendars(session)
@@ -471,7 +505,7 @@ def rollback_preview(env: MigrationEnv, level: int, scope: str | None = None) ->
     if level not in (1, 2, 3):
         raise UsageError("--level must be 1, 2 or 3")
     if level == 2:
-        return plan_level2(env, scope)
+        return plan_level2(env, scope, probe_deleted=True)
     with env.store.session() as session:
         if level == 1:
             changed = level1(session, scope, "preview", dry_run=True)

@@ -420,6 +420,8 @@ def backfill_gate_now(session: Session) -> GateResult:
         return gates.backfill_gate(1, 0, 0, 0)
     c = journal.counts(session, state.approved_plan_id)
     done = c[MutationStatus.DONE] + c[MutationStatus.UNDONE] + c[MutationStatus.SKIPPED]
+    # settled too: refused for good (remembered on the event), replaced by a new id
+    done += c[MutationStatus.REFUSED] + c[MutationStatus.REPLACED]
     return gates.backfill_gate(
         c["total"], done, c[MutationStatus.FAILED], c[MutationStatus.PENDING]
     )

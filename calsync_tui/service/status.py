@@ -18,6 +18,8 @@ from calsync_tui.context import AppContext
 from calsync_tui.engine.foreign import ForeignInstallation, read_foreign_conn
 from calsync_tui.locking import lock_holder
 from calsync_tui.service.labels import phase_name
+from calsync_tui.writes.lockout import Lockout, paused_accounts
+from calsync_tui.writes.refusals import Refusal, refusals
 from local_store import queries
 from local_store.models import Alert, SyncRun
 
@@ -61,6 +63,8 @@ class StatusReport:
     last_run: SyncRun | None  # the latest run of any kind
     alerts: Sequence[Alert]  # open, newest first
     accounts: Sequence[queries.AccountSummary]
+    refusals: Sequence[Refusal] = ()  # writes Google refused for good (standing)
+    writes_paused: Sequence[Lockout] = ()  # accounts under Google's usage limit
     # other installations' stamps and blocks on the enabled calendars (engine.foreign)
     foreign: Sequence[ForeignInstallation] = ()
 
@@ -79,6 +83,11 @@ class StatusReport:
             "last_run": run_json(self.last_run),
             "alerts": [a.model_dump() for a in self.alerts],
             "accounts": [asdict(a) for a in self.accounts],
+            "refusals": [r.to_json() for r in self.refusals],
+            "writes_paused": [
+                {"account": p.account, "until": p.until.isoformat(), "level": p.level}
+                for p in self.writes_paused
+            ],
             "foreign_installations": [f.to_json() for f in self.foreign],
         }
 
@@ -132,6 +141,8 @@ def status_report(ctx: AppContext) -> StatusReport:
             last_run=last_any[0] if last_any else None,
             alerts=queries.open_alerts(session),
             accounts=queries.account_summaries(session),
+            refusals=refusals(session),
+            writes_paused=paused_accounts(session),
             foreign=read_foreign_conn(
                 session.connection(),
                 interval_seconds=ctx.settings.sync_interval_seconds,

@@ -105,3 +105,19 @@ def test_sync_confirm_deletions_on_the_cli(world: World) -> None:
     ok = cli(world, "sync", "--once", "--confirm-deletions")
     assert ok.returncode == 0, ok.stderr
     assert len(list(iter_blocks(world.truth()[home]))) == 5
+
+
+def test_one_deleted_series_is_one_deletion(world: World) -> None:
+    """A person deleting one weekly series takes all its instances in the window at once:
+    one deletion, not a mass deletion (found by the life simulation)."""
+    work, home, _ids = _world(world, 3)
+    s, e = when(1, hours=18, tz="UTC")
+    series = world.put(work, "Weekly", start=s, end=e, recurrence=["RRULE:FREQ=WEEKLY"])
+    world.sync()
+    world.sync()
+    assert len(list(iter_blocks(world.truth()[home]))) > 12
+    world.sandbox.delete_event(work, str(series["id"]))
+    report = world.sync()
+    assert not report.held
+    assert report.mutations.get("delete", 0) > 10
+    assert len(list(iter_blocks(world.truth()[home]))) == 3

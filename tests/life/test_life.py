@@ -100,12 +100,6 @@ def test_hundred_twenty_days(life_sb: SandboxServer, tmp_path: Path, seed: int) 
 
 
 @pytest.mark.campaign
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: after a 410 fullSyncRequired (every token expired before step 7, no "
-    "hazard otherwise) series instances that enter the window later get no block; "
-    "measured missing per step 0,0,0,0,0,0,0,0,4,6,10,12,16,18 (seed 1, 42 days)",
-)
 def test_series_entering_the_window_after_a_410(life_sb: SandboxServer, tmp_path: Path) -> None:
     life, results = run_life(
         life_sb, tmp_path, seed=1, days=42, hazards=frozenset(), expire_tokens_at=7

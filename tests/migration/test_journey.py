@@ -12,8 +12,9 @@ from sqlmodel import select
 
 from calsync_tui.engine.model import EngineMode
 from calsync_tui.migration.events import private_props
-from calsync_tui.migration.journal import applied, body_of
 from calsync_tui.migration.rollback import check_auto_rollback
+from calsync_tui.writes.record import record_of
+from calsync_tui.writes.recovery import applied
 from local_store.models import Calendar, MigrationState, Mutation
 from tests.migration.conftest import Mess
 
@@ -161,7 +162,7 @@ def test_full_journey(mess: Mess, tmp_path: Path) -> None:
     assert len(cut_rows) == 12  # 6 adopted legacy blocks + 6 inserted by the backfill
     by_local = {c.id: c.google_id for c in _calendars(m)}
     for row in cut_rows:  # a crash after sending: the read-back sees the patch landed
-        body = body_of(row)
+        body = record_of(row).body
         assert body is not None and body["visibility"] == "private"
         assert applied(body, now[(by_local[row.calendar_id], row.google_event_id)])
     for cal, events in m.google().items():

@@ -130,3 +130,116 @@ def test_0001_to_0002_keeps_rows_and_forces_one_full_listing(tmp_path: Path) -> 
         assert "ical_key" in [r[1] for r in conn.execute("PRAGMA table_info(eventstate)")]
     finally:
         conn.close()
+
+
+def _old_shape_rows(db: Path) -> None:
+    """Journal rows exactly as the code before revision 0004 wrote them: the engine's
+    raw body, the migration's `{"body", "result", "adopted"}`, a rollback restore's
+    `{"body", "gateway_op", "undoes"}`."""
+    import json
+
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute(
+            "INSERT INTO account (id, email, auth_kind, scopes, needs_signin, created_at,"
+            " updated_at) VALUES (1, 'a@example.com', 'static', '', 0, '2026-01-01', '2026-01-01')"
+        )
+        conn.execute(
+            "INSERT INTO calendar (id, account_id, google_id, summary, time_zone, access_role,"
+            " \"primary\", enabled, engine_mode, created_at, updated_at) VALUES (1, 1, 'c@x',"
+            " '', 'UTC', 'owner', 0, 1, 'uuid', '2026-01-01', '2026-01-01')"
+        )
+        body = {
+            "id": "b1",
+            "summary": "Busy - X",
+            "extendedProperties": {"private": {"calsync_source": "src-1"}},
+        }
+        rows = [
+            (1, "sync", "insert", json.dumps(body), "done"),
+            (
+                2,
+                "migration",
+                "insert",
+                json.dumps({"body": body, "result": {"id": "b1", "etag": "e"}, "adopted": True}),
+                "done",
+            ),
+            (3, "migration", "stamp", json.dumps({"body": {"summary": "S"}}), "pending"),
+            (
+                4,
+                "rollback",
+                "restore",
+                json.dumps(
+                    {
+                        "body": {"summary": "T"},
+                        "gateway_op": "update",
+                        "undoes": [2, 3],
+                        "result": {"summary": "T"},
+                        "adopted": False,
+                    }
+                ),
+                "done",
+            ),
+        ]
+        for rid, origin, op, after, status in rows:
+            conn.execute(
+                "INSERT INTO mutation (id, plan_id, seq, origin, op, calendar_id,"
+                " google_event_id, reason, before_json, after_json, status, attempts,"
+                " created_at, updated_at) VALUES (?, 'p', ?, ?, ?, 1, 'b1', '', NULL, ?, ?, 1,"
+                " '2026-01-01', '2026-01-01')",
+                (rid, rid, origin, op, after, status),
+            )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_0004_one_journal_shape_up_and_down(tmp_path: Path) -> None:
+    """Every origin's rows end in the one shape (body sent in after_json, the rest in
+    columns of its own), and downgrade gives back the rows as they were."""
+    import json
+
+    from calsync_tui.writes.record import record_of
+
+    db = tmp_path / "calsync.db"
+    with open_store(db, tmp_path / "backups"):
+        pass
+    migrations.downgrade(db, "0003")
+    _old_shape_rows(db)
+    conn = sqlite3.connect(db)
+    before = conn.execute("SELECT id, after_json FROM mutation ORDER BY id").fetchall()
+    conn.close()
+
+    migrations.upgrade(db, "head")
+    with open_store(db, tmp_path / "backups") as store, store.session() as s:
+        from local_store.models import Mutation
+
+        recs = {m.id: record_of(m) for m in s.exec(select(Mutation))}
+    body = {
+        "id": "b1",
+        "summary": "Busy - X",
+        "extendedProperties": {"private": {"calsync_source": "src-1"}},
+    }
+    assert recs[1].body == body and recs[1].result is None and recs[1].write.call == "insert"
+    assert recs[2].body == body and recs[2].result == {"id": "b1", "etag": "e"}
+    assert recs[2].adopted and recs[2].write.source_correlation_id == "src-1"
+    assert recs[3].body == {"summary": "S"} and recs[3].write.call == "patch"
+    assert recs[4].body == {"summary": "T"} and recs[4].write.call == "update"
+    assert recs[4].write.undoes == (2, 3)
+    conn = sqlite3.connect(db)
+    try:
+        cols = {r[1] for r in conn.execute("PRAGMA table_info(eventstate)")}
+        assert {"generation", "refusal_reason", "refusal_version", "refused_at"} <= cols
+        cols = {r[1] for r in conn.execute("PRAGMA table_info(account)")}
+        assert {"writes_paused_until", "lockout_level"} <= cols
+    finally:
+        conn.close()
+
+    migrations.downgrade(db, "0003")
+    conn = sqlite3.connect(db)
+    try:
+        after = conn.execute("SELECT id, after_json FROM mutation ORDER BY id").fetchall()
+        cols = {r[1] for r in conn.execute("PRAGMA table_info(mutation)")}
+    finally:
+        conn.close()
+    assert "result_json" not in cols and "gateway_op" not in cols
+    assert [(i, json.loads(a)) for i, a in after] == [(i, json.loads(a)) for i, a in before]
