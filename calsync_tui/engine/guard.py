@@ -85,8 +85,11 @@ def check(
 ) -> Hold | None:
     """A hold when this listing would remove too much; None when it looks ordinary."""
     if full and listed_live == 0:
-        _sources, rows = live_counts(conn, calendar_id)
-        return Hold(calendar_id, calendar, rows, rows) if rows else None
+        # Only a person's events vanishing is a deletion to doubt: when the calendar held
+        # nothing but our own blocks (a person deleted them, the trash was purged), an
+        # empty listing deletes nothing elsewhere, and the blocks must come back.
+        sources, rows = live_counts(conn, calendar_id)
+        return Hold(calendar_id, calendar, rows, rows) if sources else None
     if removed_sources <= MIN_SOURCES:
         return None
     sources, _rows = live_counts(conn, calendar_id)

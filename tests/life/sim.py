@@ -43,6 +43,9 @@ FMT = "%Y-%m-%dT%H:%M:%SZ"
 KEPT = ("summary", "start", "end", "transparency", "status", "recurrence")
 # What can go wrong for good on Google; a life may leave some out to isolate one.
 HAZARDS = frozenset({"invitation", "delete_block", "purge", "burst"})
+# What a step inside a usage-limit lockout may leave for the next step to finish.
+PAUSE_WAITS = frozenset({"missing_block", "stuck"})
+PAUSE_LINE = "usage limit"
 
 
 @dataclass
@@ -53,12 +56,18 @@ class StepResult:
     failed_mutations: int
     violations: Counter[str]
     touched: int  # the person's events changed by the product
+    # Every failed cycle of this step was the usage-limit pause (issue 15: writes stop,
+    # the CLI exits 1 with the one line, nothing is lost, the next step converges).
+    paused: bool = False
 
     @property
     def missing(self) -> int:
         return self.violations.get("missing_block", 0)
 
     def clean(self) -> bool:
+        if self.paused:  # blocks wait (missing, pending) while Google refuses every write
+            rest = {k: v for k, v in self.violations.items() if k not in PAUSE_WAITS}
+            return not (self.failed_mutations or rest or self.touched)
         return not (self.cycles_failed or self.failed_mutations or self.violations or self.touched)
 
 
@@ -78,6 +87,7 @@ class Life:
     day: int = 0
     errors: list[str] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)  # failed mutations by reason
+    last_paused: bool = False  # the last failed cycle was the usage-limit pause
     made: int = 0
 
     def __post_init__(self) -> None:
@@ -307,6 +317,8 @@ class Life:
             failed = -1
         if rc != 0:
             self.errors.append(f"day {self.day}: rc {rc}: {err.getvalue()[-300:]}")
+            said = err.getvalue() + out.getvalue()  # the one line, and the --json report
+            self.last_paused = PAUSE_LINE in said and "writes paused until" in said
         return rc, failed
 
     def step(self, step: int, days: int, cycles: int = 1) -> StepResult:
@@ -315,12 +327,21 @@ class Life:
             self.burst()
             actions["burst"] += 1
         failed_cycles = failed_mut = 0
+        paused = True
         for _ in range(cycles):
+            self.last_paused = False
             rc, failed = self.cycle()
             failed_cycles += rc != 0
             failed_mut += max(failed, 0)
+            paused = paused and (rc == 0 or self.last_paused)
         result = StepResult(
-            self.day, actions, failed_cycles, failed_mut, self.violations(), self.touched()
+            self.day,
+            actions,
+            failed_cycles,
+            failed_mut,
+            self.violations(),
+            self.touched(),
+            paused=bool(failed_cycles) and paused and "burst" in actions,
         )
         self.advance(days)
         return result

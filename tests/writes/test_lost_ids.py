@@ -54,12 +54,6 @@ def test_block_deleted_by_the_person_comes_back_under_generation_one(world: Worl
     assert len(world.blocks_on(b)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="read side: the purge expires the sync token (410) and the full relisting plans "
-    "no insert for the purged block (the life campaign's 410 xfail); passed before the "
-    "window/guard merge",
-)
 def test_purged_block_gets_a_new_id_and_a_second_loss_the_next(world: World) -> None:
     a, b = two_calendars(world)
     world.put(a, "Dentist")
