@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, update
 
@@ -250,6 +250,19 @@ def _back_to_pending(conn: Connection, records: Sequence[Record], line: str, now
         r.attempts -= 1
 
 
+_W = TypeVar("_W", Write, Record)
+
+
+def _by_account(items: Sequence[_W], where: dict[int, Target]) -> dict[str, list[_W]]:
+    """Writes (or journaled rows) grouped by the account of their calendar, in order of
+    first appearance; a calendar no longer known groups under ""."""
+    groups: dict[str, list[_W]] = {}
+    for item in items:
+        t = where.get(item.calendar_id)
+        groups.setdefault(t.account if t else "", []).append(item)
+    return groups
+
+
 def _runs_setup(store: Any) -> tuple[dict[int, Target], set[tuple[int, str]], set[tuple[int, str]]]:
     with store.engine.connect() as conn:
         return targets(conn), refusals.standing(conn), refusals.recorded(conn)
@@ -276,10 +289,7 @@ def journal_and_send(
     if not writes:
         return report
     where, held, on_record = _runs_setup(store)
-    by_account: dict[str, list[Write]] = {}
-    for w in writes:
-        t = where.get(w.calendar_id)
-        by_account.setdefault(t.account if t else "", []).append(w)
+    by_account = _by_account(writes, where)
     total = len(writes)
     done = 0
     seq = 0
@@ -348,10 +358,7 @@ def send(
     if not records:
         return report
     where, held, on_record = _runs_setup(store)
-    by_account: dict[str, list[Record]] = {}
-    for r in records:
-        t = where.get(r.calendar_id)
-        by_account.setdefault(t.account if t else "", []).append(r)
+    by_account = _by_account(records, where)
     for account in sorted(by_account):
         items = by_account[account]
         gateway = gateway_of(gateway_for, account) if account else None
