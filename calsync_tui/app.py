@@ -448,7 +448,9 @@ class CalsyncApp(App[None]):
             self.notify(f"alert: {text}", severity="warning", timeout=10)
         if kind in LIVE_EVENTS and time.monotonic() - self._last_live_refresh > 0.5:
             self._last_live_refresh = time.monotonic()
-            self._refresh_current()
+            screen = self._live_screen()
+            if screen is not None:
+                screen.refresh_live()  # read in the screen's worker, coalesced
 
     def on_data_changed(self, _: DataChanged) -> None:
         self._refresh_current()

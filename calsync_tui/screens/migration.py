@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -87,6 +89,16 @@ class ProgressTracker:
         rate = (done + failed) / elapsed
         eta = (total - done - failed) / rate if rate > 0 else None
         self.post(TaskProgress(self.task, done, total, rate, eta, failed))
+
+
+@dataclass
+class MigrationData:
+    """One read of the cockpit."""
+
+    view: rm.MigrationView | None
+    cals: list[rm.CalendarRow]
+    overall: tuple[int, int, float] | None
+    found: tuple[datetime, dict[str, int]] | None
 
 
 # Tasks that stop between batches when paused (`space`, `x`, quit) and resume later.
@@ -248,19 +260,27 @@ class MigrationScreen(ConsoleScreen):
 
     # --- drawing --------------------------------------------------------------------------
 
-    def refresh_data(self) -> None:
-        view = self.read(rm.migration_view, None)
+    def load_view(self, params: object) -> MigrationData:
+        """Every read of the cockpit (in the screen's worker, `screens.base`)."""
+        return MigrationData(
+            view=self.read(rm.migration_view, None),
+            cals=self.read(rm.calendar_rows, []),
+            overall=self.read(queries.overall_coverage, None),
+            found=self.read(rm.latest_discover, None),
+        )
+
+    def show_view(self, data: object) -> None:
+        assert isinstance(data, MigrationData)
+        view = data.view
         self.view = view
         self.query_one(PhaseStepper).show(view)
-        cals: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
-        self._draw_inventory(cals)
+        self._draw_inventory(data)
         self._draw_rollout(view)
         # The plan under review changes only with show_plan: redrawing it on every cycle
         # reset the drill-in to the first calendar.
-        super().refresh_data()
 
-    def _draw_inventory(self, cals: list[rm.CalendarRow]) -> None:
-        enabled = [c for c in cals if c.enabled]
+    def _draw_inventory(self, data: MigrationData) -> None:
+        enabled = [c for c in data.cals if c.enabled]
         if not enabled:
             self.query_one("#mig-inventory", Static).update(
                 "[dim]No enabled calendars yet. Enable calendars, then press v.[/]"
@@ -271,11 +291,11 @@ class MigrationScreen(ConsoleScreen):
             n = sum(c.counts[item.key] for c in enabled)
             lines.append(f"{item.label:<10}{n:>8,}")
         # Coverage: one definition, the store's (queries.overall_coverage), as `status` shows.
-        overall = self.read(queries.overall_coverage, None)
+        overall = data.overall
         cov = "-" if overall is None or not overall[0] else f"{overall[2]:.1f}%"
         lines.append(f"{'coverage':<10}{cov:>8}")
         lines.append(f"[dim]{len(enabled)} enabled calendar(s)[/]")
-        found = self.read(rm.latest_discover, None)
+        found = data.found
         if found is not None:
             when, totals = found
             lines.append("")
