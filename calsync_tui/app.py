@@ -1,7 +1,9 @@
 """The Textual console: screens per mode, keys, palette, and the background engine loop.
 
-The engine is synchronous; it runs in a thread worker (`group="engine"`, exclusive) and
-talks to the UI only through `post_message`. After each cycle the loop reschedules
+The engine is synchronous; each cycle runs in a child process (the CLI's
+`sync --once --progress-jsonl`, `service/engineproc.py`) so that a CPU-bound cycle never
+takes the UI's time under Python's GIL. A thread worker (`group="engine"`, exclusive)
+reads the child's typed lines and talks to the UI only through `post_message`. After each cycle the loop reschedules
 itself with `set_timer` (Dolphie), so cycles never overlap. While another process holds
 the home's writer lock the console opens read-only and says so.
 
@@ -30,7 +32,6 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from calsync_tui import clock as _clock
-from calsync_tui.engine.cycle import CycleReport
 from calsync_tui.engine.events import MutationsProgress, PlanReady
 from calsync_tui.errors import CalsyncError
 from calsync_tui.home import AppHome, resolve_home
@@ -47,6 +48,7 @@ from calsync_tui.screens.lineage import LineageScreen
 from calsync_tui.screens.migration import PAUSABLE, MigrationScreen
 from calsync_tui.screens.quit import QuitChoice, QuitScreen
 from calsync_tui.service.backend import Backend
+from calsync_tui.service.engineproc import CycleOutcome
 from calsync_tui.widgets.tone import tone
 
 Clock = Callable[[], datetime]
@@ -60,14 +62,6 @@ def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     msg = text[0] if text else ""
     return msg if isinstance(exc, CalsyncError) else f"{exc.__class__.__name__}: {msg}"
-
-
-def _short_summary(report: CycleReport) -> str:
-    """The status-line form of a cycle: what it wrote (or would), failures, time."""
-    ops = report.planned if report.dry_run else report.mutations
-    verb = "would write" if report.dry_run else "wrote"
-    text = f"{verb} {sum(ops.values())}, failed {report.failed}, {report.duration_ms / 1000:.1f}s"
-    return text + (f", cascades {report.cascades}" if report.cascades else "")
 
 
 class CalsyncApp(App[None]):
@@ -283,6 +277,7 @@ class CalsyncApp(App[None]):
 
     def on_unmount(self) -> None:
         self.workers.cancel_group(self, "engine")
+        self.backend.stop_engine()  # after its batch, before the writer lock goes
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -374,27 +369,27 @@ class CalsyncApp(App[None]):
         self.engine_cycle(dry_run=False)
 
     @work(thread=True, group="engine", exclusive=True, exit_on_error=False)
-    def engine_cycle(self, dry_run: bool) -> CycleReport:
-        """One cycle in a thread; progress crosses to the UI only as messages."""
+    def engine_cycle(self, dry_run: bool) -> CycleOutcome:
+        """One cycle in a child process (`Backend.run_cycle_child`), read from a thread;
+        progress crosses to the UI only as messages. Cancelling the worker stops the
+        child after its current batch."""
         worker = get_current_worker()
 
         def on_event(ev: object) -> None:
             self.post_message(EngineEvent(ev))
 
-        report, done = self.backend.run_cycle(
+        outcome = self.backend.run_cycle_child(
             dry_run=dry_run,
             on_event=on_event,
             cancel=lambda: worker.is_cancelled,
         )
-        summary = _short_summary(report)
-        if done:
-            summary += " · auto-rollback: " + "; ".join(done)
+        summary = outcome.summary
+        if outcome.rolled_back:
+            summary += " · auto-rollback: " + "; ".join(outcome.rolled_back)
         self.post_message(
-            CycleFinished(
-                summary, dry_run=dry_run, detail=report.summary(), classes=dict(report.classes)
-            )
+            CycleFinished(summary, dry_run=dry_run, detail=outcome.detail, classes=outcome.classes)
         )
-        return report
+        return outcome
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
