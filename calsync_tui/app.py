@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -53,9 +53,13 @@ from calsync_tui.widgets.tone import tone
 
 Clock = Callable[[], datetime]
 
-LIVE_EVENTS = frozenset(
-    {"CalendarRead", "CycleDone", "PlanReady", "MutationsProgress", "AlertRaised"}
-)
+# What a running cycle pushes to the visible screen (instead of it re-reading everything):
+# its writes done/total go to the status line and the dashboard's bar (no store read);
+# once the plan is ready (the cycle's listing is stored) or an alert was raised the screen
+# re-reads; while the writes go out, at most once a second `refresh_live()` (the Events
+# list re-reads its count and page, other screens wait for the end of the cycle).
+REREAD_EVENTS = frozenset({"PlanReady", "AlertRaised"})
+LIVE_EVERY_S = 1.0
 
 
 def _one_line(exc: BaseException) -> str:
@@ -219,6 +223,9 @@ class CalsyncApp(App[None]):
         self.exit_note: str | None = None  # what the console said as it exited
         self.background_pid: int | None = None
         self.legacy_blocks = 0  # legacy blocks seen by a first launch's dry run
+        # Reads several screens make (screens.base.read_shared), per store generation.
+        self.data_generation = 0
+        self.shared_reads: dict[str, tuple[int, float, object]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -441,7 +448,12 @@ class CalsyncApp(App[None]):
         if kind == "AlertRaised":
             text = getattr(msg.event, "message", str(msg.event))
             self.notify(f"alert: {text}", severity="warning", timeout=10)
-        if kind in LIVE_EVENTS and time.monotonic() - self._last_live_refresh > 0.5:
+        if kind in REREAD_EVENTS:
+            self._refresh_current()
+        elif (
+            isinstance(msg.event, MutationsProgress)
+            and time.monotonic() - self._last_live_refresh > LIVE_EVERY_S
+        ):
             self._last_live_refresh = time.monotonic()
             screen = self._live_screen()
             if screen is not None:
@@ -465,6 +477,36 @@ class CalsyncApp(App[None]):
         if isinstance(screen, ConsoleScreen) and screen.is_mounted:
             return screen
         return None
+
+    def views_settled(self) -> bool:
+        """No console screen has a store read running or asked for."""
+        return not any(
+            isinstance(screen, ConsoleScreen) and screen.view_pending
+            for stack in self._screen_stacks.values()
+            for screen in stack
+        )
+
+    async def wait_for_views(self, limit_s: float = 10.0) -> None:
+        """Wait until every screen drew the reads asked for so far (at most `limit_s`
+        seconds: a running cycle keeps asking). Tests and snapshots see what a person
+        sees once the console caught up, whatever the machine's load."""
+        import asyncio
+
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            reads = [w for w in self.workers if w.group.startswith(("view-", "event-list"))]
+            if reads:  # (an empty list would mean every worker, a backfill's included)
+                await self.workers.wait_for_complete(reads)
+            await asyncio.sleep(0)
+            if self.views_settled():
+                return
+            await asyncio.sleep(0.005)
+
+    async def _press_keys(self, keys: Iterable[str]) -> None:
+        """Pilot's key presses (tests, snapshots) wait for the reads the keys asked for:
+        the screens read in workers, which Pilot's CPU-time idle check cannot see."""
+        await super()._press_keys(keys)
+        await self.wait_for_views()
 
     def _refresh_current(self) -> None:
         screen = self._live_screen()

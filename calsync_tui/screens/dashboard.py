@@ -125,10 +125,10 @@ class DashboardScreen(ConsoleScreen):
         interval = self.capp.backend.context().settings.sync_interval_seconds
         return DashView(
             now=now,
-            rows=self.read(rm.calendar_rows, []),
+            rows=self.read_shared("calendar_rows", rm.calendar_rows, []),
             accounts=self.read(queries.account_summaries, []),
             head=self.read(lambda s: rm.headline(s, now), None),
-            mig=self.read(rm.migration_view, None),
+            mig=self.read_shared("migration_view", rm.migration_view, None),
             runs=self.read(lambda s: queries.latest_runs(s, 12), []),
             writes=self.read(lambda s: rm.journal_page(s, "", 12), []),
             foreign=self.read(lambda s: foreign_of(s, interval), []),

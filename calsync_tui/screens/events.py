@@ -29,7 +29,7 @@ class EventsParams:
     calendar_id: int | None
     text: str
     cursor: int
-    live: bool  # during a cycle: the calendars as last read
+    live: bool  # the calendars as last read (filter, calendar switch, a cycle's writes)
 
 
 @dataclass
@@ -41,6 +41,7 @@ class EventsView:
     count: int
     every: int
     pages: dict[int, list[rm.EventRow]] = field(default_factory=dict)
+    text: str = ""  # the filter it was read for (drawn in the title)
 
 
 class EventsScreen(ConsoleScreen):
@@ -109,8 +110,16 @@ class EventsScreen(ConsoleScreen):
 
     def refresh_live(self) -> None:
         """During a cycle: the list and its counts again, the calendars as last read."""
-        self._live = bool(self._cals)
-        self.refresh_data()
+        self._reread_rows()
+
+    def _reread_rows(self) -> None:
+        """The list and its counts again, the calendars as last read (a filter keystroke,
+        another calendar, a cycle's writes): the calendars' own read is the costly one."""
+        self._live, self._same_store = bool(self._cals), True
+        try:
+            self.refresh_data()
+        finally:
+            self._same_store = False
 
     def refresh_data(self) -> None:
         super().refresh_data()
@@ -120,7 +129,9 @@ class EventsScreen(ConsoleScreen):
         """The calendars, the counts and the page under the cursor (in a worker)."""
         assert isinstance(params, EventsParams)
         cals: list[rm.CalendarRow] = (
-            self._cals if params.live and self._cals else self.read(rm.calendar_rows, [])
+            self._cals
+            if params.live and self._cals
+            else self.read_shared("calendar_rows", rm.calendar_rows, [])
         )
         cal_id = params.calendar_id
         if cal_id is None or cal_id not in {c.id for c in cals}:
@@ -131,7 +142,7 @@ class EventsScreen(ConsoleScreen):
             cal_id = ranked[0].id if ranked else None
         cal = next((c for c in cals if c.id == cal_id), None)
         if cal is None:
-            return EventsView(cals, None, 0, 0, {})
+            return EventsView(cals, None, 0, 0, {}, params.text)
         text = params.text
         count = self.read(lambda s: rm.count_events(s, cal.id, text), 0)
         # "N of M": both from the list's own count, so the two always agree.
@@ -139,7 +150,7 @@ class EventsScreen(ConsoleScreen):
         loader = self._loader(cal, text)
         keep = params.cursor if cal.id == params.calendar_id and params.cursor < count else 0
         pages = {p: loader(p * PAGE, PAGE) for p in {0, keep // PAGE} if p * PAGE < count}
-        return EventsView(cals, cal, count, every, pages)
+        return EventsView(cals, cal, count, every, pages, text)
 
     def _loader(self, cal: rm.CalendarRow, text: str) -> Callable[[int, int], list[rm.EventRow]]:
         def loader(offset: int, limit: int) -> list[rm.EventRow]:
@@ -163,7 +174,7 @@ class EventsScreen(ConsoleScreen):
         # The cursor stays where the person has it (it may have moved during the read).
         cursor = lst.cursor if lst.row_count and cal.id == self.calendar_id else 0
         self.calendar_id = cal.id
-        text = self.filter_text
+        text = view.text
         lst.load(view.count, self._loader(cal, text), pages=view.pages, cursor=cursor)
         where = (
             cal.account if cal.google_id == cal.account else f"{cal.google_id} via {cal.account}"
@@ -197,13 +208,13 @@ class EventsScreen(ConsoleScreen):
     @on(Input.Submitted, "#events-filter")
     def _submitted(self, event: Input.Submitted) -> None:
         self.filter_text = event.value
-        self.refresh_data()
+        self._reread_rows()
         self.query_one(EventList).focus()
 
     @on(Input.Changed, "#events-filter")
     def _changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
-        self.refresh_data()
+        self._reread_rows()
 
     def action_calendar(self, step: int) -> None:
         cals = self._cals
@@ -212,7 +223,7 @@ class EventsScreen(ConsoleScreen):
         ids = [c.id for c in cals]
         i = ids.index(self.calendar_id) if self.calendar_id in ids else 0
         self.calendar_id = ids[(i + step) % len(ids)]
-        self.refresh_data()
+        self._reread_rows()
 
     @on(EventList.Selected)
     def _selected(self, event: EventList.Selected) -> None:

@@ -95,6 +95,7 @@ class ProgressTracker:
 class MigrationData:
     """One read of the cockpit."""
 
+    minute: datetime
     view: rm.MigrationView | None
     cals: list[rm.CalendarRow]
     overall: tuple[int, int, float] | None
@@ -263,9 +264,10 @@ class MigrationScreen(ConsoleScreen):
     def load_view(self, params: object) -> MigrationData:
         """Every read of the cockpit (in the screen's worker, `screens.base`)."""
         return MigrationData(
-            view=self.read(rm.migration_view, None),
-            cals=self.read(rm.calendar_rows, []),
-            overall=self.read(queries.overall_coverage, None),
+            minute=self.now().replace(second=0, microsecond=0),  # "discover 3m ago"
+            view=self.read_shared("migration_view", rm.migration_view, None),
+            cals=self.read_shared("calendar_rows", rm.calendar_rows, []),
+            overall=self.read_shared("overall_coverage", queries.overall_coverage, None),
             found=self.read(rm.latest_discover, None),
         )
 
