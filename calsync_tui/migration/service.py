@@ -55,8 +55,9 @@ from calsync_tui.migration.results import (
     PlanCounts,
     RolloutResult,
     RunResult,
+    UnfinishedPlan,
 )
-from local_store.models import Alert, Calendar, EventState, Mutation, SyncRun
+from local_store.models import Alert, Calendar, EventState, MigrationState, Mutation, SyncRun
 
 ORIGIN_BACKFILL = "migration"
 ORIGIN_CUTOVER = "cutover"
@@ -350,15 +351,17 @@ def backfill(
                 f"plan writes to calendars that are not enabled: {', '.join(sorted(missing))}"
             )
         with env.store.session() as session:
-            journal.journal_plan(
-                session, plan.plan_id, ORIGIN_BACKFILL, plan.writes, _cal_ids(cals)
-            )
+            # One transaction: the old plan's unsent rows superseded, the new plan's rows
+            # journaled and made the active plan (a crash in between leaves neither).
             state = load_state(session)
+            supersede_unfinished(session, state, plan.plan_id)
             state.active_plan_id = plan.plan_id
             state.approved_plan_id = plan.plan_id
             record_event(state, "backfill_started", plan_id=plan.plan_id, writes=len(plan.writes))
             session.add(state)
-            session.commit()
+            journal.journal_plan(
+                session, plan.plan_id, ORIGIN_BACKFILL, plan.writes, _cal_ids(cals)
+            )
     began = clock.now()
     result = journal.run_rows(
         env,
@@ -425,6 +428,49 @@ def backfill_gate_now(session: Session) -> GateResult:
     return gates.backfill_gate(
         c["total"], done, c[MutationStatus.FAILED], c[MutationStatus.PENDING]
     )
+
+
+SUPERSEDABLE = (ORIGIN_BACKFILL, ORIGIN_CUTOVER)
+
+
+def supersede_unfinished(session: Session, state: MigrationState, by_plan: str) -> int:
+    """A new plan replaces the active one's unanswered rows: each `pending` row becomes
+    `skipped` saying `superseded by plan X`, and the history records it (`plan_superseded`
+    with the count). What Google already accepted stays `done`, so rollback level 2 still
+    undoes it. Returns the number of rows superseded."""
+    old = state.active_plan_id
+    if not old or old == by_plan:
+        return 0
+    rows = [
+        m
+        for m in journal.plan_rows(session, old)
+        if m.status == MutationStatus.PENDING and m.origin in SUPERSEDABLE
+    ]
+    if not rows:
+        return 0
+    note = f"superseded by plan {by_plan}"
+    for m in rows:
+        m.status = MutationStatus.SKIPPED
+        m.error = note
+        m.updated_at = clock.now()
+        session.add(m)
+    record_event(state, "plan_superseded", plan_id=old, by=by_plan, rows=len(rows))
+    return len(rows)
+
+
+def unfinished_plan(session: Session) -> UnfinishedPlan | None:
+    """The active plan if it still has rows to send (pending, or failed and retried by
+    resume): a backfill, cutover or rollback interrupted by a pause, a crash or kill -9."""
+    state = session.get(MigrationState, 1)  # a reader: never creates the row
+    plan_id = state.active_plan_id if state is not None else None
+    if state is None or not plan_id:
+        return None
+    rows = journal.plan_rows(session, plan_id)
+    c = journal.counts(session, plan_id)
+    if not rows or not (c[MutationStatus.PENDING] or c[MutationStatus.FAILED]):
+        return None
+    kind = {ORIGIN_CUTOVER: "cutover", ORIGIN_ROLLBACK: "rollback"}.get(rows[0].origin, "backfill")
+    return UnfinishedPlan(plan_id, kind, JournalCounts(c), bool(state.paused))
 
 
 def set_paused(env: MigrationEnv, paused: bool) -> PauseResult:
@@ -710,6 +756,7 @@ def phase_overview(session: Session) -> PhaseOverview:
         calendars=cals,
         alerts=alerts,
         journal=_journal_totals(session),
+        interrupted=unfinished_plan(session),
     )
 
 

@@ -255,6 +255,7 @@ class MigrationScreen(ConsoleScreen):
         cals: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
         self._draw_inventory(cals)
         self._draw_rollout(view)
+        self._draw_plan_title()
         # The plan under review changes only with show_plan: redrawing it on every cycle
         # reset the drill-in to the first calendar.
         super().refresh_data()
@@ -301,20 +302,15 @@ class MigrationScreen(ConsoleScreen):
         )
 
     def _draw_plan(self) -> None:
-        title = self.query_one("#plan-title", Static)
         t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
         w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
         with self.app.batch_update():
             t.clear()
             w.clear()
+            self._draw_plan_title()
             if self.plan is None:
-                title.update("[b]Plan review[/b]  [dim]no plan: press p for a dry-run[/]")
                 return
             p = self.plan
-            title.update(
-                f"[b]Plan {p.plan_id[:8]}[/b]  {len(p.lines):,} writes, {p.api_calls:,} API calls, "
-                f"{p.round_trips:,} round trip(s)  [dim]y approve · n reject[/]"
-            )
             for cal, counter in sorted(p.totals.items()):
                 t.add_row(
                     plain(cal[:22]),
@@ -323,6 +319,38 @@ class MigrationScreen(ConsoleScreen):
                     key=cal,
                 )
         self._draw_writes()
+
+    def _draw_plan_title(self) -> None:
+        """The plan under review; else an unfinished plan (paused, or interrupted by a
+        crash or kill -9) with its progress and the key that resumes it."""
+        title = self.query_one("#plan-title", Static)
+        left = self.view.interrupted if self.view is not None else None
+        if self.plan is not None:
+            p = self.plan
+            head = (
+                f"[b]Plan {p.plan_id[:8]}[/b]  {len(p.lines):,} writes, {p.api_calls:,} API "
+                f"calls, {p.round_trips:,} round trip(s)  [dim]y approve · n reject[/]"
+            )
+            if left is not None and self.task_name is None and left.plan_id != p.plan_id:
+                # our words only (a plan id, counts): no person's text in this markup
+                head += (
+                    f"\n[{self.capp.tone('yellow')}]approving supersedes {left.kind} plan "
+                    f"{left.plan_id[:8]} ({left.journal.pending:,} unsent)[/]"
+                )
+            title.update(head)
+        elif left is not None and self.task_name is None:
+            title.update(
+                fill(
+                    "[b]Plan review[/b]  [$c]$line[/]  [dim]space resumes · p plans anew "
+                    "(approving it supersedes the rest)[/]",
+                    c=self.capp.tone("yellow"),
+                    line=left.line(),
+                )
+            )
+        elif left is not None:
+            title.update(fill("[b]Plan review[/b]  $line", line=left.line(running=True)))
+        else:
+            title.update("[b]Plan review[/b]  [dim]no plan: press p for a dry-run[/]")
 
     def _draw_writes(self) -> None:
         w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
@@ -491,6 +519,14 @@ class MigrationScreen(ConsoleScreen):
             ops = ", ".join(f"{op} {n}" for op, n in sorted(counter.items()))
             lines.append(f"  {cal}: {ops}")
         lines += ["", "Every write is journaled with the event's prior state (rollback level 2)."]
+        left = self.view.interrupted if self.view is not None else None
+        if left is not None and left.plan_id != plan.plan_id and left.journal.pending:
+            lines += [
+                "",
+                f"This supersedes {left.line()}:",
+                f"its {left.journal.pending:,} unsent write(s) are journaled as superseded by "
+                f"plan {plan.plan_id[:8]}, never sent. (n, then space, resumes it instead.)",
+            ]
 
         def done(yes: bool | None) -> None:
             if yes:
@@ -511,7 +547,10 @@ class MigrationScreen(ConsoleScreen):
     def action_pause(self) -> None:
         """Pause stops the backfill after its current batch; resume continues from the journal."""
         backend = self.capp.backend
-        if self._paused():
+        view = self.read(rm.migration_view, None)
+        self.view = view
+        interrupted = self.task_name is None and view is not None and view.interrupted
+        if (view is not None and view.paused) or interrupted:
             if self._busy():
                 return
             self._run("resume", lambda progress, cancel: backend.resume(progress, cancel))

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from calsync_tui.engine.model import EventClass
+from calsync_tui.migration.results import UnfinishedPlan
+from calsync_tui.migration.service import unfinished_plan
 from calsync_tui.service.labels import CLASS_LABELS, phase_name
 from local_store import queries
 from local_store.models import EventState, Mutation
@@ -81,6 +83,8 @@ class MigrationView:
     active_plan_id: str | None
     approved_plan_id: str | None
     modes: dict[str, int]
+    # the active plan while it has writes left (paused, or interrupted by a crash)
+    interrupted: UnfinishedPlan | None = None
 
     @property
     def phase_name(self) -> str:
@@ -209,6 +213,7 @@ def migration_view(session: Session) -> MigrationView:
         active_plan_id=state.active_plan_id,
         approved_plan_id=state.approved_plan_id,
         modes=queries.enabled_mode_counts(session),
+        interrupted=unfinished_plan(session),
     )
 
 
