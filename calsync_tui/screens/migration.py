@@ -90,6 +90,7 @@ class ProgressTracker:
 
 
 # Tasks that stop between batches when paused (`space`, `x`, quit) and resume later.
+POLL_SECONDS = 1.0  # how soon a change made by another terminal shows
 PAUSABLE = frozenset({"backfill", "resume", "cutover", "rollback L2"})
 ROLLOUT_GROUP = Binding.Group("Rollout")
 ROLLBACK_GROUP = Binding.Group("Rollback")
@@ -203,6 +204,7 @@ class MigrationScreen(ConsoleScreen):
         self.rollout_target: int | None = None
         self.last_inventory: dict[str, int] = {}
         self.view: rm.MigrationView | None = None  # as of the last redraw
+        self._stamp: tuple[object, ...] | None = None  # rm.migration_stamp of that redraw
 
     @property
     def task_name(self) -> str | None:
@@ -245,10 +247,23 @@ class MigrationScreen(ConsoleScreen):
         w.add_columns("#", "op", "title", "why", "event id")
         super().on_mount()
         self._draw_plan()
+        # Another terminal may pause, resume or run the migration: notice it on the next
+        # poll (one small read), not at the next sync cycle.
+        self._stamp = self.read(rm.migration_stamp, None)
+        self.set_interval(POLL_SECONDS, self._poll)
+
+    def _poll(self) -> None:
+        if self.app.screen is not self:
+            return
+        stamp = self.read(rm.migration_stamp, None)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self.refresh_data()
 
     # --- drawing --------------------------------------------------------------------------
 
     def refresh_data(self) -> None:
+        self._stamp = self.read(rm.migration_stamp, None)
         view = self.read(rm.migration_view, None)
         self.view = view
         self.query_one(PhaseStepper).show(view)

@@ -217,6 +217,29 @@ def migration_view(session: Session) -> MigrationView:
     )
 
 
+def migration_stamp(session: Session) -> tuple[Any, ...]:
+    """What changes when the migration state or the active plan's journal does (a pause
+    from another terminal, a run in another process): the screens poll this cheap value
+    and redraw only when it moves."""
+    state = queries.peek_migration_state(session)
+    left = (
+        queries.count_journal(session, status="pending", plan_id=state.active_plan_id)
+        if state.active_plan_id
+        else 0
+    )
+    return (
+        state.phase,
+        state.paused,
+        state.rollout_percent,
+        state.legacy_detection,
+        state.active_plan_id,
+        state.approved_plan_id,
+        state.updated_at,
+        len(state.history_json or ""),
+        left,
+    )
+
+
 def _json(raw: str | None, default: Any) -> Any:
     try:
         return json.loads(raw) if raw else default
