@@ -302,6 +302,7 @@ class PhaseOverview:
     alerts: Sequence[Mapping[str, Any]]  # open auto-rollback alerts: at, kind, message
     journal: Mapping[str, Mapping[str, int]]  # origin -> status -> rows
     interrupted: UnfinishedPlan | None = None  # the active plan, while it has writes left
+    current_gate: GateResult | None = None  # the current phase's gate, checked now
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -312,6 +313,7 @@ class PhaseOverview:
             "legacy_detection": self.legacy_detection,
             "active_plan": self.active_plan.to_json() if self.active_plan else None,
             "interrupted_plan": self.interrupted.to_json() if self.interrupted else None,
+            "current_gate": self.current_gate.to_json() if self.current_gate else None,
             "approved_plan_id": self.approved_plan_id,
             "gates": dict(self.gates),
             "history": [dict(h) for h in self.history],

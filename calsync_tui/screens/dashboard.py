@@ -11,6 +11,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from calsync_tui.screens.base import ConsoleScreen, ago, plain
+from calsync_tui.screens.migration import read_migration_view
 from calsync_tui.service import readmodel as rm
 from calsync_tui.service.labels import CLASS_LABELS
 from calsync_tui.widgets.phase_stepper import PhaseStepper
@@ -108,7 +109,7 @@ class DashboardScreen(ConsoleScreen):
         # A signed-out account's calendars are neither read nor written: paused.
         self.paused_accounts = {a.email for a in accounts if a.needs_signin}
         head = self.read(lambda s: rm.headline(s, now), None)
-        mig = self.read(rm.migration_view, None)
+        mig = read_migration_view(self)
         self._fill_metrics(head)
         self.query_one(PhaseStepper).show(mig)
         table: DataTable[str | Text] = self.query_one("#calendars", DataTable)

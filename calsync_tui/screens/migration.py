@@ -67,6 +67,16 @@ def console_terms(text: str) -> str:
     return _STEP.sub(step, _RUN_STEP.sub(run_step, text))
 
 
+def read_migration_view(screen: ConsoleScreen) -> rm.MigrationView | None:
+    """The migration as it stands, its gates checked with this home's settings (the
+    dashboard's and the cockpit's stepper)."""
+    cycles = rm.DEFAULT_CLEAN_CYCLES
+    backend = screen.capp.backend
+    if backend.is_open:
+        cycles = backend.context().settings.rollout_clean_cycles
+    return screen.read(lambda s: rm.migration_view(s, cycles), None)
+
+
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
@@ -262,11 +272,15 @@ class MigrationScreen(ConsoleScreen):
 
     # --- drawing --------------------------------------------------------------------------
 
+    def read_view(self) -> rm.MigrationView | None:
+        """The migration as it stands, its gates checked with this home's settings."""
+        return read_migration_view(self)
+
     def refresh_data(self) -> None:
         self._stamp = self.read(rm.migration_stamp, None)
-        view = self.read(rm.migration_view, None)
+        view = self.read_view()
         self.view = view
-        self.query_one(PhaseStepper).show(view)
+        self.query_one(PhaseStepper).show(view, running=self.task_name in PAUSABLE)
         cals: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
         self._draw_inventory(cals)
         self._draw_rollout(view)
@@ -417,7 +431,7 @@ class MigrationScreen(ConsoleScreen):
         )
 
     def _paused(self) -> bool:
-        view = self.read(rm.migration_view, None)
+        view = self.read_view()
         return bool(view and view.paused)
 
     # --- messages from workers --------------------------------------------------------------
@@ -562,7 +576,7 @@ class MigrationScreen(ConsoleScreen):
     def action_pause(self) -> None:
         """Pause stops the backfill after its current batch; resume continues from the journal."""
         backend = self.capp.backend
-        view = self.read(rm.migration_view, None)
+        view = self.read_view()
         self.view = view
         interrupted = self.task_name is None and view is not None and view.interrupted
         if (view is not None and view.paused) or interrupted:
@@ -596,7 +610,7 @@ class MigrationScreen(ConsoleScreen):
         self.notify(f"stopping {self.task_name} after the current batch (space resumes)…")
 
     def action_rollout_step(self, step: int) -> None:
-        view = self.read(rm.migration_view, None)
+        view = self.read_view()
         base = (
             self.rollout_target
             if self.rollout_target is not None

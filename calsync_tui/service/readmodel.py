@@ -18,11 +18,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from calsync_tui.engine.model import EventClass
+from calsync_tui.migration.gates import standing
+from calsync_tui.migration.phases import GateResult
 from calsync_tui.migration.results import UnfinishedPlan
-from calsync_tui.migration.service import unfinished_plan
+from calsync_tui.migration.service import current_gate, unfinished_plan
 from calsync_tui.service.labels import CLASS_LABELS, phase_name
+from calsync_tui.settings import Settings
 from local_store import queries
 from local_store.models import EventState, Mutation
+
+DEFAULT_CLEAN_CYCLES = Settings().rollout_clean_cycles
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class MigrationView:
     modes: dict[str, int]
     # the active plan while it has writes left (paused, or interrupted by a crash)
     interrupted: UnfinishedPlan | None = None
+    # the current phase's gate checked now (`gates` holds the recorded ones that stand)
+    current_gate: GateResult | None = None
 
     @property
     def phase_name(self) -> str:
@@ -201,11 +208,15 @@ def _ts(value: datetime) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
-def migration_view(session: Session) -> MigrationView:
+def migration_view(session: Session, clean_cycles: int = DEFAULT_CLEAN_CYCLES) -> MigrationView:
+    """The phase, its gates as they stand now, modes and the unfinished plan.
+    `clean_cycles`: the rollout gate's setting (`Settings.rollout_clean_cycles`)."""
     state = queries.peek_migration_state(session)
+    recorded = _json(state.gates_json, {})
     return MigrationView(
         phase=state.phase,
-        gates=_json(state.gates_json, {}),
+        gates=standing(recorded, state.phase) if isinstance(recorded, dict) else {},
+        current_gate=current_gate(session, clean_cycles),
         history=_json(state.history_json, []),
         rollout_percent=state.rollout_percent,
         legacy_detection=state.legacy_detection,
