@@ -54,6 +54,9 @@ class AccountsScreen(ConsoleScreen):
 
     def refresh_data(self) -> None:
         rows: list[queries.AccountSummary] = self.read(queries.account_summaries, [])
+        now = self.now()
+        locked: list[rm.PausedAccount] = self.read(lambda s: rm.paused_accounts(s, now), [])
+        paused = {p.account: p for p in locked}
         t: DataTable[str | Text] = self.query_one(DataTable)
         with self.app.batch_update():
             t.clear()
@@ -67,6 +70,17 @@ class AccountsScreen(ConsoleScreen):
                     if a.needs_signin
                     else plain("signed in", self.capp.tone("green"))
                 )
+                if a.email in paused:  # Google's usage limit (writes.lockout)
+                    p = paused[a.email]
+                    state = Text.assemble(
+                        state,
+                        (
+                            f" · writes paused until {p.at} (Google's usage limit)"
+                            if p.active
+                            else " · writes wait for a probe (Google's usage limit)",
+                            self.capp.tone("yellow"),
+                        ),
+                    )
                 t.add_row(
                     plain(a.email),
                     plain(a.auth_kind),

@@ -24,6 +24,9 @@ from calsync_tui.migration.results import UnfinishedPlan
 from calsync_tui.migration.service import current_gate, unfinished_plan
 from calsync_tui.service.labels import CLASS_LABELS, phase_name
 from calsync_tui.settings import Settings
+from calsync_tui.writes import lockout
+from calsync_tui.writes import refusals as refusals_
+from calsync_tui.writes.refusals import Refusal
 from local_store import queries
 from local_store.models import EventState, Mutation
 
@@ -354,3 +357,47 @@ def latest_discover(session: Session) -> tuple[datetime, dict[str, int]] | None:
     return runs[0].finished_at or runs[0].started_at, {
         str(k): int(v) for k, v in totals.items() if v
     }
+
+
+@dataclass(frozen=True)
+class PausedAccount:
+    """An account whose writes Google's usage limit paused (`writes.lockout`)."""
+
+    account: str
+    until: datetime
+    active: bool  # still inside the pause; else the next cycle sends one probe write
+    at: str  # `until` as the person reads it: 14:20 (local time), or Mar 11 14:20
+
+    def line(self) -> str:
+        if self.active:
+            return (
+                f"{self.account}: writes paused until {self.at} (Google's usage limit); "
+                f"nothing is lost: the writes wait in the journal, and after {self.at} one "
+                "probe write goes out first"
+            )
+        return (
+            f"{self.account}: writes paused by Google's usage limit until {self.at}; the "
+            "next cycle sends one probe write, and the rest follow once Google takes it"
+        )
+
+
+def clock_time(when: datetime, now: datetime) -> str:
+    """`14:20` in local time, with the day when it is not today (as `writes.lockout`)."""
+    local = when.astimezone()
+    if local.date() != now.astimezone().date():
+        return local.strftime("%b %d %H:%M").replace(" 0", " ")
+    return local.strftime("%H:%M")
+
+
+def paused_accounts(session: Session, now: datetime) -> list[PausedAccount]:
+    """Accounts whose writes are paused by Google's usage limit, or wait for the probe."""
+    return [
+        PausedAccount(p.account, p.until, p.active(now), clock_time(p.until, now))
+        for p in lockout.paused_accounts(session)
+    ]
+
+
+def refusals(session: Session) -> list[Refusal]:
+    """Writes Google refused for good, remembered against their event (one per event),
+    with Google's reason and what the user can do (`writes.refusals`)."""
+    return refusals_.refusals(session)
