@@ -97,7 +97,9 @@ class DashboardScreen(ConsoleScreen):
         with Horizontal(id="metrics"):
             for key in ("cascades", "success", "latency", "stuck", "api", "alerts"):
                 yield Static("", id=f"metric-{key}", classes="metric")
-        yield PhaseStepper(id="dash-phase")
+        stepper = PhaseStepper(id="dash-phase")
+        stepper.border_title = "Migration (m)"
+        yield stepper
         with Horizontal(id="cycle-progress"):
             yield Label("", id="cycle-label")
             yield ProgressBar(total=1, show_eta=False, id="cycle-bar")
@@ -106,7 +108,9 @@ class DashboardScreen(ConsoleScreen):
         )
         table.border_title = "Calendars"
         yield table
-        yield Static("", id="dash-foreign", markup=False)  # adoption notice (screens/adopt.py)
+        foreign = Static("", id="dash-foreign", markup=False)  # adoption (screens/adopt.py)
+        foreign.border_title = "Another installation's blocks"
+        yield foreign
         attention = Static("", id="dash-attention")
         attention.border_title = "Needs your attention"
         yield attention
@@ -169,7 +173,8 @@ class DashboardScreen(ConsoleScreen):
         from calsync_tui.screens.adopt import foreign_of, notice_text
 
         interval = self.capp.backend.context().settings.sync_interval_seconds
-        text = notice_text(self.read(lambda s: foreign_of(s, interval), []))
+        names: dict[str, str] = self.read(queries.summaries_by_google_id, {})
+        text = notice_text(self.read(lambda s: foreign_of(s, interval), []), names)
         notice = self.query_one("#dash-foreign", Static)
         notice.update(text)
         notice.display = bool(text)

@@ -228,13 +228,17 @@ class MigrationScreen(ConsoleScreen):
             self.capp.migration_progress = None
 
     def body(self) -> ComposeResult:
-        yield PhaseStepper(id="mig-phase")
+        stepper = PhaseStepper(id="mig-phase")
+        stepper.border_title = "Migration phases"
+        yield stepper
         with Horizontal(id="mig-main"):
-            with Vertical(id="mig-left") as left:
-                left.border_title = "Inventory"
-                yield Static("", id="mig-inventory")
-                yield Label("Rollout", classes="panel-title")
-                yield Static("", id="mig-rollout")
+            with Vertical(id="mig-left"):
+                with Vertical(id="mig-inventory-box") as inventory:
+                    inventory.border_title = "Inventory"
+                    yield Static("", id="mig-inventory")
+                with Vertical(id="mig-rollout-box") as rollout:
+                    rollout.border_title = "Rollout"
+                    yield Static("", id="mig-rollout")
             with Vertical(id="mig-right"):
                 yield Static("", id="plan-title")
                 totals: DataTable[str | Text] = DataTable(id="plan-totals", cursor_type="row")
@@ -326,6 +330,11 @@ class MigrationScreen(ConsoleScreen):
             else f"  [{self.capp.tone('yellow')}]o to apply {target}%[/]"
         )
         modes = "  ".join(f"{m} {n}" for m, n in sorted(view.modes.items()))
+        if view.phase >= 4:  # cut over: the rollout is history, uuid mode everywhere
+            self.query_one("#mig-rollout", Static).update(
+                f"cut over: uuid mode on every calendar\n{modes}\n[dim]rollback 1/2/3 undoes it[/]"
+            )
+            return
         self.query_one("#mig-rollout", Static).update(
             f"hybrid on {view.rollout_percent}% of calendars\n{bar} {target}%{pending}\n{modes}"
         )
@@ -444,7 +453,7 @@ class MigrationScreen(ConsoleScreen):
     def on_task_finished(self, msg: TaskFinished) -> None:
         self.capp.migration_task_finished(msg.task, msg.summary)
         if msg.ok and msg.task in ("backfill", "resume") and "paused" not in msg.summary:
-            self.plan = None  # executed: nothing left to review
+            self.show_plan(None)  # executed: nothing left to review (tables cleared too)
         state = ("paused" if "paused" in msg.summary else "done") if msg.ok else "failed"
         self.query_one("#task-label", Label).update(plain(f"{msg.task}: {state}"))
         if msg.task in ("plan", "discover", "rollout"):  # no writes counted: no bar

@@ -78,10 +78,10 @@ def stepper_text(view: MigrationView | None, dark: bool = True, running: bool = 
         flags.append(f"[{tone('yellow', dark)}]{PAUSED_MARK} paused[/]")
     if not view.legacy_detection:
         flags.append("legacy detection off")
-    tail = f"  rollout {view.rollout_percent}%  modes {modes}" + (
-        "  " + " ".join(flags) if flags else ""
+    tail = f"rollout {view.rollout_percent}% · modes {modes}" + (
+        " · " + " ".join(flags) if flags else ""
     )
-    return "Phase  " + " → ".join(parts) + "\n" + tail
+    return " → ".join(parts) + "\n" + tail
 
 
 class PhaseStepper(Static):
