@@ -385,7 +385,7 @@ def clock_time(when: datetime, now: datetime) -> str:
     """`14:20` in local time, with the day when it is not today (as `writes.lockout`)."""
     local = when.astimezone()
     if local.date() != now.astimezone().date():
-        return local.strftime("%b %d %H:%M").replace(" 0", " ")
+        return f"{local:%b} {local.day} {local:%H:%M}"  # Dec 2 00:10
     return local.strftime("%H:%M")
 
 

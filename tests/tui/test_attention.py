@@ -17,6 +17,7 @@ from calsync_tui.sandbox.demo import WORK
 from calsync_tui.screens.accounts import AccountsScreen
 from calsync_tui.screens.alerts import AlertsScreen
 from calsync_tui.screens.dashboard import DashboardScreen
+from calsync_tui.service import readmodel as rm
 from calsync_tui.writes.lockout import trip
 from calsync_tui.writes.refusals import refusals
 from tests.tui.conftest import SIZE
@@ -56,7 +57,8 @@ async def test_paused_accounts_and_refusals_are_shown_with_time_reason_and_advic
             # Google's usage limit for the work account (the write path's own function)
             with app.backend.context().store.engine.begin() as conn:
                 lock = trip(conn, WORK, clock.now())
-            hhmm = lock.until.astimezone().strftime("%H:%M")
+            hhmm = rm.clock_time(lock.until, clock.now())  # 14:20, or Dec 2 00:10
+            assert hhmm.endswith(lock.until.astimezone().strftime("%H:%M"))
             app.post_message(DataChanged())
             await pilot.pause()
             assert isinstance(app.screen, DashboardScreen)
