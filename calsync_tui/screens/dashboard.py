@@ -10,12 +10,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
-from calsync_tui.screens.base import ConsoleScreen, ago, plain
+from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain
+from calsync_tui.screens.migration import read_migration_view
 from calsync_tui.service import readmodel as rm
 from calsync_tui.service.labels import CLASS_LABELS
 from calsync_tui.widgets.phase_stepper import PhaseStepper
+from calsync_tui.writes.refusals import Refusal
 from local_store import queries
 from local_store.models import SyncRun
 
@@ -57,6 +60,31 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def attention_text(paused: list[rm.PausedAccount], refused: list[Refusal], warn: str) -> Content:
+    """One line per paused account, then the refusals in one line: Google's reason, the
+    first event, and where the full list with what to do is (account names, titles and
+    reasons are Google's text: never markup)."""
+    lines = [fill("[b $c]⏸[/] $line", c=warn, line=p.line()) for p in paused]
+    if refused:
+        first = refused[0]
+        reasons = sorted({r.reason for r in refused})
+        more = f" and {len(refused) - 1:,} more" if len(refused) > 1 else ""
+        lines.append(
+            fill(
+                "[b $c]✋[/] $n write(s) Google refused for good ($why), remembered and not "
+                "sent again until the event changes: “$title” on $cal$more. They are still "
+                "mirrored. [b]a[/b] lists them with what you can do.",
+                c=warn,
+                n=f"{len(refused):,}",
+                why=", ".join(reasons),
+                title=first.event_title,
+                cal=first.calendar,
+                more=more,
+            )
+        )
+    return Content("\n").join(lines)
+
+
 @dataclass
 class DashView:
     """One read of the dashboard."""
@@ -69,6 +97,9 @@ class DashView:
     runs: list[SyncRun]
     writes: list[rm.JournalRow]
     foreign: list[Any] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    paused: list[rm.PausedAccount] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
 
 
 class DashboardScreen(ConsoleScreen):
@@ -84,7 +115,9 @@ class DashboardScreen(ConsoleScreen):
         with Horizontal(id="metrics"):
             for key in ("cascades", "success", "latency", "stuck", "api", "alerts"):
                 yield Static("", id=f"metric-{key}", classes="metric")
-        yield PhaseStepper(id="dash-phase")
+        stepper = PhaseStepper(id="dash-phase")
+        stepper.border_title = "Migration (m)"
+        yield stepper
         with Horizontal(id="cycle-progress"):
             yield Label("", id="cycle-label")
             yield ProgressBar(total=1, show_eta=False, id="cycle-bar")
@@ -93,7 +126,12 @@ class DashboardScreen(ConsoleScreen):
         )
         table.border_title = "Calendars"
         yield table
-        yield Static("", id="dash-foreign", markup=False)  # adoption notice (screens/adopt.py)
+        foreign = Static("", id="dash-foreign", markup=False)  # adoption (screens/adopt.py)
+        foreign.border_title = "Another installation's blocks"
+        yield foreign
+        attention = Static("", id="dash-attention")
+        attention.border_title = "Needs your attention"
+        yield attention
         with Horizontal(id="dash-lower"):
             runs: DataTable[str | Text] = DataTable(id="dash-runs", cursor_type="none")
             runs.border_title = "Latest cycles"
@@ -128,10 +166,13 @@ class DashboardScreen(ConsoleScreen):
             rows=self.read_shared("calendar_rows", rm.calendar_rows, []),
             accounts=self.read(queries.account_summaries, []),
             head=self.read(lambda s: rm.headline(s, now), None),
-            mig=self.read_shared("migration_view", rm.migration_view, None),
+            mig=read_migration_view(self),
             runs=self.read(lambda s: queries.latest_runs(s, 12), []),
             writes=self.read(lambda s: rm.journal_page(s, "", 12), []),
             foreign=self.read(lambda s: foreign_of(s, interval), []),
+            names=self.read(queries.summaries_by_google_id, {}),
+            paused=self.read(lambda s: rm.paused_accounts(s, now), []),
+            refused=self.read(rm.refusals, []),
         )
 
     def show_view(self, view: object) -> None:
@@ -156,18 +197,26 @@ class DashboardScreen(ConsoleScreen):
                     table.add_row(*cells, key=str(r.id))
         self._fill_lower(view.runs, view.writes)
         self.query_one("#dash-empty", Static).display = not rows
-        self._show_foreign(view.foreign)
+        self._show_foreign(view.foreign, view.names)
+        self._show_attention(view.paused, view.refused)
         if rows and keep < len(rows):
             table.move_cursor(row=keep)
 
-    def _show_foreign(self, foreign: list[Any]) -> None:
+    def _show_foreign(self, foreign: list[Any], names: dict[str, str]) -> None:
         """Adoption notice: other installations' blocks on the enabled calendars."""
         from calsync_tui.screens.adopt import notice_text
 
-        text = notice_text(foreign)
+        text = notice_text(foreign, names)
         notice = self.query_one("#dash-foreign", Static)
         notice.update(text)
         notice.display = bool(text)
+
+    def _show_attention(self, paused: list[rm.PausedAccount], refused: list[Refusal]) -> None:
+        """Accounts paused by Google's usage limit and writes Google refused for good."""
+        panel = self.query_one("#dash-attention", Static)
+        panel.display = bool(paused or refused)
+        if panel.display:
+            panel.update(attention_text(paused, refused, self.capp.tone("yellow")))
 
     def _fill_lower(self, runs_rows: list[SyncRun], writes_rows: list[rm.JournalRow]) -> None:
         """The latest cycles and writes under the calendars, so the screen is used."""
