@@ -124,6 +124,9 @@ class ConsoleScreen(Screen[None]):
     `show_view` (reads in a worker) or `refresh_data()` (reads in place, small screens)."""
 
     TITLE_TEXT = ""
+    # The same rows read again are not drawn again (False: the drawing depends on more
+    # than the view, e.g. a task running in the screen).
+    SKIP_EQUAL_VIEWS = True
     # Reads in a worker: one running, at most one more asked for (coalesced).
     _view_loading = False
     _view_stale = False
@@ -269,7 +272,7 @@ class ConsoleScreen(Screen[None]):
             self.capp.notify(msg.error, severity="error")
         elif self.same_view(msg.params, self.view_params()):
             drawn = (self.app.theme, msg.view)  # colours are picked per theme
-            if drawn != self._last_view:  # the same rows again: nothing to redraw
+            if drawn != self._last_view or not self.SKIP_EQUAL_VIEWS:
                 self.show_view(msg.view)
                 self._last_view = drawn
             self.views_shown += 1
