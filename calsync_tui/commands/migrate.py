@@ -243,6 +243,9 @@ def _report_run(args: argparse.Namespace, out: RunResult, what: str) -> int:
             print(f"{what} paused; `migrate resume` continues it")
         if out.gate is not None:
             print(_gate_line("gate", out.gate))
+    if out.progress.note:  # Google's usage limit: the sync's one line, exit 1
+        print(out.progress.note, file=sys.stderr)
+        return 1
     return 1 if out.journal.failed else 0
 
 
