@@ -305,13 +305,13 @@ class MigrationScreen(ConsoleScreen):
             found=self.read(rm.latest_discover, None),
         )
 
-    def show_view(self, view: object) -> None:
-        assert isinstance(view, MigrationData)
-        self._stamp = view.stamp
-        self.view = view.view
-        self.query_one(PhaseStepper).show(view.view, running=self.task_name in PAUSABLE)
-        self._draw_inventory(view)
-        self._draw_rollout(view.view)
+    def show_view(self, data: object) -> None:
+        assert isinstance(data, MigrationData)
+        self._stamp = data.stamp
+        self.view = view = data.view
+        self.query_one(PhaseStepper).show(view, running=self.task_name in PAUSABLE)
+        self._draw_inventory(data)
+        self._draw_rollout(view)
         self._draw_plan_title()
         if self.task_name is None and self._last_task == "rollout" and view is not None:
             # the rollout's own line said "0 of 3 cycles" once: say how the gate stands now
