@@ -27,6 +27,7 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Header, Static
 
 from calsync_tui.service.backend import Backend
@@ -134,6 +135,7 @@ class ConsoleScreen(Screen[None]):
     view_asked_at = 0.0  # time.monotonic() when the drawn view's read was asked for
     _last_view: object = None  # the view drawn last (an equal one is not drawn again)
     _same_store = False  # refresh_data() not for a store change (shown again, a filter)
+    _soon_timer: Timer | None = None  # a read asked for soon (request_view_soon)
 
     @property
     def capp(self) -> ConsoleHost:
@@ -156,7 +158,13 @@ class ConsoleScreen(Screen[None]):
         self._coming_back(False)
 
     def _coming_back(self, first: bool) -> None:
-        """Shown (again): read, but a shared read of the last seconds may serve."""
+        """Shown (again): read, but a shared read of the last seconds may serve. A screen
+        that reads in a worker is painted first (its last view) and reads after, so its
+        read does not take the switch's time."""
+        if self.reads_in_worker:
+            self.update_status()
+            self.request_view_soon()
+            return
         self._same_store = True
         try:
             self.refresh_data()
@@ -257,6 +265,24 @@ class ConsoleScreen(Screen[None]):
             exit_on_error=False,
         )
 
+    def request_view_soon(self, delay: float | None = None) -> None:
+        """Read after the next paint (`delay` None), or once `delay` seconds passed without
+        another call (typing in a filter: one read when the person pauses, not one per
+        key). The screen counts as pending meanwhile (`view_pending`)."""
+        self._view_stale = True
+        if self._soon_timer is not None:
+            self._soon_timer.stop()
+            self._soon_timer = None
+        if delay is None:
+            self.call_after_refresh(self._read_soon)
+        else:
+            self._soon_timer = self.set_timer(delay, self._read_soon)
+
+    def _read_soon(self) -> None:
+        self._soon_timer = None
+        if self._view_stale and not self._view_loading:
+            self.request_view()
+
     def _load(self, params: object, asked: float) -> None:
         try:
             view, error = self.load_view(params), None
@@ -279,7 +305,7 @@ class ConsoleScreen(Screen[None]):
             self.view_asked_at = msg.asked
         else:
             self._view_stale = True  # read for another calendar/filter: read again
-        if self._view_stale:
+        if self._view_stale and self._soon_timer is None:  # (a timer reads when it fires)
             self.request_view()
         self.update_status()
 

@@ -20,6 +20,7 @@ from calsync_tui.service import readmodel as rm
 from calsync_tui.widgets.event_list import PAGE, EventList
 
 CALENDAR_GROUP = Binding.Group("Calendar")
+FILTER_PAUSE_S = 0.15  # typing in the filter: the list is read once typing pauses this long
 
 
 @dataclass(frozen=True)
@@ -213,8 +214,10 @@ class EventsScreen(ConsoleScreen):
 
     @on(Input.Changed, "#events-filter")
     def _changed(self, event: Input.Changed) -> None:
+        """Each key shows in the filter at once; the list is read when typing pauses."""
         self.filter_text = event.value
-        self._reread_rows()
+        self._live = bool(self._cals)
+        self.request_view_soon(FILTER_PAUSE_S)
 
     def action_calendar(self, step: int) -> None:
         cals = self._cals
