@@ -98,6 +98,9 @@ class SandboxProcess:
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
+        from calsync_tui.service.engineproc import lower_priority
+
+        lower_priority(self.proc.pid)  # the console answers keys first
         assert self.proc.stdout is not None
         try:  # building a large world takes seconds; a hang-up meanwhile stops it too
             first = self.proc.stdout.readline().decode("utf-8", "replace")

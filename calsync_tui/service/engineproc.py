@@ -45,6 +45,17 @@ from calsync_tui.home import AppHome
 ENV_PARENT = "CALSYNC_ENGINE_PARENT"  # the pid of the console that holds the lock for us
 KILL_AFTER_S = 20.0  # after SIGTERM: a batch with its retries is done well within this
 POLL_S = 0.1
+# The console's children (the engine, the demo's sandbox) yield the CPU to the console: on
+# a busy machine a key is answered first and the cycle takes a little longer.
+CHILD_NICE = 10
+
+
+def lower_priority(pid: int) -> None:
+    """Give a child process of the console a lower CPU priority (its threads, started
+    after this, inherit it); where that is not allowed, nothing changes."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, pid, CHILD_NICE)
+
 
 # The events a child reports, by name (CycleDone is replaced by the outcome line).
 EVENT_TYPES: dict[str, type[Any]] = {
@@ -216,6 +227,7 @@ class EngineChild:
             stderr=self._stderr,
             env=env,
         )
+        lower_priority(self.proc.pid)
         self._stop_sent: float | None = None
         self._error: str | None = None  # the child's stderr, once it exited
         self._ready = False  # the child wrote its first line: its SIGTERM handler is set
