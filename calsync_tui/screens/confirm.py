@@ -6,6 +6,7 @@ the dry-run, so what the user approves is what runs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -13,6 +14,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+
+from calsync_tui.service.plans import PlanLine
+from calsync_tui.widgets.plan_table import PlanTable
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -30,6 +34,7 @@ class ConfirmScreen(ModalScreen[bool]):
         *,
         confirm_label: str = "Yes, do it",
         refusal: str | None = None,
+        writes: Sequence[PlanLine] = (),
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -38,6 +43,8 @@ class ConfirmScreen(ModalScreen[bool]):
         # When the core would refuse (a gate not passed), the dialog says why and offers
         # no yes: it never invites an answer that will be turned down.
         self.refusal = refusal
+        # The writes the action makes, each as a person reads it (rollback level 2).
+        self.writes = list(writes)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
@@ -47,6 +54,13 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(
                     "\n".join(self.lines) or "(nothing to do)", id="confirm-text", markup=False
                 )
+            if self.writes:
+                table = PlanTable(with_calendar=True, id="confirm-writes")
+                table.border_title = f"{len(self.writes):,} write(s)"
+                table.styles.height = "auto"
+                table.styles.max_height = 12
+                table.show(self.writes)
+                yield table
             if self.refusal is not None:
                 yield Label(f"Not possible now: {self.refusal}", id="confirm-refusal", markup=False)
             with Horizontal(id="confirm-buttons"):

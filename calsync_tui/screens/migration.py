@@ -27,8 +27,9 @@ from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.service import readmodel as rm
 from calsync_tui.service.labels import CLASS_LABELS
 from calsync_tui.service.outcomes import outcome_line
-from calsync_tui.service.plans import PlanView
+from calsync_tui.service.plans import PlanView, Review
 from calsync_tui.widgets.phase_stepper import PhaseStepper
+from calsync_tui.widgets.plan_table import PlanTable
 from local_store import queries
 
 OPS = ("insert", "stamp", "patch", "delete", "retitle", "restore")
@@ -228,7 +229,7 @@ class MigrationScreen(ConsoleScreen):
                 totals: DataTable[str | Text] = DataTable(id="plan-totals", cursor_type="row")
                 totals.border_title = "Plan: writes per calendar"
                 yield totals
-                writes: DataTable[str | Text] = DataTable(id="plan-writes", cursor_type="row")
+                writes = PlanTable(id="plan-writes")
                 writes.border_title = "Writes of the selected calendar"
                 yield writes
         with Horizontal(id="mig-progress"):
@@ -241,8 +242,6 @@ class MigrationScreen(ConsoleScreen):
     def on_mount(self) -> None:
         t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
         t.add_columns("calendar", *OPS, "total")
-        w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
-        w.add_columns("#", "op", "title", "why", "event id")
         super().on_mount()
         self._draw_plan()
 
@@ -303,10 +302,10 @@ class MigrationScreen(ConsoleScreen):
     def _draw_plan(self) -> None:
         title = self.query_one("#plan-title", Static)
         t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
-        w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
+        w = self.query_one("#plan-writes", PlanTable)
         with self.app.batch_update():
             t.clear()
-            w.clear()
+            w.show([])
             if self.plan is None:
                 title.update("[b]Plan review[/b]  [dim]no plan: press p for a dry-run[/]")
                 return
@@ -325,21 +324,13 @@ class MigrationScreen(ConsoleScreen):
         self._draw_writes()
 
     def _draw_writes(self) -> None:
-        w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
+        w = self.query_one("#plan-writes", PlanTable)
         t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
-        w.clear()
         if self.plan is None or t.row_count == 0:
+            w.show([])
             return
         cal = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
-        lines = [ln for ln in self.plan.lines if ln.calendar == cal]
-        for ln in lines[:500]:
-            w.add_row(
-                str(ln.seq),
-                ln.op,
-                plain(ln.title or "(no title)"),
-                plain(ln.reason),
-                plain(ln.google_event_id, "dim"),
-            )
+        w.show([ln for ln in self.plan.lines if ln.calendar == cal])
 
     @on(DataTable.RowHighlighted, "#plan-totals")
     def _totals_moved(self) -> None:
@@ -600,7 +591,7 @@ class MigrationScreen(ConsoleScreen):
         self._confirm_with_preview(
             f"rollback L{level}",
             f"Roll back to level {level}?",
-            lambda: [ROLLBACK_TEXT[level], "", *backend.rollback_preview(level)],
+            lambda: _with_text([ROLLBACK_TEXT[level], ""], backend.rollback_preview(level)),
             lambda progress, cancel: backend.rollback(level, progress, cancel),
         )
 
@@ -608,7 +599,7 @@ class MigrationScreen(ConsoleScreen):
         self,
         name: str,
         title: str,
-        preview: Callable[[], list[str]],
+        preview: Callable[[], list[str] | Review],
         run: Callable[[Callable[[int, int, int], None], Callable[[], bool]], Any],
     ) -> None:
         """Dry-run first (in a worker), then a modal stating exactly that, then the action."""
@@ -619,11 +610,14 @@ class MigrationScreen(ConsoleScreen):
         self,
         name: str,
         title: str,
-        preview: Callable[[], list[str]],
+        preview: Callable[[], list[str] | Review],
         run: Callable[[Callable[[int, int, int], None], Callable[[], bool]], Any],
     ) -> None:
         try:
-            lines = preview()
+            review = preview()
+            lines, writes = (
+                (review.lines, review.writes) if isinstance(review, Review) else (review, [])
+            )
         except Exception as exc:
             self.app.call_from_thread(
                 self.notify, console_terms(f"{name}: {exc}"), severity="error"
@@ -637,8 +631,13 @@ class MigrationScreen(ConsoleScreen):
         lines = [console_terms(line) for line in lines]
         refusal = _refusal(lines)
         self.app.call_from_thread(
-            self.app.push_screen, ConfirmScreen(title, lines, refusal=refusal), done
+            self.app.push_screen, ConfirmScreen(title, lines, refusal=refusal, writes=writes), done
         )
+
+
+def _with_text(head: list[str], review: Review) -> Review:
+    """A preview's review with `head` lines before its own."""
+    return Review([*head, *review.lines], review.writes)
 
 
 def _refusal(lines: list[str]) -> str | None:
