@@ -8,7 +8,6 @@ that repeats the totals) and the backfill runs in a thread worker posting progre
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -22,6 +21,7 @@ from textual.worker import get_current_worker
 
 from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged, PlanReady, TaskFinished, TaskProgress
+from calsync_tui.rate import MovingRate
 from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.service import readmodel as rm
@@ -81,12 +81,16 @@ class ProgressTracker:
     def __init__(self, task: str, post: Callable[[TaskProgress], Any]) -> None:
         self.task = task
         self.post = post
-        self.started = time.monotonic()
+        # The one moving rate (calsync_tui.rate, as the CLI's progress lines): the first
+        # sample is the baseline (a resumed run starts at its earlier writes).
+        self.meter: MovingRate | None = None
 
     def __call__(self, done: int, total: int, failed: int = 0) -> None:
-        elapsed = max(1e-6, time.monotonic() - self.started)
-        rate = (done + failed) / elapsed
-        eta = (total - done - failed) / rate if rate > 0 else None
+        if self.meter is None:
+            self.meter = MovingRate()
+            self.meter.start_at(done + failed)
+        rate = self.meter.update(done + failed)
+        eta = self.meter.eta(total - done - failed)
         self.post(TaskProgress(self.task, done, total, rate, eta, failed))
 
 

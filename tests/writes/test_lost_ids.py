@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
 from calsync_tui.engine.model import google_event_id_for
