@@ -191,6 +191,11 @@ class PlannedWrite:
             "before": self.before,
         }
 
+    @property
+    def kind(self) -> str:
+        """The op, or `adopt` for a stamp of a legacy block (`write_kind`)."""
+        return write_kind(self.op, self.body)
+
     def changes(self) -> list[FieldChange]:
         """What this write changes, field by field (`field_changes`)."""
         return field_changes(self.op, self.before, self.body)
@@ -338,11 +343,23 @@ def event_start(before: GoogleEvent | None, body: GoogleEvent | None) -> dict[st
     return None
 
 
+ADOPT = "adopt"  # a stamp of a legacy block: counted apart from stamps of user events
+
+
+def write_kind(op: str, body: GoogleEvent | None) -> str:
+    """What a write does, in the plan's totals and review: its op, except that a stamp
+    carrying a busy block's properties adopts a legacy block (`adopt`), which a person
+    must not read as one more of their own events being stamped."""
+    if op == Op.STAMP and _private(body).get(KEY_TYPE) == EventType.BUSY_BLOCK:
+        return ADOPT
+    return str(op)
+
+
 def totals(writes: Sequence[PlannedWrite]) -> dict[str, dict[str, int]]:
-    """Per calendar: number of writes per op."""
+    """Per calendar: number of writes per kind (`write_kind`: the op, adoptions apart)."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
     for w in writes:
-        out[w.calendar][w.op] += 1
+        out[w.calendar][w.kind] += 1
     return {cal: dict(sorted(c.items())) for cal, c in sorted(out.items())}
 
 

@@ -32,7 +32,7 @@ from calsync_tui.widgets.phase_stepper import PhaseStepper
 from calsync_tui.widgets.plan_table import PlanTable
 from local_store import queries
 
-OPS = ("insert", "stamp", "patch", "delete", "retitle", "restore")
+OPS = ("insert", "stamp", "adopt", "patch", "delete", "retitle", "restore")
 
 ROLLBACK_TEXT = {
     1: "Rollback level 1: every calendar's engine mode goes back to legacy. No Google writes.",

@@ -187,7 +187,7 @@ def write_line(w: PlannedWrite, names: Mapping[str, str] | None = None) -> PlanL
     return PlanLine(
         seq=w.seq,
         calendar=names.get(w.calendar, w.calendar),
-        op=w.op,
+        op=w.kind,  # adoptions of legacy blocks apart from stamps of user events
         google_event_id=w.event_id,
         correlation_id=w.correlation_id,
         reason=w.reason,
