@@ -47,9 +47,17 @@ class ConfirmScreen(ModalScreen[bool]):
         self.writes = list(writes)
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-dialog"):
+        with Vertical(id="confirm-dialog") as dialog:
+            if self.writes:
+                # A list of writes: the dialog takes most of the screen (any size, 80x24
+                # included), the text scrolls in a few lines, the table gets the rest.
+                dialog.styles.height = "90%"
+                dialog.styles.max_height = "90%"
+                dialog.styles.max_width = "100%"
             yield Label(self.title_text, id="confirm-title", markup=False)
-            with VerticalScroll(id="confirm-body"):
+            with VerticalScroll(id="confirm-body") as body:
+                if self.writes:
+                    body.styles.max_height = 5
                 # Lines carry calendar names and titles from Google: shown as is, never as markup.
                 yield Static(
                     "\n".join(self.lines) or "(nothing to do)", id="confirm-text", markup=False
@@ -57,8 +65,8 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.writes:
                 table = PlanTable(with_calendar=True, id="confirm-writes")
                 table.border_title = f"{len(self.writes):,} write(s)"
-                table.styles.height = "auto"
-                table.styles.max_height = 12
+                table.styles.height = "1fr"
+                table.styles.min_height = 3
                 table.show(self.writes)
                 yield table
             if self.refusal is not None:
