@@ -14,7 +14,7 @@ from calsync_tui.commands.output import print_json, print_table
 from calsync_tui.context import AppContext
 from calsync_tui.engine.model import EventClass
 from calsync_tui.errors import CalsyncError, UsageError
-from calsync_tui.locking import home_lock
+from calsync_tui.locking import home_lock, lock_holder
 from calsync_tui.migration import rollback as rb
 from calsync_tui.migration import service
 from calsync_tui.migration.env import MigrationEnv
@@ -256,6 +256,9 @@ def _report_run(args: argparse.Namespace, out: RunResult, what: str) -> int:
             print(f"{what} paused; `migrate resume` continues it")
         if out.gate is not None:
             print(_gate_line("gate", out.gate))
+    if out.progress.note:  # Google's usage limit: the sync's one line, exit 1
+        print(out.progress.note, file=sys.stderr)
+        return 1
     return 1 if out.journal.failed else 0
 
 
@@ -374,14 +377,24 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     with _env(args, None) as env, env.store.session() as session:
-        out = service.phase_overview(session)
+        out = service.phase_overview(session, env.settings.rollout_clean_cycles)
+        holder = lock_holder(env.home)
     if args.json:
         print_json(out.to_json())
         return 0
     paused = " (paused)" if out.paused else ""
     print(f"phase {out.phase} {out.phase_name}{paused}; rollout {out.rollout_percent}%")
+    if out.interrupted is not None:
+        if holder and str(holder.get("purpose", "")).startswith("migrate") and not out.paused:
+            print(f"{out.interrupted.line(running=True)} (pid {holder.get('pid', '?')})")
+        else:
+            print(f"{out.interrupted.line()}: `migrate resume` continues it")
+    now = out.current_gate  # the current phase's gate checked now, not as last recorded
     for name, g in out.gates.items():
-        print(_verdict(f"{name} gate", bool(g.get("passed")), g.get("reasons") or []))
+        if now is None or name != Phase(now.phase).name.lower():
+            print(_verdict(f"{name} gate", bool(g.get("passed")), g.get("reasons") or []))
+    if now is not None:
+        print(_gate_line(f"{Phase(now.phase).name.lower()} gate", now))
     print_table(["calendar", "mode"], [[c.calendar, c.engine_mode] for c in out.calendars])
     for a in out.alerts:
         print(f"ALERT {a['message']}")

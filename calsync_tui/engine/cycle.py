@@ -158,10 +158,11 @@ class _Cycle:
             r.scope_reason = decision.reason
             self.rows = rows = load(conn, cals, seen, window, decision)
         listing_of = {x.cal.ref.local_id: x for x in read.read()}
-        holds = self._guard(rows, seen, listing_of)
+        listed_span = (window.start, window.horizon)  # a full listing's timeMin, timeMax
+        holds = self._guard(rows, seen, listing_of, listed_span)
         for cal_id, items in seen.items():
             x = listing_of[cal_id]
-            rows.apply_removals(rows.removals(cal_id, items, x.full))
+            rows.apply_removals(rows.removals(cal_id, items, x.full, listed_span))
         for cal_id, items in seen.items():
             x = listing_of[cal_id]
             keep = (window.start, x.cursor.listed_until or window.horizon)
@@ -266,7 +267,11 @@ class _Cycle:
         return r
 
     def _guard(
-        self, rows: RowSet, seen: dict[int, list[Seen]], listing_of: dict[int, Listing]
+        self,
+        rows: RowSet,
+        seen: dict[int, list[Seen]],
+        listing_of: dict[int, Listing],
+        span: tuple[datetime, datetime],
     ) -> list[guard.Hold]:
         """Listings that would remove too much are held back (guard.py): dropped from
         `seen`, marked on their listing, returned."""
@@ -281,8 +286,11 @@ class _Cycle:
                     conn,
                     cal_id,
                     x.cal.ref.google_id,
-                    removed_sources=rows.removed_sources(rows.removals(cal_id, items, x.full)),
+                    removed_sources=rows.removed_sources(
+                        rows.removals(cal_id, items, x.full, span)
+                    ),
                     full=x.full,
+                    span=span,
                     listed_live=sum(1 for i in items if not i.cancelled),
                 )
                 if hold is not None:

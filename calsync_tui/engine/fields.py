@@ -97,6 +97,20 @@ def stored_when(raw: str, all_day: bool, time_zone: str | None) -> dict[str, str
     return {"dateTime": raw, **({"timeZone": time_zone} if time_zone else {})}
 
 
+def stored_outside(row: Any, span: tuple[datetime, datetime]) -> bool:
+    """Is a stored row (`time_columns`) wholly outside a listing's [timeMin, timeMax)?
+    Google lists an event when its end is after timeMin and its start before timeMax, so
+    a row outside the span is no evidence either way when a listing lacks it. Rows
+    whose times can't be read count as inside (the listing decides about them)."""
+    all_day, tz = bool(row.get("all_day")), row.get("time_zone")
+    try:
+        start = parse_when(stored_when(row.get("start") or "", all_day, tz), "start")
+        end = parse_when(stored_when(row.get("end") or "", all_day, tz), "end")
+    except BadEventData:
+        return False
+    return start.utc >= span[1] or end.utc <= span[0]
+
+
 def parse_times(event: GoogleEvent) -> tuple[When, When]:
     """Start and end of an event, checked: same all-day-ness and end after start."""
     start = parse_when(event.get("start"), "start")

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
+from calsync_tui.engine.fields import stored_outside
 from calsync_tui.engine.model import EventClass, Status
 from local_store.models import Alert, EventState
 
@@ -52,26 +53,31 @@ class Hold:
         )
 
 
-def live_counts(conn: Any, calendar_id: int) -> tuple[int, int]:
+def live_counts(
+    conn: Any, calendar_id: int, span: tuple[datetime, datetime] | None = None
+) -> tuple[int, int]:
     """(live sources, live rows) stored for a calendar: rows Google confirmed (a
-    `failed` or `creating` block is no evidence of an event there)."""
-    base = (
-        select(func.count())
-        .select_from(_ES)
-        .where(_ES.c.calendar_id == calendar_id, _ES.c.status.in_(_SEEN))
-    )
-    series = func.coalesce(_ES.c.recurring_event_id, _ES.c.google_event_id)
-    sources = conn.execute(
-        select(func.count(func.distinct(series)))
-        .select_from(_ES)
-        .where(
-            _ES.c.calendar_id == calendar_id,
-            _ES.c.status.in_(_SEEN),
-            _ES.c.event_class.in_(_SOURCES),
-        )
-    ).scalar()  # a series counts once, as in RowSet.removed_sources
-    rows = conn.execute(base).scalar()
-    return int(sources or 0), int(rows or 0)
+    `failed` or `creating` block is no evidence of an event there). `span`: only rows a
+    listing over it would return (history behind the window is not expected back)."""
+    rows = conn.execute(
+        select(
+            _ES.c.event_class,
+            _ES.c.recurring_event_id,
+            _ES.c.google_event_id,
+            _ES.c.start,
+            _ES.c.end,
+            _ES.c.all_day,
+            _ES.c.time_zone,
+        ).where(_ES.c.calendar_id == calendar_id, _ES.c.status.in_(_SEEN))
+    ).mappings()
+    inside = [r for r in rows if span is None or not stored_outside(r, span)]
+    # a series counts once, as in RowSet.removed_sources
+    sources = {
+        r["recurring_event_id"] or r["google_event_id"]
+        for r in inside
+        if r["event_class"] in _SOURCES
+    }
+    return len(sources), len(inside)
 
 
 def check(
@@ -82,17 +88,18 @@ def check(
     removed_sources: int,
     full: bool,
     listed_live: int,
+    span: tuple[datetime, datetime] | None = None,
 ) -> Hold | None:
     """A hold when this listing would remove too much; None when it looks ordinary."""
     if full and listed_live == 0:
         # Only a person's events vanishing is a deletion to doubt: when the calendar held
         # nothing but our own blocks (a person deleted them, the trash was purged), an
         # empty listing deletes nothing elsewhere, and the blocks must come back.
-        sources, rows = live_counts(conn, calendar_id)
+        sources, rows = live_counts(conn, calendar_id, span)
         return Hold(calendar_id, calendar, rows, rows) if sources else None
     if removed_sources <= MIN_SOURCES:
         return None
-    sources, _rows = live_counts(conn, calendar_id)
+    sources, _rows = live_counts(conn, calendar_id, span)
     if removed_sources * 2 > sources:
         return Hold(calendar_id, calendar, removed_sources, sources)
     return None

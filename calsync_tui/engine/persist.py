@@ -22,6 +22,7 @@ from calsync_tui.engine.fields import (
     mirror_digest,
     parse_times,
     same_event_key,
+    stored_outside,
     time_columns,
     title_digest,
 )
@@ -77,9 +78,18 @@ class RowSet:
 
     # --- removals --------------------------------------------------------------------
 
-    def removals(self, cal_id: int, seen: list[Seen], full: bool) -> list[tuple[Key, bool]]:
+    def removals(
+        self,
+        cal_id: int,
+        seen: list[Seen],
+        full: bool,
+        span: tuple[datetime, datetime] | None = None,
+    ) -> list[tuple[Key, bool]]:
         """(row, by hand) pairs a listing removes: cancelled events and the instances of
-        cancelled series, and (full listing) rows no longer listed."""
+        cancelled series, and (full listing) rows no longer listed. `span`: the full
+        listing's [timeMin, timeMax); a row wholly outside it was not asked for, so its
+        absence removes nothing (history behind the window keeps its blocks, and after a
+        410 the full listing must not read it as deleted)."""
         out: list[tuple[Key, bool]] = []
         masters: set[str] = set()
         for s in seen:
@@ -93,9 +103,12 @@ class RowSet:
                     out.append((k, True))
         if full:
             listed = {s.google_event_id for s in seen if not s.cancelled}
-            for k in self.rows:
-                if k[0] == cal_id and k[1] not in listed:
-                    out.append((k, False))
+            for k, r in self.rows.items():
+                if k[0] != cal_id or k[1] in listed:
+                    continue
+                if span is not None and stored_outside(r, span):
+                    continue
+                out.append((k, False))
         return out
 
     def removed_sources(self, removals: list[tuple[Key, bool]]) -> int:

@@ -37,6 +37,7 @@ from calsync_tui.engine.model import (
 )
 from calsync_tui.google.types import GoogleEvent, WriteCall
 from calsync_tui.settings import Settings
+from calsync_tui.writes.ids import correlation_of
 
 _OP_RANK = {Op.STAMP: 0, Op.INSERT: 1, Op.PATCH: 2, Op.DELETE: 3, Op.RETITLE: 4, Op.RESTORE: 5}
 
@@ -347,7 +348,10 @@ def build_plan(
         if b.live and b.source_correlation_id:
             ours[(b.calendar.google_id, b.source_correlation_id)].append(b)
         elif not b.live:
-            deleted_ours[(b.calendar.google_id, b.google_event_id)] = b
+            # by the block's correlation id: whichever generation of its id was deleted
+            # (writes/ids.py), the planner asks with generation 0's
+            block_cid = correlation_of(b.google_event_id) or b.correlation_id
+            deleted_ours[(b.calendar.google_id, block_cid or b.google_event_id)] = b
 
     owners = same_event_owners(
         sources, targets, lambda s, t: bool(ours.get((t.google_id, s.correlation_id)))
@@ -418,7 +422,7 @@ def build_plan(
                     claimed.add(id(lb))
             else:
                 extra = []
-                gone = deleted_ours.get((t.google_id, gid))
+                gone = deleted_ours.get((t.google_id, cid)) or deleted_ours.get((t.google_id, gid))
                 if gone is not None and gone.deleted_by_hand and settings.respect_manual_deletion:
                     continue
                 reason = (

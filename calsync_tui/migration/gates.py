@@ -6,8 +6,9 @@ on when it does not pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from calsync_tui.migration.phases import GateResult, Phase
 
@@ -40,8 +41,11 @@ def prepare_gate(legacy_blocks: int, linked: int, unlinked: int, ambiguous: int)
     return GateResult(Phase.PREPARE, not reasons, reasons, details)
 
 
-def backfill_gate(relevant: int, stamped: int, failed: int, pending: int) -> GateResult:
-    """Coverage 100% on the scope and no failed or unfinished mutation."""
+def backfill_gate(
+    relevant: int, stamped: int, failed: int, pending: int, paused: bool = False
+) -> GateResult:
+    """Coverage 100% on the scope and no failed or unfinished mutation. A paused backfill
+    has not failed: its reason says so (the stepper draws it paused)."""
     coverage = stamped / relevant if relevant else 1.0
     reasons: list[str] = []
     if coverage < 1.0:
@@ -50,7 +54,9 @@ def backfill_gate(relevant: int, stamped: int, failed: int, pending: int) -> Gat
         )
     if failed:
         reasons.append(f"{failed} failed mutation(s); run the backfill again to retry")
-    if pending:
+    if pending and paused:
+        reasons.append(f"paused with {pending} unfinished mutation(s); resume continues it")
+    elif pending:
         reasons.append(f"{pending} unfinished mutation(s); resume the backfill")
     details = {
         "relevant": relevant,
@@ -58,6 +64,7 @@ def backfill_gate(relevant: int, stamped: int, failed: int, pending: int) -> Gat
         "coverage": coverage,
         "failed": failed,
         "pending": pending,
+        "paused": paused,
     }
     return GateResult(Phase.BACKFILL, not reasons, reasons, details)
 
@@ -106,3 +113,11 @@ def rollout_gate(
         "rolled_out_calendars": rolled_out,
     }
     return GateResult(Phase.ROLLOUT, not reasons, reasons, details)
+
+
+def standing(recorded: Mapping[str, Any], phase: int) -> dict[str, Any]:
+    """The recorded gates that still stand at `phase`: a gate is named after the phase it
+    lets you leave, so those of later phases were passed before a rollback took the
+    migration back and say nothing about now (they are kept in the history)."""
+    later = {p.name.lower() for p in Phase if p > phase}
+    return {name: g for name, g in recorded.items() if name not in later}

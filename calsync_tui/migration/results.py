@@ -223,6 +223,53 @@ class PlanCounts:
 
 
 @dataclass(frozen=True)
+class UnfinishedPlan:
+    """The active plan while it still has writes to send: a backfill, cutover or
+    rollback stopped by a pause, a crash or kill -9 (`migrate resume` continues it)."""
+
+    plan_id: str
+    kind: str  # backfill | cutover | rollback
+    journal: JournalCounts
+    paused: bool
+
+    @property
+    def done(self) -> int:
+        """Rows settled with Google (done, undone, refused for good, replaced)."""
+        j = self.journal
+        return (
+            j.done
+            + j[MutationStatus.UNDONE]
+            + j[MutationStatus.REFUSED]
+            + j[MutationStatus.REPLACED]
+        )
+
+    @property
+    def total(self) -> int:
+        return self.journal.total - self.journal[MutationStatus.SKIPPED]
+
+    def line(self, running: bool = False) -> str:
+        """`backfill plan 1a2b3c4d interrupted: 6/19 done, 13 pending` (`paused`, or
+        `running` while a process sends it)."""
+        how = "running" if running else "paused" if self.paused else "interrupted"
+        failed = f", {self.journal.failed} failed" if self.journal.failed else ""
+        return (
+            f"{self.kind} plan {self.plan_id[:8]} {how}: {self.done}/{self.total} done, "
+            f"{self.journal.pending} pending{failed}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan_id": self.plan_id,
+            "kind": self.kind,
+            "paused": self.paused,
+            "done": self.done,
+            "total": self.total,
+            "pending": self.journal.pending,
+            "failed": self.journal.failed,
+        }
+
+
+@dataclass(frozen=True)
 class CalendarMode:
     calendar: str  # Google calendar id
     summary: str
@@ -254,6 +301,8 @@ class PhaseOverview:
     calendars: Sequence[CalendarMode]
     alerts: Sequence[Mapping[str, Any]]  # open auto-rollback alerts: at, kind, message
     journal: Mapping[str, Mapping[str, int]]  # origin -> status -> rows
+    interrupted: UnfinishedPlan | None = None  # the active plan, while it has writes left
+    current_gate: GateResult | None = None  # the current phase's gate, checked now
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -263,6 +312,8 @@ class PhaseOverview:
             "rollout_percent": self.rollout_percent,
             "legacy_detection": self.legacy_detection,
             "active_plan": self.active_plan.to_json() if self.active_plan else None,
+            "interrupted_plan": self.interrupted.to_json() if self.interrupted else None,
+            "current_gate": self.current_gate.to_json() if self.current_gate else None,
             "approved_plan_id": self.approved_plan_id,
             "gates": dict(self.gates),
             "history": [dict(h) for h in self.history],

@@ -55,8 +55,9 @@ from calsync_tui.migration.results import (
     PlanCounts,
     RolloutResult,
     RunResult,
+    UnfinishedPlan,
 )
-from local_store.models import Alert, Calendar, EventState, Mutation, SyncRun
+from local_store.models import Alert, Calendar, EventState, MigrationState, Mutation, SyncRun
 
 ORIGIN_BACKFILL = "migration"
 ORIGIN_CUTOVER = "cutover"
@@ -351,15 +352,17 @@ def backfill(
                 f"plan writes to calendars that are not enabled: {', '.join(sorted(missing))}"
             )
         with env.store.session() as session:
-            journal.journal_plan(
-                session, plan.plan_id, ORIGIN_BACKFILL, plan.writes, _cal_ids(cals)
-            )
+            # One transaction: the old plan's unsent rows superseded, the new plan's rows
+            # journaled and made the active plan (a crash in between leaves neither).
             state = load_state(session)
+            supersede_unfinished(session, state, plan.plan_id)
             state.active_plan_id = plan.plan_id
             state.approved_plan_id = plan.plan_id
             record_event(state, "backfill_started", plan_id=plan.plan_id, writes=len(plan.writes))
             session.add(state)
-            session.commit()
+            journal.journal_plan(
+                session, plan.plan_id, ORIGIN_BACKFILL, plan.writes, _cal_ids(cals)
+            )
     began = clock.now()
     result = journal.run_rows(
         env,
@@ -416,16 +419,59 @@ def _finish_backfill(
 
 def backfill_gate_now(session: Session) -> GateResult:
     """Coverage on the approved plan's scope: every write done, none failed or pending."""
-    state = load_state(session)
-    if not state.approved_plan_id:
+    state = session.get(MigrationState, 1)  # a reader: never creates the row
+    if state is None or not state.approved_plan_id:
         return gates.backfill_gate(1, 0, 0, 0)
     c = journal.counts(session, state.approved_plan_id)
     done = c[MutationStatus.DONE] + c[MutationStatus.UNDONE] + c[MutationStatus.SKIPPED]
     # settled too: refused for good (remembered on the event), replaced by a new id
     done += c[MutationStatus.REFUSED] + c[MutationStatus.REPLACED]
     return gates.backfill_gate(
-        c["total"], done, c[MutationStatus.FAILED], c[MutationStatus.PENDING]
+        c["total"], done, c[MutationStatus.FAILED], c[MutationStatus.PENDING], state.paused
     )
+
+
+SUPERSEDABLE = (ORIGIN_BACKFILL, ORIGIN_CUTOVER)
+
+
+def supersede_unfinished(session: Session, state: MigrationState, by_plan: str) -> int:
+    """A new plan replaces the active one's unanswered rows: each `pending` row becomes
+    `skipped` saying `superseded by plan X`, and the history records it (`plan_superseded`
+    with the count). What Google already accepted stays `done`, so rollback level 2 still
+    undoes it. Returns the number of rows superseded."""
+    old = state.active_plan_id
+    if not old or old == by_plan:
+        return 0
+    rows = [
+        m
+        for m in journal.plan_rows(session, old)
+        if m.status == MutationStatus.PENDING and m.origin in SUPERSEDABLE
+    ]
+    if not rows:
+        return 0
+    note = f"superseded by plan {by_plan}"
+    for m in rows:
+        m.status = MutationStatus.SKIPPED
+        m.error = note
+        m.updated_at = clock.now()
+        session.add(m)
+    record_event(state, "plan_superseded", plan_id=old, by=by_plan, rows=len(rows))
+    return len(rows)
+
+
+def unfinished_plan(session: Session) -> UnfinishedPlan | None:
+    """The active plan if it still has rows to send (pending, or failed and retried by
+    resume): a backfill, cutover or rollback interrupted by a pause, a crash or kill -9."""
+    state = session.get(MigrationState, 1)  # a reader: never creates the row
+    plan_id = state.active_plan_id if state is not None else None
+    if state is None or not plan_id:
+        return None
+    rows = journal.plan_rows(session, plan_id)
+    c = journal.counts(session, plan_id)
+    if not rows or not (c[MutationStatus.PENDING] or c[MutationStatus.FAILED]):
+        return None
+    kind = {ORIGIN_CUTOVER: "cutover", ORIGIN_ROLLBACK: "rollback"}.get(rows[0].origin, "backfill")
+    return UnfinishedPlan(plan_id, kind, JournalCounts(c), bool(state.paused))
 
 
 def set_paused(env: MigrationEnv, paused: bool) -> PauseResult:
@@ -510,14 +556,26 @@ def rollout(
 
 def rollout_gate_now(session: Session, env: MigrationEnv) -> GateResult:
     """Clean cycles (SyncRun) since the last rollout change, coverage of hybrid calendars."""
-    state = load_state(session)
+    return rollout_gate_for(session, env.settings.rollout_clean_cycles)
+
+
+def rollout_gate_for(session: Session, required: int) -> GateResult:
+    """The rollout gate as it stands: the last `required` sync cycles since the last
+    rollout change, and coverage of the rolled-out calendars. Reads the store only."""
+    state = session.get(MigrationState, 1) or MigrationState(id=1)
     since = None
     for h in history(state):
         if h.get("event") == "rollout":
             since = h.get("at")
-    runs = list(
-        session.exec(select(SyncRun).where(SyncRun.kind == "sync").order_by(col(SyncRun.id)))
+    # Only the newest `required` cycles count (gates.rollout_gate looks at those), and
+    # those since the rollout are the newest: read no more than that.
+    newest = (
+        select(SyncRun)
+        .where(SyncRun.kind == "sync")
+        .order_by(col(SyncRun.id).desc())
+        .limit(max(required, 1))
     )
+    runs = list(reversed(session.exec(newest).all()))
     if since:
         cutoff = datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         runs = [r for r in runs if _aware(r.started_at) >= cutoff]
@@ -533,7 +591,7 @@ def rollout_gate_now(session: Session, env: MigrationEnv) -> GateResult:
         if c.id in hybrid and c.access_role in ("owner", "writer")
     ]
     coverage = _coverage(session, writable)  # a reader calendar's events cannot be stamped
-    return gates.rollout_gate(cycles, env.settings.rollout_clean_cycles, coverage, len(hybrid))
+    return gates.rollout_gate(cycles, required, coverage, len(hybrid))
 
 
 def _aware(dt: datetime) -> datetime:
@@ -676,8 +734,35 @@ def _unfinished(session: Session, plan_id: str | None, origin: str) -> bool:
 # --- overview / alerts --------------------------------------------------------------------
 
 
-def phase_overview(session: Session) -> PhaseOverview:
-    """Everything the migration screen and `status` show, from the store only."""
+def current_gate(session: Session, clean_cycles: int) -> GateResult | None:
+    """The gate of the phase the migration is in, checked now from the store (backfill:
+    the approved plan's journal; rollout: the cycles run since the rollout), not as it was
+    recorded when a command last ran. None in phases whose gate needs Google (discover,
+    prepare: their recorded result stands), before a backfill plan is approved, and after
+    cutover."""
+    state = session.get(MigrationState, 1)
+    phase = state.phase if state is not None else Phase.DISCOVER
+    if phase == Phase.BACKFILL:  # no plan approved yet: nothing to check
+        return backfill_gate_now(session) if state and state.approved_plan_id else None
+    if phase == Phase.ROLLOUT:
+        return rollout_gate_for(session, clean_cycles)
+    return None
+
+
+def standing_gates(session: Session) -> dict[str, Any]:
+    """The recorded gates that still stand at the current phase (`gates.standing`)."""
+    state = session.get(MigrationState, 1)
+    if state is None:
+        return {}
+    return gates.standing(json.loads(state.gates_json or "{}"), state.phase)
+
+
+def phase_overview(session: Session, clean_cycles: int | None = None) -> PhaseOverview:
+    """Everything the migration screen and `status` show, from the store only.
+    `clean_cycles`: the rollout gate's setting (`rollout_clean_cycles`)."""
+    from calsync_tui.settings import Settings
+
+    required = Settings().rollout_clean_cycles if clean_cycles is None else clean_cycles
     state = load_state(session)
     cals = [
         CalendarMode(c.google_id, c.summary, c.engine_mode, rollout_bucket(c.google_id))
@@ -706,11 +791,13 @@ def phase_overview(session: Session) -> PhaseOverview:
         legacy_detection=state.legacy_detection,
         active_plan=plan,
         approved_plan_id=state.approved_plan_id,
-        gates=json.loads(state.gates_json or "{}"),
+        gates=standing_gates(session),
+        current_gate=current_gate(session, required),
         history=history(state)[-20:],
         calendars=cals,
         alerts=alerts,
         journal=_journal_totals(session),
+        interrupted=unfinished_plan(session),
     )
 
 

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 
 from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged
-from calsync_tui.screens.base import ConsoleScreen, plain
+from calsync_tui.screens.base import ConsoleScreen, ago, plain
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.service import readmodel as rm
 from local_store import queries
@@ -45,16 +45,57 @@ class AccountsScreen(ConsoleScreen):
         table: DataTable[str | Text] = DataTable(id="accounts", cursor_type="row")
         table.border_title = "Accounts"
         yield table
+        cals: DataTable[str | Text] = DataTable(
+            id="account-calendars", cursor_type="none", zebra_stripes=True
+        )
+        cals.border_title = "Calendars of the selected account"
+        yield cals
 
     def on_mount(self) -> None:
-        t: DataTable[str | Text] = self.query_one(DataTable)
+        t: DataTable[str | Text] = self.query_one("#accounts", DataTable)
         t.add_columns("account", "kind", "state", "calendars", "enabled")
+        c: DataTable[str | Text] = self.query_one("#account-calendars", DataTable)
+        c.add_columns("calendar", "role", "enabled", "mode", "events", "last sync", "state")
         super().on_mount()
         t.focus()
 
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "accounts":
+            self._fill_calendars()
+
+    def _fill_calendars(self) -> None:
+        """The selected account's calendars: what it lets the console read and write."""
+        email = self._selected()
+        rows: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
+        c: DataTable[str | Text] = self.query_one("#account-calendars", DataTable)
+        t = self.capp.tone
+        now = self.now()
+        with self.app.batch_update():
+            c.clear()
+            for r in (r for r in rows if r.account == email):
+                state = {
+                    "ok": plain("ok", t("green")),
+                    "attention": plain("check", t("yellow")),
+                    "error": plain(r.last_error or "error", t("red")),
+                    "off": plain("not mirrored", "dim"),
+                }[r.health]
+                c.add_row(
+                    plain(r.summary),
+                    r.access_role,
+                    "yes" if r.enabled else "no",
+                    r.engine_mode,
+                    f"{r.total:,}",
+                    ago(r.last_synced_at, now),
+                    state,
+                )
+
     def refresh_data(self) -> None:
         rows: list[queries.AccountSummary] = self.read(queries.account_summaries, [])
-        t: DataTable[str | Text] = self.query_one(DataTable)
+        now = self.now()
+        locked: list[rm.PausedAccount] = self.read(lambda s: rm.paused_accounts(s, now), [])
+        paused = {p.account: p for p in locked}
+        t: DataTable[str | Text] = self.query_one("#accounts", DataTable)
+        keep = t.cursor_row
         with self.app.batch_update():
             t.clear()
             for a in rows:
@@ -67,6 +108,17 @@ class AccountsScreen(ConsoleScreen):
                     if a.needs_signin
                     else plain("signed in", self.capp.tone("green"))
                 )
+                if a.email in paused:  # Google's usage limit (writes.lockout)
+                    p = paused[a.email]
+                    state = Text.assemble(
+                        state,
+                        (
+                            f" · writes paused until {p.at} (Google's usage limit)"
+                            if p.active
+                            else " · writes wait for a probe (Google's usage limit)",
+                            self.capp.tone("yellow"),
+                        ),
+                    )
                 t.add_row(
                     plain(a.email),
                     plain(a.auth_kind),
@@ -75,6 +127,9 @@ class AccountsScreen(ConsoleScreen):
                     str(a.enabled_calendars),
                     key=a.email,
                 )
+        if rows and 0 <= keep < len(rows):
+            t.move_cursor(row=keep)
+        self._fill_calendars()
         need = sum(1 for a in rows if a.needs_signin)
         self.query_one("#accounts-title", Static).update(
             f"{len(rows)} account(s)"
@@ -84,7 +139,7 @@ class AccountsScreen(ConsoleScreen):
         super().refresh_data()
 
     def _selected(self) -> str | None:
-        t: DataTable[str | Text] = self.query_one(DataTable)
+        t: DataTable[str | Text] = self.query_one("#accounts", DataTable)
         if t.row_count == 0:
             return None
         return t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value

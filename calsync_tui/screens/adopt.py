@@ -25,13 +25,27 @@ def foreign_of(session: Session, interval_seconds: int) -> list[ForeignInstallat
     )
 
 
-def notice_text(found: list[ForeignInstallation]) -> str:
-    """The dashboard's notice: the reader's lines, plus the console's key."""
+def notice_text(found: list[ForeignInstallation], names: dict[str, str] | None = None) -> str:
+    """The dashboard's notice, short: per installation what it left on which calendars
+    (`names`: Google id -> the name the person knows) and what stands in the way, then the
+    console's key (the dry run behind A, and `status`, have the rest)."""
+    names = names or {}
     lines: list[str] = []
     for f in found:
-        lines.extend(f.lines())
+        cals = ", ".join(sorted(names.get(c, c) for c in f.calendars))
+        when = f.last_wrote.strftime("%Y-%m-%d %H:%MZ") if f.last_wrote else "unknown"
+        lines.append(
+            f"another installation {f.installation_id}: {f.blocks} busy blocks and "
+            f"{f.stamps} stamped events on {cals}; last wrote {when}"
+        )
+        if f.concurrent:
+            lines.append("  it wrote after this installation did: two may be running at once")
+        elif f.recent:
+            lines.append("  it wrote within the last sync interval: it may still be running")
+        if f.unsourced_blocks:
+            lines.append(f"  {f.unsourced_blocks} of its blocks have no source here")
     if lines:
-        lines.append("  in the console: A shows the adoption's dry run, then asks")
+        lines.append("A shows the adoption's dry run, then asks (`calsync-tui status` has more)")
     return "\n".join(lines)
 
 

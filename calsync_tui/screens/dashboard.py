@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
-from calsync_tui.screens.base import ConsoleScreen, ago, plain
+from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain
+from calsync_tui.screens.migration import read_migration_view
 from calsync_tui.service import readmodel as rm
 from calsync_tui.service.labels import CLASS_LABELS
 from calsync_tui.widgets.phase_stepper import PhaseStepper
+from calsync_tui.writes.refusals import Refusal
 from local_store import queries
 from local_store.models import SyncRun
 
@@ -55,6 +59,31 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def attention_text(paused: list[rm.PausedAccount], refused: list[Refusal], warn: str) -> Content:
+    """One line per paused account, then the refusals in one line: Google's reason, the
+    first event, and where the full list with what to do is (account names, titles and
+    reasons are Google's text: never markup)."""
+    lines = [fill("[b $c]⏸[/] $line", c=warn, line=p.line()) for p in paused]
+    if refused:
+        first = refused[0]
+        reasons = sorted({r.reason for r in refused})
+        more = f" and {len(refused) - 1:,} more" if len(refused) > 1 else ""
+        lines.append(
+            fill(
+                "[b $c]✋[/] $n write(s) Google refused for good ($why), remembered and not "
+                "sent again until the event changes: “$title” on $cal$more. They are still "
+                "mirrored. [b]a[/b] lists them with what you can do.",
+                c=warn,
+                n=f"{len(refused):,}",
+                why=", ".join(reasons),
+                title=first.event_title,
+                cal=first.calendar,
+                more=more,
+            )
+        )
+    return Content("\n").join(lines)
+
+
 class DashboardScreen(ConsoleScreen):
     TITLE_TEXT = "Dashboard"
     paused_accounts: frozenset[str] | set[str] = frozenset()
@@ -68,7 +97,9 @@ class DashboardScreen(ConsoleScreen):
         with Horizontal(id="metrics"):
             for key in ("cascades", "success", "latency", "stuck", "api", "alerts"):
                 yield Static("", id=f"metric-{key}", classes="metric")
-        yield PhaseStepper(id="dash-phase")
+        stepper = PhaseStepper(id="dash-phase")
+        stepper.border_title = "Migration (m)"
+        yield stepper
         with Horizontal(id="cycle-progress"):
             yield Label("", id="cycle-label")
             yield ProgressBar(total=1, show_eta=False, id="cycle-bar")
@@ -77,7 +108,12 @@ class DashboardScreen(ConsoleScreen):
         )
         table.border_title = "Calendars"
         yield table
-        yield Static("", id="dash-foreign", markup=False)  # adoption notice (screens/adopt.py)
+        foreign = Static("", id="dash-foreign", markup=False)  # adoption (screens/adopt.py)
+        foreign.border_title = "Another installation's blocks"
+        yield foreign
+        attention = Static("", id="dash-attention")
+        attention.border_title = "Needs your attention"
+        yield attention
         with Horizontal(id="dash-lower"):
             runs: DataTable[str | Text] = DataTable(id="dash-runs", cursor_type="none")
             runs.border_title = "Latest cycles"
@@ -108,7 +144,7 @@ class DashboardScreen(ConsoleScreen):
         # A signed-out account's calendars are neither read nor written: paused.
         self.paused_accounts = {a.email for a in accounts if a.needs_signin}
         head = self.read(lambda s: rm.headline(s, now), None)
-        mig = self.read(rm.migration_view, None)
+        mig = read_migration_view(self)
         self._fill_metrics(head)
         self.query_one(PhaseStepper).show(mig)
         table: DataTable[str | Text] = self.query_one("#calendars", DataTable)
@@ -127,6 +163,7 @@ class DashboardScreen(ConsoleScreen):
         self._fill_lower()
         self.query_one("#dash-empty", Static).display = not rows
         self._show_foreign()
+        self._show_attention(now)
         if rows and keep < len(rows):
             table.move_cursor(row=keep)
         super().refresh_data()
@@ -136,10 +173,20 @@ class DashboardScreen(ConsoleScreen):
         from calsync_tui.screens.adopt import foreign_of, notice_text
 
         interval = self.capp.backend.context().settings.sync_interval_seconds
-        text = notice_text(self.read(lambda s: foreign_of(s, interval), []))
+        names: dict[str, str] = self.read(queries.summaries_by_google_id, {})
+        text = notice_text(self.read(lambda s: foreign_of(s, interval), []), names)
         notice = self.query_one("#dash-foreign", Static)
         notice.update(text)
         notice.display = bool(text)
+
+    def _show_attention(self, now: datetime) -> None:
+        """Accounts paused by Google's usage limit and writes Google refused for good."""
+        paused: list[rm.PausedAccount] = self.read(lambda s: rm.paused_accounts(s, now), [])
+        refused: list[Refusal] = self.read(rm.refusals, [])
+        panel = self.query_one("#dash-attention", Static)
+        panel.display = bool(paused or refused)
+        if panel.display:
+            panel.update(attention_text(paused, refused, self.capp.tone("yellow")))
 
     def _fill_lower(self) -> None:
         """The latest cycles and writes under the calendars, so the screen is used."""

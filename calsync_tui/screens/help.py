@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
@@ -90,9 +90,12 @@ class HelpScreen(ModalScreen[None]):
             yield Label(
                 "Keys  (ctrl+p: command palette · esc: close)", id="help-title", markup=False
             )
-            with VerticalScroll():
+            with VerticalScroll(id="help-body"):
                 for name, rows in self.sections:
                     yield Label(name, classes="help-section", markup=False)
-                    width = max((len(r.keys) for r in rows), default=4) + 2
-                    body = "\n".join(f"  {r.keys:<{width}}{r.text}" for r in rows) or "  (none)"
-                    yield Static(fill("$t", t=body), classes="help-keys")
+                    if not rows:
+                        yield Static("  (none)", classes="help-keys", markup=False)
+                    for r in rows:  # key column, then the text wrapped under itself
+                        with Horizontal(classes="help-row"):
+                            yield Static(r.keys, classes="help-key", markup=False)
+                            yield Static(fill("$t", t=r.text), classes="help-text")

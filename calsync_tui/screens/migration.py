@@ -68,6 +68,16 @@ def console_terms(text: str) -> str:
     return _STEP.sub(step, _RUN_STEP.sub(run_step, text))
 
 
+def read_migration_view(screen: ConsoleScreen) -> rm.MigrationView | None:
+    """The migration as it stands, its gates checked with this home's settings (the
+    dashboard's and the cockpit's stepper)."""
+    cycles = rm.DEFAULT_CLEAN_CYCLES
+    backend = screen.capp.backend
+    if backend.is_open:
+        cycles = backend.context().settings.rollout_clean_cycles
+    return screen.read(lambda s: rm.migration_view(s, cycles), None)
+
+
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
@@ -95,6 +105,7 @@ class ProgressTracker:
 
 
 # Tasks that stop between batches when paused (`space`, `x`, quit) and resume later.
+POLL_SECONDS = 1.0  # how soon a change made by another terminal shows
 PAUSABLE = frozenset({"backfill", "resume", "cutover", "rollback L2"})
 ROLLOUT_GROUP = Binding.Group("Rollout")
 ROLLBACK_GROUP = Binding.Group("Rollback")
@@ -208,6 +219,7 @@ class MigrationScreen(ConsoleScreen):
         self.rollout_target: int | None = None
         self.last_inventory: dict[str, int] = {}
         self.view: rm.MigrationView | None = None  # as of the last redraw
+        self._stamp: tuple[object, ...] | None = None  # rm.migration_stamp of that redraw
 
     @property
     def task_name(self) -> str | None:
@@ -221,13 +233,17 @@ class MigrationScreen(ConsoleScreen):
             self.capp.migration_progress = None
 
     def body(self) -> ComposeResult:
-        yield PhaseStepper(id="mig-phase")
+        stepper = PhaseStepper(id="mig-phase")
+        stepper.border_title = "Migration phases"
+        yield stepper
         with Horizontal(id="mig-main"):
-            with Vertical(id="mig-left") as left:
-                left.border_title = "Inventory"
-                yield Static("", id="mig-inventory")
-                yield Label("Rollout", classes="panel-title")
-                yield Static("", id="mig-rollout")
+            with Vertical(id="mig-left"):
+                with Vertical(id="mig-inventory-box") as inventory:
+                    inventory.border_title = "Inventory"
+                    yield Static("", id="mig-inventory")
+                with Vertical(id="mig-rollout-box") as rollout:
+                    rollout.border_title = "Rollout"
+                    yield Static("", id="mig-rollout")
             with Vertical(id="mig-right"):
                 yield Static("", id="plan-title")
                 totals: DataTable[str | Text] = DataTable(id="plan-totals", cursor_type="row")
@@ -248,16 +264,34 @@ class MigrationScreen(ConsoleScreen):
         t.add_columns("calendar", *OPS, "total")
         super().on_mount()
         self._draw_plan()
+        # Another terminal may pause, resume or run the migration: notice it on the next
+        # poll (one small read), not at the next sync cycle.
+        self._stamp = self.read(rm.migration_stamp, None)
+        self.set_interval(POLL_SECONDS, self._poll)
+
+    def _poll(self) -> None:
+        if self.app.screen is not self:
+            return
+        stamp = self.read(rm.migration_stamp, None)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self.refresh_data()
 
     # --- drawing --------------------------------------------------------------------------
 
+    def read_view(self) -> rm.MigrationView | None:
+        """The migration as it stands, its gates checked with this home's settings."""
+        return read_migration_view(self)
+
     def refresh_data(self) -> None:
-        view = self.read(rm.migration_view, None)
+        self._stamp = self.read(rm.migration_stamp, None)
+        view = self.read_view()
         self.view = view
-        self.query_one(PhaseStepper).show(view)
+        self.query_one(PhaseStepper).show(view, running=self.task_name in PAUSABLE)
         cals: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
         self._draw_inventory(cals)
         self._draw_rollout(view)
+        self._draw_plan_title()
         # The plan under review changes only with show_plan: redrawing it on every cycle
         # reset the drill-in to the first calendar.
         super().refresh_data()
@@ -299,25 +333,25 @@ class MigrationScreen(ConsoleScreen):
             else f"  [{self.capp.tone('yellow')}]o to apply {target}%[/]"
         )
         modes = "  ".join(f"{m} {n}" for m, n in sorted(view.modes.items()))
+        if view.phase >= 4:  # cut over: the rollout is history, uuid mode everywhere
+            self.query_one("#mig-rollout", Static).update(
+                f"cut over: uuid mode on every calendar\n{modes}\n[dim]rollback 1/2/3 undoes it[/]"
+            )
+            return
         self.query_one("#mig-rollout", Static).update(
             f"hybrid on {view.rollout_percent}% of calendars\n{bar} {target}%{pending}\n{modes}"
         )
 
     def _draw_plan(self) -> None:
-        title = self.query_one("#plan-title", Static)
         t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
         w = self.query_one("#plan-writes", PlanTable)
         with self.app.batch_update():
             t.clear()
             w.show([])
+            self._draw_plan_title()
             if self.plan is None:
-                title.update("[b]Plan review[/b]  [dim]no plan: press p for a dry-run[/]")
                 return
             p = self.plan
-            title.update(
-                f"[b]Plan {p.plan_id[:8]}[/b]  {len(p.lines):,} writes, {p.api_calls:,} API calls, "
-                f"{p.round_trips:,} round trip(s)  [dim]y approve · n reject[/]"
-            )
             for cal, counter in sorted(p.totals.items()):
                 t.add_row(
                     plain(cal[:22]),
@@ -326,6 +360,38 @@ class MigrationScreen(ConsoleScreen):
                     key=cal,
                 )
         self._draw_writes()
+
+    def _draw_plan_title(self) -> None:
+        """The plan under review; else an unfinished plan (paused, or interrupted by a
+        crash or kill -9) with its progress and the key that resumes it."""
+        title = self.query_one("#plan-title", Static)
+        left = self.view.interrupted if self.view is not None else None
+        if self.plan is not None:
+            p = self.plan
+            head = (
+                f"[b]Plan {p.plan_id[:8]}[/b]  {len(p.lines):,} writes, {p.api_calls:,} API "
+                f"calls, {p.round_trips:,} round trip(s)  [dim]y approve · n reject[/]"
+            )
+            if left is not None and self.task_name is None and left.plan_id != p.plan_id:
+                # our words only (a plan id, counts): no person's text in this markup
+                head += (
+                    f"\n[{self.capp.tone('yellow')}]approving supersedes {left.kind} plan "
+                    f"{left.plan_id[:8]} ({left.journal.pending:,} unsent)[/]"
+                )
+            title.update(head)
+        elif left is not None and self.task_name is None:
+            title.update(
+                fill(
+                    "[b]Plan review[/b]  [$c]$line[/]  [dim]space resumes · p plans anew "
+                    "(approving it supersedes the rest)[/]",
+                    c=self.capp.tone("yellow"),
+                    line=left.line(),
+                )
+            )
+        elif left is not None:
+            title.update(fill("[b]Plan review[/b]  $line", line=left.line(running=True)))
+        else:
+            title.update("[b]Plan review[/b]  [dim]no plan: press p for a dry-run[/]")
 
     def _draw_writes(self) -> None:
         w = self.query_one("#plan-writes", PlanTable)
@@ -369,7 +435,7 @@ class MigrationScreen(ConsoleScreen):
         )
 
     def _paused(self) -> bool:
-        view = self.read(rm.migration_view, None)
+        view = self.read_view()
         return bool(view and view.paused)
 
     # --- messages from workers --------------------------------------------------------------
@@ -382,7 +448,7 @@ class MigrationScreen(ConsoleScreen):
     def on_task_finished(self, msg: TaskFinished) -> None:
         self.capp.migration_task_finished(msg.task, msg.summary)
         if msg.ok and msg.task in ("backfill", "resume") and "paused" not in msg.summary:
-            self.plan = None  # executed: nothing left to review
+            self.show_plan(None)  # executed: nothing left to review (tables cleared too)
         state = ("paused" if "paused" in msg.summary else "done") if msg.ok else "failed"
         self.query_one("#task-label", Label).update(plain(f"{msg.task}: {state}"))
         if msg.task in ("plan", "discover", "rollout"):  # no writes counted: no bar
@@ -486,6 +552,14 @@ class MigrationScreen(ConsoleScreen):
             ops = ", ".join(f"{op} {n}" for op, n in sorted(counter.items()))
             lines.append(f"  {cal}: {ops}")
         lines += ["", "Every write is journaled with the event's prior state (rollback level 2)."]
+        left = self.view.interrupted if self.view is not None else None
+        if left is not None and left.plan_id != plan.plan_id and left.journal.pending:
+            lines += [
+                "",
+                f"This supersedes {left.line()}:",
+                f"its {left.journal.pending:,} unsent write(s) are journaled as superseded by "
+                f"plan {plan.plan_id[:8]}, never sent. (n, then space, resumes it instead.)",
+            ]
 
         def done(yes: bool | None) -> None:
             if yes:
@@ -506,7 +580,10 @@ class MigrationScreen(ConsoleScreen):
     def action_pause(self) -> None:
         """Pause stops the backfill after its current batch; resume continues from the journal."""
         backend = self.capp.backend
-        if self._paused():
+        view = self.read_view()
+        self.view = view
+        interrupted = self.task_name is None and view is not None and view.interrupted
+        if (view is not None and view.paused) or interrupted:
             if self._busy():
                 return
             self._run("resume", lambda progress, cancel: backend.resume(progress, cancel))
@@ -537,7 +614,7 @@ class MigrationScreen(ConsoleScreen):
         self.notify(f"stopping {self.task_name} after the current batch (space resumes)…")
 
     def action_rollout_step(self, step: int) -> None:
-        view = self.read(rm.migration_view, None)
+        view = self.read_view()
         base = (
             self.rollout_target
             if self.rollout_target is not None

@@ -18,9 +18,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from calsync_tui.engine.model import EventClass
+from calsync_tui.migration.gates import standing
+from calsync_tui.migration.phases import GateResult
+from calsync_tui.migration.results import UnfinishedPlan
+from calsync_tui.migration.service import current_gate, unfinished_plan
 from calsync_tui.service.labels import CLASS_LABELS, phase_name
+from calsync_tui.settings import Settings
+from calsync_tui.writes import lockout
+from calsync_tui.writes import refusals as refusals_
+from calsync_tui.writes.refusals import Refusal
 from local_store import queries
 from local_store.models import EventState, Mutation
+
+DEFAULT_CLEAN_CYCLES = Settings().rollout_clean_cycles
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,10 @@ class MigrationView:
     active_plan_id: str | None
     approved_plan_id: str | None
     modes: dict[str, int]
+    # the active plan while it has writes left (paused, or interrupted by a crash)
+    interrupted: UnfinishedPlan | None = None
+    # the current phase's gate checked now (`gates` holds the recorded ones that stand)
+    current_gate: GateResult | None = None
 
     @property
     def phase_name(self) -> str:
@@ -197,11 +211,15 @@ def _ts(value: datetime) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
-def migration_view(session: Session) -> MigrationView:
+def migration_view(session: Session, clean_cycles: int = DEFAULT_CLEAN_CYCLES) -> MigrationView:
+    """The phase, its gates as they stand now, modes and the unfinished plan.
+    `clean_cycles`: the rollout gate's setting (`Settings.rollout_clean_cycles`)."""
     state = queries.peek_migration_state(session)
+    recorded = _json(state.gates_json, {})
     return MigrationView(
         phase=state.phase,
-        gates=_json(state.gates_json, {}),
+        gates=standing(recorded, state.phase) if isinstance(recorded, dict) else {},
+        current_gate=current_gate(session, clean_cycles),
         history=_json(state.history_json, []),
         rollout_percent=state.rollout_percent,
         legacy_detection=state.legacy_detection,
@@ -209,6 +227,30 @@ def migration_view(session: Session) -> MigrationView:
         active_plan_id=state.active_plan_id,
         approved_plan_id=state.approved_plan_id,
         modes=queries.enabled_mode_counts(session),
+        interrupted=unfinished_plan(session),
+    )
+
+
+def migration_stamp(session: Session) -> tuple[Any, ...]:
+    """What changes when the migration state or the active plan's journal does (a pause
+    from another terminal, a run in another process): the screens poll this cheap value
+    and redraw only when it moves."""
+    state = queries.peek_migration_state(session)
+    left = (
+        queries.count_journal(session, status="pending", plan_id=state.active_plan_id)
+        if state.active_plan_id
+        else 0
+    )
+    return (
+        state.phase,
+        state.paused,
+        state.rollout_percent,
+        state.legacy_detection,
+        state.active_plan_id,
+        state.approved_plan_id,
+        state.updated_at,
+        len(state.history_json or ""),
+        left,
     )
 
 
@@ -315,3 +357,47 @@ def latest_discover(session: Session) -> tuple[datetime, dict[str, int]] | None:
     return runs[0].finished_at or runs[0].started_at, {
         str(k): int(v) for k, v in totals.items() if v
     }
+
+
+@dataclass(frozen=True)
+class PausedAccount:
+    """An account whose writes Google's usage limit paused (`writes.lockout`)."""
+
+    account: str
+    until: datetime
+    active: bool  # still inside the pause; else the next cycle sends one probe write
+    at: str  # `until` as the person reads it: 14:20 (local time), or Mar 11 14:20
+
+    def line(self) -> str:
+        if self.active:
+            return (
+                f"{self.account}: writes paused until {self.at} (Google's usage limit); "
+                f"nothing is lost: the writes wait in the journal, and after {self.at} one "
+                "probe write goes out first"
+            )
+        return (
+            f"{self.account}: writes paused by Google's usage limit until {self.at}; the "
+            "next cycle sends one probe write, and the rest follow once Google takes it"
+        )
+
+
+def clock_time(when: datetime, now: datetime) -> str:
+    """`14:20` in local time, with the day when it is not today (as `writes.lockout`)."""
+    local = when.astimezone()
+    if local.date() != now.astimezone().date():
+        return f"{local:%b} {local.day} {local:%H:%M}"  # Dec 2 00:10
+    return local.strftime("%H:%M")
+
+
+def paused_accounts(session: Session, now: datetime) -> list[PausedAccount]:
+    """Accounts whose writes are paused by Google's usage limit, or wait for the probe."""
+    return [
+        PausedAccount(p.account, p.until, p.active(now), clock_time(p.until, now))
+        for p in lockout.paused_accounts(session)
+    ]
+
+
+def refusals(session: Session) -> list[Refusal]:
+    """Writes Google refused for good, remembered against their event (one per event),
+    with Google's reason and what the user can do (`writes.refusals`)."""
+    return refusals_.refusals(session)

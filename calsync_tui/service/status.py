@@ -17,6 +17,9 @@ from calsync_tui import clock
 from calsync_tui.context import AppContext
 from calsync_tui.engine.foreign import ForeignInstallation, read_foreign_conn
 from calsync_tui.locking import lock_holder
+from calsync_tui.migration.gates import standing
+from calsync_tui.migration.phases import GateResult
+from calsync_tui.migration.service import current_gate
 from calsync_tui.service.labels import phase_name
 from calsync_tui.writes.lockout import Lockout, paused_accounts
 from calsync_tui.writes.refusals import Refusal, refusals
@@ -33,10 +36,15 @@ class MigrationStatus:
     legacy_detection: bool
     active_plan_id: str | None
     approved_plan_id: str | None
-    gates: Mapping[str, Any]
+    gates: Mapping[str, Any]  # the recorded gates that still stand (gates.standing)
+    current_gate: GateResult | None = None  # the current phase's gate, checked now
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "gates": dict(self.gates)}
+        return {
+            **asdict(self),
+            "gates": dict(self.gates),
+            "current_gate": self.current_gate.to_json() if self.current_gate else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,7 @@ def status_report(ctx: AppContext) -> StatusReport:
             gates = json.loads(state.gates_json or "{}")
         except ValueError:
             gates = {}
+        gates = standing(gates, state.phase) if isinstance(gates, dict) else {}
         calendars = queries.calendar_summaries(session)
         sources, covered, percent = queries.overall_coverage(session)
         runs = queries.latest_runs(session, 1, kind="sync")
@@ -131,7 +140,8 @@ def status_report(ctx: AppContext) -> StatusReport:
                 legacy_detection=state.legacy_detection,
                 active_plan_id=state.active_plan_id,
                 approved_plan_id=state.approved_plan_id,
-                gates=gates if isinstance(gates, dict) else {},
+                gates=gates,
+                current_gate=current_gate(session, ctx.settings.rollout_clean_cycles),
             ),
             engine_modes=dict(Counter(c.engine_mode for c in calendars if c.enabled)),
             class_totals=queries.class_totals(session),

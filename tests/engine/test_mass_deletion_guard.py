@@ -5,8 +5,13 @@ user (`sync --confirm-deletions`, `guard.confirm_deletions` for the console)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
 from sqlmodel import select
 
+from calsync_tui import clock
 from calsync_tui.engine import guard
 from local_store.models import Alert
 from tests.engine.test_crash_and_cli import cli
@@ -121,3 +126,39 @@ def test_one_deleted_series_is_one_deletion(world: World) -> None:
     assert not report.held
     assert report.mutations.get("delete", 0) > 10
     assert len(list(iter_blocks(world.truth()[home]))) == 3
+
+
+@pytest.fixture
+def _moved_clock() -> Iterator[None]:
+    clock.reset()
+    yield
+    clock.reset()
+
+
+@pytest.mark.usefixtures("_moved_clock")
+@pytest.mark.parametrize("new_events", [3, 0])
+def test_a_full_listing_after_410_is_no_deletion_of_history(world: World, new_events: int) -> None:
+    """Found by the life simulation (seed 3, 120 days: every cycle from day 105 on held,
+    blocks missing from then on). Purging the trash invalidates sync tokens (410), and
+    the full listing over the window lacks every source the window has left behind:
+    that is history, not a deletion (their blocks stay), and no reason to hold the
+    calendar, whether the listing holds new events or none at all."""
+    work, home, _ids = _world(world, 20)
+    clock.advance(timedelta(days=world.settings.window_days_back + 25))  # all behind
+    base = clock.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    for i in range(new_events):
+        start = base + timedelta(days=i)
+        world.put(
+            work,
+            f"Later {i}",
+            start={"dateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            end={"dateTime": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        )
+    world.sandbox.expire_sync_tokens(work)  # the next listing of Work is a full one
+    report = world.sync()
+    assert not report.held, report.held
+    assert report.mutations.get("delete", 0) == 0
+    assert report.mutations.get("insert", 0) == new_events
+    assert len(list(iter_blocks(world.sandbox.events(home)))) == 20 + new_events
+    assert not world.sync().held
+    assert not [a for a in _alerts(world) if a.kind == guard.HELD]

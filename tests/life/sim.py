@@ -43,9 +43,14 @@ FMT = "%Y-%m-%dT%H:%M:%SZ"
 KEPT = ("summary", "start", "end", "transparency", "status", "recurrence")
 # What can go wrong for good on Google; a life may leave some out to isolate one.
 HAZARDS = frozenset({"invitation", "delete_block", "purge", "burst"})
-# What a step inside a usage-limit lockout may leave for the next step to finish.
-PAUSE_WAITS = frozenset({"missing_block", "stuck"})
+# What a step inside a usage-limit lockout may leave for the next step to finish, on
+# the locked account's calendars only: every write of that account is refused (403
+# quotaExceeded, the account is read-only for hours: support.google.com/a/answer/2905486,
+# GOOGLE_FACTS "Errors and quota"), inserts (missing blocks, rows `creating`) and
+# deletes (an orphan whose source went in the same step) alike.
+PAUSE_WAITS = frozenset({"missing_block", "stuck", "orphan_block"})
 PAUSE_LINE = "usage limit"
+BURST_ACCOUNT = HOME  # the account whose usage limit a burst trips
 
 
 @dataclass
@@ -59,6 +64,8 @@ class StepResult:
     # Every failed cycle of this step was the usage-limit pause (issue 15: writes stop,
     # the CLI exits 1 with the one line, nothing is lost, the next step converges).
     paused: bool = False
+    # Violations the pause excuses: PAUSE_WAITS kinds on the locked account's calendars.
+    waits: int = 0
 
     @property
     def missing(self) -> int:
@@ -66,7 +73,7 @@ class StepResult:
 
     def clean(self) -> bool:
         if self.paused:  # blocks wait (missing, pending) while Google refuses every write
-            rest = {k: v for k, v in self.violations.items() if k not in PAUSE_WAITS}
+            rest = sum(self.violations.values()) - self.waits
             return not (self.failed_mutations or rest or self.touched)
         return not (self.cycles_failed or self.failed_mutations or self.violations or self.touched)
 
@@ -88,6 +95,8 @@ class Life:
     errors: list[str] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)  # failed mutations by reason
     last_paused: bool = False  # the last failed cycle was the usage-limit pause
+    local_ids: dict[str, str] = field(default_factory=dict)  # local calendar id -> google id
+    last_violations: list[Violation] = field(default_factory=list)
     made: int = 0
 
     def __post_init__(self) -> None:
@@ -248,7 +257,7 @@ class Life:
         Google's usage limit on the home account (3 hours of sandbox clock)."""
         for i in range(15):
             self.new_event(self.cals["work"], f"Term {self.day}-{i}")
-        self.sb.trip_usage_limit(HOME, timedelta(hours=3))
+        self.sb.trip_usage_limit(BURST_ACCOUNT, timedelta(hours=3))
 
     # ---- one step ----------------------------------------------------------------------
     def act(self, step: int) -> Counter[str]:
@@ -334,14 +343,20 @@ class Life:
             failed_cycles += rc != 0
             failed_mut += max(failed, 0)
             paused = paused and (rc == 0 or self.last_paused)
+        violations = self.violations()
+        locked = {c for c, account in self.owner.items() if account == BURST_ACCOUNT}
+        locked |= {local for local, google in self.local_ids.items() if google in locked}
         result = StepResult(
             self.day,
             actions,
             failed_cycles,
             failed_mut,
-            self.violations(),
+            violations,
             self.touched(),
             paused=bool(failed_cycles) and paused and "burst" in actions,
+            waits=sum(
+                1 for v in self.last_violations if v.kind in PAUSE_WAITS and v.calendar in locked
+            ),
         )
         self.advance(days)
         return result
@@ -374,6 +389,7 @@ class Life:
             truth = self.truth()
             w.ctx = ctx
             cals = w.enabled()
+            self.local_ids = {str(c.id): c.google_id for c in cals if c.id is not None}
             out: list[Violation] = check_google(
                 truth,
                 writable={c.google_id for c in cals if c.access_role in ("owner", "writer")},
@@ -386,8 +402,15 @@ class Life:
             with ctx.store.engine.connect() as conn:
                 rows = [dict(r) for r in conn.execute(select(EventState.__table__)).mappings()]  # type: ignore[attr-defined]
             # Rows against Google: every live event well inside the window has a live row;
-            # every live block row is on Google at all (its time may have left the window).
+            # every live block row from the window's start on is on Google at all (its
+            # time may be past the window's end). Behind the window's start the product
+            # keeps history and lists nothing: a block there deleted by hand and purged
+            # before the product read the deletion is reported by no listing (a purge
+            # invalidates the sync token, 410, and the full listing that follows covers
+            # the window: GOOGLE_FACTS "Incremental sync"), so its row may stay live.
             mine = [r for r in rows if r["calendar_id"] in {c.id for c in cals}]
+            behind = self.now() - timedelta(days=w.settings.window_days_back)
+            since = (behind, datetime.max.replace(tzinfo=UTC))
             inner, everything = self.truth(margin=1), self.truth(window=False)
             out += [
                 v
@@ -406,6 +429,7 @@ class Life:
                         for c in cals
                         if c.id is not None
                     },
+                    since,
                 )
                 if v.detail == "block live in EventState, not on Google"
             ]

@@ -3,9 +3,7 @@
 Every step's cycles must exit 0 with no failed mutation, and after them the invariants
 must hold as Google shows them (one block per source per target in the window, no
 cascades, no orphans, nothing stuck, rows agree with Google) and the person's events
-must be as the person left them. The product is expected to fail until issue 15: those
-cases are xfail(strict=True) with the figures measured when they were written, so they
-turn into failures the moment they pass.
+must be as the person left them (issue 15: short in CI, long in the campaign).
 """
 
 from __future__ import annotations
@@ -33,9 +31,6 @@ def check(life: Life, results: list[StepResult], label: str) -> None:
     assert got["steps_clean"] == got["steps"], got
 
 
-ISSUE_15 = "issue 15: {what} (measured with seed 1, 60 days, a step every 3 days, one cycle each)"
-
-
 def test_sixty_days(life_sb: SandboxServer, tmp_path: Path) -> None:
     life, results = run_life(life_sb, tmp_path, seed=1, days=60)
     check(life, results, "life seed 1, 60 days:")
@@ -49,37 +44,14 @@ def test_sixty_days_without_hazards(life_sb: SandboxServer, tmp_path: Path) -> N
     check(life, results, "life seed 1, 60 days, no hazards:")
 
 
-HAZARD_XFAIL = {
-    "burst": "cycles inside the 3-hour usage lockout exit 1 with quotaExceeded; blocks "
-    "for the burst (15 events) are missing until the next step (still failing after the "
-    "issue 15 fixes: not yet diagnosed)",
-}
-
-
 @pytest.mark.campaign
-@pytest.mark.parametrize(
-    "hazard",
-    [
-        pytest.param(h, marks=pytest.mark.xfail(strict=True, reason=HAZARD_XFAIL[h]))
-        if h in HAZARD_XFAIL
-        else h
-        for h in sorted(HAZARDS)
-    ],
-)
+@pytest.mark.parametrize("hazard", sorted(HAZARDS))
 def test_sixty_days_one_hazard(life_sb: SandboxServer, tmp_path: Path, hazard: str) -> None:
     life, results = run_life(life_sb, tmp_path, seed=1, days=60, hazards=frozenset({hazard}))
     check(life, results, f"life seed 1, 60 days, only {hazard}:")
 
 
 @pytest.mark.campaign
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: as test_sixty_days over 120 days, two cycles a step; seed 2 measured: "
-    "78 of 80 cycles exit 1, 1488 failed mutations (406 duplicate, 330 "
-    "forbiddenForNonOrganizer, 194 quotaExceeded, 56 deleted), 367 block-steps missing "
-    "(up to 118 in the step after a burst), 4 orphans; measured before the issue 15 "
-    "fixes, still failing after them (not yet diagnosed)",
-)
 @pytest.mark.parametrize("seed", [2, 3, 4])
 def test_hundred_twenty_days(life_sb: SandboxServer, tmp_path: Path, seed: int) -> None:
     life, results = run_life(life_sb, tmp_path, seed=seed, days=120, cycles=2)

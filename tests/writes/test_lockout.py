@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -134,8 +135,19 @@ def test_backfill_under_the_usage_limit_waits_in_the_journal(mess: Mess, tmp_pat
     m.sandbox.trip_usage_limit("bob@example.com")
     m.sandbox.reset_stats()
     t0 = clock.now()
-    out = m.cli_json("migrate", "backfill", "--plan", str(plan), "--yes")
+    rows = _plan_rows(plan)
+    # exit 1 with the sync's one line (writes/lockout.py pause_line) on stderr, JSON on
+    # stdout; nothing lost: every row of the plan is still in the journal
+    code, stdout, stderr = m.cli("migrate", "backfill", "--plan", str(plan), "--yes", "--json")
+    assert code == 1, stderr
+    lines = [line for line in stderr.splitlines() if not line.startswith("progress: ")]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("Google's usage limit for bob@example.com reached: writes paused")
+    assert lines[0].endswith("nothing lost; run again later")
+    out = json.loads(stdout)
     assert out["journal"]["failed"] == 0 and out["journal"]["pending"] > 0, out["journal"]
+    assert out["journal"]["total"] == rows, out["journal"]
+    assert out["progress"]["note"] == lines[0]
     assert (
         out["progress"]["paused"] and "usage limit for bob@example.com" in out["progress"]["note"]
     )
@@ -146,3 +158,28 @@ def test_backfill_under_the_usage_limit_waits_in_the_journal(mess: Mess, tmp_pat
         done = m.cli_json("migrate", "resume")
         assert done["journal"]["pending"] == 0 and done["journal"]["failed"] == 0, done
         assert done["gate"]["passed"], done["gate"]
+
+
+def _plan_rows(plan: Path) -> int:
+    """How many writes the saved plan holds."""
+    from calsync_tui.migration.plan_file import read_plan
+
+    return len(read_plan(plan).writes)
+
+
+def test_backfill_under_the_usage_limit_exits_1_in_text_mode(mess: Mess, tmp_path: Path) -> None:
+    """Without --json the same: the one line on stderr, exit 1, the rows wait."""
+    m = mess
+    m.cli_json("migrate", "discover")
+    assert m.cli_json("migrate", "prepare")["gate"]["passed"]
+    plan = tmp_path / "plan.json"
+    m.cli_json("migrate", "plan", "--out", str(plan), "--batch-size", "4")
+    m.sandbox.trip_usage_limit("bob@example.com")
+    code, stdout, stderr = m.cli("migrate", "backfill", "--plan", str(plan), "--yes")
+    assert code == 1, stdout + stderr
+    usage = [line for line in stderr.splitlines() if line.startswith("Google's usage limit")]
+    assert len(usage) == 1 and "nothing lost; run again later" in usage[0], stderr
+    assert "pending" in stdout and "0 failed" in stdout, stdout
+    with m.world.ctx.store.session() as s:
+        left = s.exec(select(Mutation).where(Mutation.status == "pending")).all()
+    assert left, "the unsent writes wait in the journal"

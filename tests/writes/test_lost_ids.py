@@ -121,3 +121,33 @@ def test_rollback_level_2_recreates_purged_events_under_a_new_id(
     ids_now = {str(e["id"]) for e in now[m.b]}
     assert not purged & ids_now and set(renewed.values()) <= ids_now
     assert {c: seen(v) for c, v in now.items()} == {c: seen(v) for c, v in pre.items()}
+
+
+@pytest.mark.parametrize("generation", [1, 2])
+def test_a_later_generation_deleted_by_hand_is_respected(world: World, generation: int) -> None:
+    """`respect_manual_deletion`: a block re-created under generation 1 or 2 (its earlier
+    ids lost) and then deleted by hand stays deleted, like a generation-0 block: nothing
+    is planned, full cycle or scoped, and no generation after it is used."""
+    a, b = two_calendars(world)
+    world.put(a, "Dentist")
+    _settle(world)
+    first = str(_block(world, b)["id"])
+    for n in range(1, generation + 1):  # lose the id `generation` times
+        world.sandbox.delete_as_person(b, str(_block(world, b)["id"]))
+        _settle(world)
+        assert str(_block(world, b)["id"]) == f"{first}g{n}"
+    world.settings.respect_manual_deletion = True
+    world.sync()  # the setting changed: a full cycle
+    world.sandbox.delete_as_person(b, f"{first}g{generation}")
+    r = world.sync()
+    assert r.planned == {} and r.failed == 0 and not r.errors, r.to_json()
+    assert world.blocks_on(b) == []
+    assert world.sync().planned == {}  # and the next cycle too
+    assert world.blocks_on(b) == []
+    ids = {m.google_event_id for m in _journal(world) if m.op == "insert"}
+    assert f"{first}g{generation + 1}" not in ids
+    # turned off again, the block comes back (under the next generation: ids are lost)
+    world.settings.respect_manual_deletion = False
+    _settle(world)
+    assert str(_block(world, b)["id"]) == f"{first}g{generation + 1}"
+    world.assert_ok()
