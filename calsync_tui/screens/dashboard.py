@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
@@ -89,43 +89,50 @@ class DashboardScreen(ConsoleScreen):
     paused_accounts: frozenset[str] | set[str] = frozenset()
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
-            "enter", "open_calendar", "Events", tooltip="Show the events of the selected calendar"
+            "enter",
+            "open_calendar",
+            "Events",
+            id="dashboard.open",
+            tooltip="Show the events of the selected calendar",
         ),
     ]
 
     def body(self) -> ComposeResult:
-        with Horizontal(id="metrics"):
-            for key in ("cascades", "success", "latency", "stuck", "api", "alerts"):
-                yield Static("", id=f"metric-{key}", classes="metric")
-        stepper = PhaseStepper(id="dash-phase")
-        stepper.border_title = "Migration (m)"
-        yield stepper
-        with Horizontal(id="cycle-progress"):
-            yield Label("", id="cycle-label")
-            yield ProgressBar(total=1, show_eta=False, id="cycle-bar")
-        table: DataTable[str | Text] = DataTable(
-            id="calendars", cursor_type="row", zebra_stripes=True
-        )
-        table.border_title = "Calendars"
-        yield table
-        foreign = Static("", id="dash-foreign", markup=False)  # adoption (screens/adopt.py)
-        foreign.border_title = "Another installation's blocks"
-        yield foreign
-        attention = Static("", id="dash-attention")
-        attention.border_title = "Needs your attention"
-        yield attention
-        with Horizontal(id="dash-lower"):
-            runs: DataTable[str | Text] = DataTable(id="dash-runs", cursor_type="none")
-            runs.border_title = "Latest cycles"
-            yield runs
-            writes: DataTable[str | Text] = DataTable(id="dash-writes", cursor_type="none")
-            writes.border_title = "Latest writes (j: journal)"
-            yield writes
-        yield Static(
-            "No calendars yet. Sign in on the Accounts screen (u), enable calendars with "
-            "`calsync-tui calendars enable`, or try `calsync-tui demo`.",
-            id="dash-empty",
-        )
+        # One scrolling body: on a short terminal the status line and the key bar stay
+        # in view and the panels scroll under them.
+        with VerticalScroll(id="dash-body", can_focus=False):
+            with Horizontal(id="metrics"):
+                for key in ("cascades", "success", "latency", "stuck", "api", "alerts"):
+                    yield Static("", id=f"metric-{key}", classes="metric")
+            stepper = PhaseStepper(id="dash-phase")
+            stepper.border_title = "Migration (m)"
+            yield stepper
+            with Horizontal(id="cycle-progress"):
+                yield Label("", id="cycle-label")
+                yield ProgressBar(total=1, show_eta=False, id="cycle-bar")
+            table: DataTable[str | Text] = DataTable(
+                id="calendars", cursor_type="row", zebra_stripes=True
+            )
+            table.border_title = "Calendars"
+            yield table
+            foreign = Static("", id="dash-foreign", markup=False)  # adoption (screens/adopt.py)
+            foreign.border_title = "Another installation's blocks"
+            yield foreign
+            attention = Static("", id="dash-attention")
+            attention.border_title = "Needs your attention"
+            yield attention
+            with Horizontal(id="dash-lower"):
+                runs: DataTable[str | Text] = DataTable(id="dash-runs", cursor_type="none")
+                runs.border_title = "Latest cycles"
+                yield runs
+                writes: DataTable[str | Text] = DataTable(id="dash-writes", cursor_type="none")
+                writes.border_title = "Latest writes (j: journal)"
+                yield writes
+            yield Static(
+                "No calendars yet. Sign in on the Accounts screen (u), enable calendars with "
+                "`calsync-tui calendars enable`, or try `calsync-tui demo`.",
+                id="dash-empty",
+            )
 
     def on_mount(self) -> None:
         table = self.query_one("#calendars", DataTable)
@@ -136,6 +143,9 @@ class DashboardScreen(ConsoleScreen):
         writes: DataTable[str | Text] = self.query_one("#dash-writes", DataTable)
         writes.add_columns("time", "op", "calendar", "why")
         super().on_mount()
+        # focusing the calendars scrolls them into view: open at the top (the metrics)
+        body = self.query_one("#dash-body", VerticalScroll)
+        self.call_after_refresh(body.scroll_home, animate=False)
 
     def refresh_data(self) -> None:
         now = self.now()

@@ -220,6 +220,7 @@ class MigrationScreen(ConsoleScreen):
         self.last_inventory: dict[str, int] = {}
         self.view: rm.MigrationView | None = None  # as of the last redraw
         self._stamp: tuple[object, ...] | None = None  # rm.migration_stamp of that redraw
+        self._last_task: str | None = None  # the task whose outcome the task line shows
 
     @property
     def task_name(self) -> str | None:
@@ -292,6 +293,17 @@ class MigrationScreen(ConsoleScreen):
         self._draw_inventory(cals)
         self._draw_rollout(view)
         self._draw_plan_title()
+        if self.task_name is None and self._last_task == "rollout" and view is not None:
+            # the rollout's own line said "0 of 3 cycles" once: say how the gate stands now
+            gate = view.current_gate
+            if gate is not None:
+                self.query_one("#task-rate", Static).update(
+                    plain(
+                        "rollout gate passed: c cuts over"
+                        if gate.passed
+                        else "rollout gate: " + "; ".join(gate.reasons)
+                    )
+                )
         # The plan under review changes only with show_plan: redrawing it on every cycle
         # reset the drill-in to the first calendar.
         super().refresh_data()
@@ -338,8 +350,11 @@ class MigrationScreen(ConsoleScreen):
                 f"cut over: uuid mode on every calendar\n{modes}\n[dim]rollback 1/2/3 undoes it[/]"
             )
             return
+        hybrid = sum(n for m, n in view.modes.items() if m != "legacy")
+        total = sum(view.modes.values())
         self.query_one("#mig-rollout", Static).update(
-            f"hybrid on {view.rollout_percent}% of calendars\n{bar} {target}%{pending}\n{modes}"
+            f"target {view.rollout_percent}%: hybrid on {hybrid} of {total} calendar(s)\n"
+            f"{bar} {target}%{pending}\n{modes}"
         )
 
     def _draw_plan(self) -> None:
@@ -447,6 +462,7 @@ class MigrationScreen(ConsoleScreen):
 
     def on_task_finished(self, msg: TaskFinished) -> None:
         self.capp.migration_task_finished(msg.task, msg.summary)
+        self._last_task = msg.task
         if msg.ok and msg.task in ("backfill", "resume") and "paused" not in msg.summary:
             self.show_plan(None)  # executed: nothing left to review (tables cleared too)
         state = ("paused" if "paused" in msg.summary else "done") if msg.ok else "failed"
