@@ -574,8 +574,10 @@ class MigrationScreen(ConsoleScreen):
         if self._busy():
             return
         if self._paused():
+            left = self.view.interrupted if self.view is not None else None
             self.notify(
-                "the migration is paused: space resumes the interrupted backfill first",
+                "the migration is paused: space resumes the interrupted backfill first"
+                + (f" ({left.line()})" if left is not None else ""),
                 severity="warning",
             )
             return
