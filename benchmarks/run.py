@@ -430,15 +430,36 @@ def table(result: dict[str, Any]) -> str:
         row("tui: open a 50,000-event calendar s", big.get("show_calendar_s"))
         keys = tui.get("keys_during_sync") or {}
         cursor = keys.get("cursor_key_ms") or {}
+        typing = keys.get("filter_typing_ms") or {}
         switch = keys.get("screen_switch_ms") or {}
+        fresh = keys.get("fresh_view_after_switch_ms") or {}
+
+        def p95(name: str) -> object:
+            return (keys.get(name) or {}).get("p95")
+
         row(
             "tui: cursor key during sync median / p95 ms",
             f"{cursor.get('median')} / {cursor.get('p95')}",
-            "< 50 ms",
+            "<= 50 ms",
+        )
+        row(
+            "tui: filter typing during sync median / p95 ms",
+            f"{typing.get('median')} / {typing.get('p95')}",
+            "<= 50 ms",
         )
         row(
             "tui: screen switch during sync median / p95 ms",
             f"{switch.get('median')} / {switch.get('p95')}",
+            "<= 150 ms",
+        )
+        row(
+            "tui: switch e / m / d during sync p95 ms",
+            f"{p95('screen_switch_e_ms')} / {p95('screen_switch_m_ms')} / "
+            f"{p95('screen_switch_d_ms')}",
+        )
+        row(
+            "tui: fresh data after a switch median / p95 ms",
+            f"{fresh.get('median')} / {fresh.get('p95')}",
         )
     return "\n".join(lines)
 

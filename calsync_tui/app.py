@@ -1,7 +1,9 @@
 """The Textual console: screens per mode, keys, palette, and the background engine loop.
 
-The engine is synchronous; it runs in a thread worker (`group="engine"`, exclusive) and
-talks to the UI only through `post_message`. After each cycle the loop reschedules
+The engine is synchronous; each cycle runs in a child process (the CLI's
+`sync --once --progress-jsonl`, `service/engineproc.py`) so that a CPU-bound cycle never
+takes the UI's time under Python's GIL. A thread worker (`group="engine"`, exclusive)
+reads the child's typed lines and talks to the UI only through `post_message`. After each cycle the loop reschedules
 itself with `set_timer` (Dolphie), so cycles never overlap. While another process holds
 the home's writer lock the console opens read-only and says so.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -30,7 +32,6 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from calsync_tui import clock as _clock
-from calsync_tui.engine.cycle import CycleReport
 from calsync_tui.engine.events import MutationsProgress, PlanReady
 from calsync_tui.errors import CalsyncError
 from calsync_tui.home import AppHome, resolve_home
@@ -47,27 +48,24 @@ from calsync_tui.screens.lineage import LineageScreen
 from calsync_tui.screens.migration import PAUSABLE, MigrationScreen
 from calsync_tui.screens.quit import QuitChoice, QuitScreen
 from calsync_tui.service.backend import Backend
+from calsync_tui.service.engineproc import CycleOutcome
 from calsync_tui.widgets.tone import tone
 
 Clock = Callable[[], datetime]
 
-LIVE_EVENTS = frozenset(
-    {"CalendarRead", "CycleDone", "PlanReady", "MutationsProgress", "AlertRaised"}
-)
+# What a running cycle pushes to the visible screen (instead of it re-reading everything):
+# its writes done/total go to the status line and the dashboard's bar (no store read);
+# once the plan is ready (the cycle's listing is stored) or an alert was raised the screen
+# re-reads; while the writes go out, at most once a second `refresh_live()` (the Events
+# list re-reads its count and page, other screens wait for the end of the cycle).
+REREAD_EVENTS = frozenset({"PlanReady", "AlertRaised"})
+LIVE_EVERY_S = 1.0
 
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     msg = text[0] if text else ""
     return msg if isinstance(exc, CalsyncError) else f"{exc.__class__.__name__}: {msg}"
-
-
-def _short_summary(report: CycleReport) -> str:
-    """The status-line form of a cycle: what it wrote (or would), failures, time."""
-    ops = report.planned if report.dry_run else report.mutations
-    verb = "would write" if report.dry_run else "wrote"
-    text = f"{verb} {sum(ops.values())}, failed {report.failed}, {report.duration_ms / 1000:.1f}s"
-    return text + (f", cascades {report.cascades}" if report.cascades else "")
 
 
 class CalsyncApp(App[None]):
@@ -225,6 +223,9 @@ class CalsyncApp(App[None]):
         self.exit_note: str | None = None  # what the console said as it exited
         self.background_pid: int | None = None
         self.legacy_blocks = 0  # legacy blocks seen by a first launch's dry run
+        # Reads several screens make (screens.base.read_shared), per store generation.
+        self.data_generation = 0
+        self.shared_reads: dict[str, tuple[int, float, object]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -283,6 +284,7 @@ class CalsyncApp(App[None]):
 
     def on_unmount(self) -> None:
         self.workers.cancel_group(self, "engine")
+        self.backend.stop_engine()  # after its batch, before the writer lock goes
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -374,27 +376,27 @@ class CalsyncApp(App[None]):
         self.engine_cycle(dry_run=False)
 
     @work(thread=True, group="engine", exclusive=True, exit_on_error=False)
-    def engine_cycle(self, dry_run: bool) -> CycleReport:
-        """One cycle in a thread; progress crosses to the UI only as messages."""
+    def engine_cycle(self, dry_run: bool) -> CycleOutcome:
+        """One cycle in a child process (`Backend.run_cycle_child`), read from a thread;
+        progress crosses to the UI only as messages. Cancelling the worker stops the
+        child after its current batch."""
         worker = get_current_worker()
 
         def on_event(ev: object) -> None:
             self.post_message(EngineEvent(ev))
 
-        report, done = self.backend.run_cycle(
+        outcome = self.backend.run_cycle_child(
             dry_run=dry_run,
             on_event=on_event,
             cancel=lambda: worker.is_cancelled,
         )
-        summary = _short_summary(report)
-        if done:
-            summary += " · auto-rollback: " + "; ".join(done)
+        summary = outcome.summary
+        if outcome.rolled_back:
+            summary += " · auto-rollback: " + "; ".join(outcome.rolled_back)
         self.post_message(
-            CycleFinished(
-                summary, dry_run=dry_run, detail=report.summary(), classes=dict(report.classes)
-            )
+            CycleFinished(summary, dry_run=dry_run, detail=outcome.detail, classes=outcome.classes)
         )
-        return report
+        return outcome
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -446,9 +448,16 @@ class CalsyncApp(App[None]):
         if kind == "AlertRaised":
             text = getattr(msg.event, "message", str(msg.event))
             self.notify(f"alert: {text}", severity="warning", timeout=10)
-        if kind in LIVE_EVENTS and time.monotonic() - self._last_live_refresh > 0.5:
-            self._last_live_refresh = time.monotonic()
+        if kind in REREAD_EVENTS:
             self._refresh_current()
+        elif (
+            isinstance(msg.event, MutationsProgress)
+            and time.monotonic() - self._last_live_refresh > LIVE_EVERY_S
+        ):
+            self._last_live_refresh = time.monotonic()
+            screen = self._live_screen()
+            if screen is not None:
+                screen.refresh_live()  # read in the screen's worker, coalesced
 
     def on_data_changed(self, _: DataChanged) -> None:
         self._refresh_current()
@@ -468,6 +477,36 @@ class CalsyncApp(App[None]):
         if isinstance(screen, ConsoleScreen) and screen.is_mounted:
             return screen
         return None
+
+    def views_settled(self) -> bool:
+        """No console screen has a store read running or asked for."""
+        return not any(
+            isinstance(screen, ConsoleScreen) and screen.view_pending
+            for stack in self._screen_stacks.values()
+            for screen in stack
+        )
+
+    async def wait_for_views(self, limit_s: float = 10.0) -> None:
+        """Wait until every screen drew the reads asked for so far (at most `limit_s`
+        seconds: a running cycle keeps asking). Tests and snapshots see what a person
+        sees once the console caught up, whatever the machine's load."""
+        import asyncio
+
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            reads = [w for w in self.workers if w.group.startswith(("view-", "event-list"))]
+            if reads:  # (an empty list would mean every worker, a backfill's included)
+                await self.workers.wait_for_complete(reads)
+            await asyncio.sleep(0)
+            if self.views_settled():
+                return
+            await asyncio.sleep(0.005)
+
+    async def _press_keys(self, keys: Iterable[str]) -> None:
+        """Pilot's key presses (tests, snapshots) wait for the reads the keys asked for:
+        the screens read in workers, which Pilot's CPU-time idle check cannot see."""
+        await super()._press_keys(keys)
+        await self.wait_for_views()
 
     def _refresh_current(self) -> None:
         screen = self._live_screen()

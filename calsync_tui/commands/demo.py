@@ -1,8 +1,11 @@
 """`calsync-tui demo`: the sandbox with its demo world, a throwaway home, the console.
 
 A new user sees a living system in seconds without a Google account: the sandbox runs
-in-process on 127.0.0.1, its accounts are registered with their static sandbox tokens,
-their calendars are listed and enabled, and the home is removed at exit.
+on 127.0.0.1 in a child process (`calsync-tui sandbox serve`, so serving its HTTP never
+takes the console's time under Python's GIL), its accounts are registered with their
+static sandbox tokens, their calendars are listed and enabled, and the home is removed
+at exit. Tests build the same world with the sandbox in their own process
+(`demo_world(..., in_process=True)`, the default) to read its counters directly.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from sqlmodel import select
 
 from calsync_tui import clock
-from calsync_tui.errors import UsageError
+from calsync_tui.errors import CalsyncError, UsageError
 from calsync_tui.home import AppHome, write_private
 from local_store.models import Account, Calendar
 
@@ -82,11 +85,71 @@ def enable_calendars(ctx: Any) -> int:
     return n
 
 
+class SandboxProcess:
+    """`calsync-tui sandbox serve` in a child process: `url`, `stats()`, `stop()`."""
+
+    def __init__(self, *, seed: int, events: int) -> None:
+        import subprocess
+        import sys
+
+        # No quota model (as in-process): the demo is paced at 10,000 requests/min.
+        argv = [sys.executable, "-m", "calsync_tui", "sandbox", "serve", "--port", "0"]
+        argv += ["--seed", str(seed), "--events", str(events), "--no-quota"]
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert self.proc.stdout is not None
+        try:  # building a large world takes seconds; a hang-up meanwhile stops it too
+            first = self.proc.stdout.readline().decode("utf-8", "replace")
+        except BaseException:
+            self.stop()
+            raise
+        if not first.startswith("sandbox serving at "):
+            self.stop()
+            err = self.proc.stderr.read().decode("utf-8", "replace") if self.proc.stderr else ""
+            raise CalsyncError(f"the demo's sandbox did not start: {(err or first).strip()}")
+        self.url = first.removeprefix("sandbox serving at ").split(" ", 1)[0]
+
+    def _admin(self, path: str, method: str = "GET") -> dict[str, Any]:
+        import urllib.request
+
+        req = urllib.request.Request(self.url + "_sandbox/" + path, method=method)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            data: dict[str, Any] = json.loads(resp.read())
+            return data
+
+    def stats(self) -> dict[str, Any]:
+        return self._admin("stats")
+
+    def reset_stats(self) -> None:
+        self._admin("reset_stats", "POST")
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
 @contextmanager
 def demo_world(
-    root: Path, *, seed: int = 7, events: int = 400, now: datetime | None = None
+    root: Path,
+    *,
+    seed: int = 7,
+    events: int = 400,
+    now: datetime | None = None,
+    in_process: bool = True,
 ) -> Iterator[Demo]:
-    """Start the sandbox with the demo world and prepare a home at `root` for it."""
+    """Start the sandbox with the demo world and prepare a home at `root` for it: in this
+    process (tests), or in a child process (`in_process=False`: the demo command)."""
     from calsync_tui.context import AppContext
     from calsync_tui.google.accounts import register_static_token
     from calsync_tui.sandbox.demo import DEMO_ACCOUNTS, build_demo
@@ -95,12 +158,19 @@ def demo_world(
 
     if events < 0:
         raise UsageError("--events must be >= 0")
-    # No quota model here: the demo is paced at 10,000 requests/min to start in seconds,
-    # and a larger --events world would otherwise spend minutes in rate-limit backoff.
-    srv = SandboxServer(port=0, quota_per_user=None, quota_per_project=None)
-    srv.start()
+    srv: Any
+    if in_process:
+        # No quota model here: the demo is paced at 10,000 requests/min to start in
+        # seconds, and a larger --events world would otherwise spend minutes in backoff.
+        srv = SandboxServer(port=0, quota_per_user=None, quota_per_project=None)
+        srv.start()
+    else:
+        if now is not None:
+            raise UsageError("a demo sandbox in its own process builds its world at its now")
+        srv = SandboxProcess(seed=seed, events=events)
     try:
-        build_demo(srv, seed=seed, events=events, now=now)
+        if in_process:
+            build_demo(srv, seed=seed, events=events, now=now)
         home = AppHome(root).ensure()
         write_private(home.config_path, json.dumps(DEMO_SETTINGS))
         settings = load_settings(home, srv.url)
@@ -122,13 +192,15 @@ def run(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="calsync-demo-"))
     with _exit_on_hangup(running):
         try:
-            with demo_world(tmp / "home", seed=args.seed, events=args.events) as demo:
+            with demo_world(
+                tmp / "home", seed=args.seed, events=args.events, in_process=False
+            ) as demo:
                 # A sandbox, not a real account: the loop may write at once (app.py's rule).
                 app = CalsyncApp(
                     home=demo.home.root,
                     api_endpoint=demo.api_endpoint,
                     auto_sync=True,
-                    background_reason="the demo's Google sandbox lives in this process",
+                    background_reason="the demo's Google sandbox stops when the demo exits",
                 )
                 app.backend.static_tokens = dict(DEMO_ACCOUNTS)  # sign back in after sign-out
                 running.append(app)

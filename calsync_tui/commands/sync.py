@@ -29,6 +29,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let deletions through that the mass-deletion guard held back",
     )
+    p.add_argument(
+        "--progress-jsonl",
+        action="store_true",
+        help="with --once: one JSON object a line on stdout, each engine event and then "
+        "the outcome (how the console runs its cycles; SIGTERM stops after the batch)",
+    )
     p.set_defaults(func=run)
 
 
@@ -60,12 +66,26 @@ def _cycle(ctx: AppContext, **kw: Any) -> CycleReport:
     return report
 
 
+def _progress_jsonl(args: argparse.Namespace, once: bool) -> int:
+    """The console's engine process (`service.engineproc`): one cycle, typed lines."""
+    from calsync_tui.service import engineproc
+
+    if not once or args.interval is not None or args.json:
+        raise UsageError("--progress-jsonl goes with --once (and not --interval or --json)")
+    with AppContext.from_args(args) as ctx, engineproc.writer_lock(ctx.home):
+        return engineproc.serve_cycle(
+            ctx, dry_run=args.dry_run, confirm_deletions=args.confirm_deletions
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from calsync_tui.locking import home_lock
 
     if args.interval is not None and args.interval < 1:
         raise UsageError("--interval must be at least 1 second")
     once = args.once or args.dry_run
+    if args.progress_jsonl:
+        return _progress_jsonl(args, once)
     stop = threading.Event()
 
     def on_signal(_sig: int, _frame: FrameType | None) -> None:

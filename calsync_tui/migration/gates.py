@@ -48,7 +48,9 @@ def backfill_gate(
     has not failed: its reason says so (the stepper draws it paused)."""
     coverage = stamped / relevant if relevant else 1.0
     reasons: list[str] = []
-    if coverage < 1.0:
+    # a backfill that stopped part-way: its unsent writes are the coverage gap, said once
+    waiting = pending > 0 and relevant - stamped <= pending + failed
+    if coverage < 1.0 and not waiting:
         reasons.append(
             f"coverage {coverage:.2%} ({relevant - stamped} event(s) without calsync_id)"
         )

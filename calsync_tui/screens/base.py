@@ -1,7 +1,20 @@
-"""What every console screen shares: header, key bar, status line, store access, refresh."""
+"""What every console screen shares: header, key bar, status line, store access, refresh.
+
+Refresh (Toolong/Harlequin style): a screen that draws from the store splits its redraw
+in two, `load_view(params)` (every store read, in a thread worker of its own group,
+one at a time) and `show_view(view)` (the drawing, on the UI thread). `refresh_data()` starts
+the read; requests that arrive while one read runs coalesce into one more read after it,
+so a burst of engine progress costs at most two reads and never a read on the UI thread.
+A result whose parameters (`view_params`, e.g. the filter) no longer match what the
+screen shows is dropped and read again. While a cycle writes, the app pushes its progress
+(done/total) and calls `refresh_live()`, which reads only what a screen shows of the
+writes (push of what changed, not a re-read of everything).
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,6 +22,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 from rich.text import Text
 from sqlmodel import Session
+from textual import on
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.message import Message
@@ -19,6 +33,8 @@ from calsync_tui.service.backend import Backend
 from calsync_tui.widgets.key_bar import KeyBar
 
 T = TypeVar("T")
+
+SHARED_MAX_AGE_S = 2.0  # how long one read of the calendars may serve the screens
 
 
 class ConsoleHost(Protocol):
@@ -35,6 +51,9 @@ class ConsoleHost(Protocol):
     # The migration task running in the cockpit's worker and its progress (quit asks).
     migration_task: str | None
     migration_progress: tuple[int, int, int] | None
+    # Reads several screens make, shared (`ConsoleScreen.read_shared`).
+    data_generation: int
+    shared_reads: dict[str, tuple[int, float, object]]
 
     def now(self) -> datetime: ...
     def tone(self, name: str) -> str: ...
@@ -81,10 +100,40 @@ def ago(when: datetime | None, now: datetime) -> str:
     return f"{secs // 86400}d ago"
 
 
+class ViewLoaded(Message):
+    """A screen's store reads finished in its worker (posted to the screen)."""
+
+    def __init__(self, params: object, view: object, error: str | None, asked: float) -> None:
+        super().__init__()
+        self.params = params
+        self.view = view
+        self.error = error
+        self.asked = asked  # time.monotonic() when the read was asked for
+
+
+class ReadFailed(Message):
+    """A read in a worker failed; the screen says so on the UI thread."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
 class ConsoleScreen(Screen[None]):
-    """A full screen of the console. Subclasses fill `body()` and `refresh_data()`."""
+    """A full screen of the console. Subclasses fill `body()`, and either `load_view` +
+    `show_view` (reads in a worker) or `refresh_data()` (reads in place, small screens)."""
 
     TITLE_TEXT = ""
+    # The same rows read again are not drawn again (False: the drawing depends on more
+    # than the view, e.g. a task running in the screen).
+    SKIP_EQUAL_VIEWS = True
+    # Reads in a worker: one running, at most one more asked for (coalesced).
+    _view_loading = False
+    _view_stale = False
+    views_shown = 0  # how many views were drawn (tests and the benchmark wait on it)
+    view_asked_at = 0.0  # time.monotonic() when the drawn view's read was asked for
+    _last_view: object = None  # the view drawn last (an equal one is not drawn again)
+    _same_store = False  # refresh_data() not for a store change (shown again, a filter)
 
     @property
     def capp(self) -> ConsoleHost:
@@ -101,10 +150,18 @@ class ConsoleScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.TITLE_TEXT
-        self.refresh_data()
+        self._coming_back(True)
 
     def on_screen_resume(self) -> None:
-        self.refresh_data()
+        self._coming_back(False)
+
+    def _coming_back(self, first: bool) -> None:
+        """Shown (again): read, but a shared read of the last seconds may serve."""
+        self._same_store = True
+        try:
+            self.refresh_data()
+        finally:
+            self._same_store = False
 
     def now(self) -> datetime:
         return self.capp.now()
@@ -115,19 +172,121 @@ class ConsoleScreen(Screen[None]):
             yield s
 
     def read(self, fn: Callable[[Session], T], default: T) -> T:
-        """Run one read-model query; an unopened or broken store shows `default`."""
+        """Run one read-model query; an unopened or broken store shows `default`.
+        Safe in a worker thread (each call has its own session)."""
         if not self.capp.backend.is_open:
             return default
         try:
             with self.session() as s:
                 return fn(s)
         except Exception as exc:  # a read must never take the console down
-            self.capp.notify(f"could not read the store: {exc}", severity="error")
+            text = f"could not read the store: {exc}"
+            if threading.get_ident() == getattr(self.app, "_thread_id", None):
+                self.capp.notify(text, severity="error")
+            else:
+                self.post_message(ReadFailed(text))
             return default
+
+    # --- refresh ------------------------------------------------------------------------
+
+    def read_shared(self, name: str, fn: Callable[[Session], T], default: T) -> T:
+        """A read several screens make (the calendars, the migration view): one read
+        serves them all for `SHARED_MAX_AGE_S` while the store is not known to have
+        changed (`data_generation`, bumped by every refresh but a screen coming back)."""
+        host = self.capp
+        generation, now = host.data_generation, time.monotonic()
+        hit = host.shared_reads.get(name)
+        if hit is not None and hit[0] == generation and now - hit[1] <= SHARED_MAX_AGE_S:
+            return cast(T, hit[2])
+        value = self.read(fn, default)
+        host.shared_reads[name] = (generation, now, value)
+        return value
 
     def refresh_data(self) -> None:
         """Re-read the store and redraw; called on mount, resume and DataChanged."""
+        if not self._same_store:
+            self.capp.data_generation += 1  # the store changed: shared reads are old
+        if self.reads_in_worker:
+            self.request_view()
         self.update_status()
+
+    def refresh_live(self) -> None:
+        """A running cycle sent writes (at most once a second; `app.REREAD_EVENTS`): by
+        default no read, the status line only (the screen re-reads when the cycle ends);
+        a screen whose rows change with each write re-reads just those."""
+        self.update_status()
+
+    @property
+    def reads_in_worker(self) -> bool:
+        return type(self).load_view is not ConsoleScreen.load_view
+
+    @property
+    def view_pending(self) -> bool:
+        """A read is running or asked for: what is drawn may be older than the store."""
+        return self._view_loading or self._view_stale
+
+    def view_params(self) -> object:
+        """What the view depends on besides the store (calendar, filter); UI thread."""
+        return None
+
+    def same_view(self, loaded: object, current: object) -> bool:
+        """Whether a view read for `loaded` params may be drawn now that they are `current`."""
+        return loaded == current
+
+    def load_view(self, params: object) -> object:
+        """Every store read of one redraw; runs in a thread worker (no widget access)."""
+        raise NotImplementedError
+
+    def show_view(self, view: object) -> None:
+        """Draw what `load_view` returned; UI thread."""
+
+    def request_view(self) -> None:
+        """Start the screen's read in its worker, or coalesce into the one running."""
+        if self._view_loading:
+            self._view_stale = True
+            return
+        self._view_loading, self._view_stale = True, False
+        params, asked = self.view_params(), time.monotonic()
+        self.run_worker(
+            lambda: self._load(params, asked),
+            name=f"view {type(self).__name__}",
+            # One at a time by the coalescing above, not `exclusive=True`: that would mark
+            # the read that just posted its view as cancelled while its thread returns.
+            group=f"view-{type(self).__name__}",
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _load(self, params: object, asked: float) -> None:
+        try:
+            view, error = self.load_view(params), None
+        except Exception as exc:  # a read must never take the console down
+            view, error = None, f"could not read the store: {exc}"
+        self.post_message(ViewLoaded(params, view, error, asked))
+
+    @on(ViewLoaded)
+    def _view_loaded(self, msg: ViewLoaded) -> None:
+        msg.stop()
+        self._view_loading = False
+        if msg.error is not None:
+            self.capp.notify(msg.error, severity="error")
+        elif self.same_view(msg.params, self.view_params()):
+            drawn = (self.app.theme, msg.view)  # colours are picked per theme
+            if drawn != self._last_view or not self.SKIP_EQUAL_VIEWS:
+                self.show_view(msg.view)
+                self._last_view = drawn
+            self.views_shown += 1
+            self.view_asked_at = msg.asked
+        else:
+            self._view_stale = True  # read for another calendar/filter: read again
+        if self._view_stale:
+            self.request_view()
+        self.update_status()
+
+    @on(ReadFailed)
+    def _read_failed(self, msg: ReadFailed) -> None:
+        msg.stop()
+        self.capp.notify(msg.text, severity="error")
 
     def update_status(self) -> None:
         try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
@@ -84,48 +85,72 @@ def attention_text(paused: list[rm.PausedAccount], refused: list[Refusal], warn:
     return Content("\n").join(lines)
 
 
+@dataclass
+class DashView:
+    """One read of the dashboard."""
+
+    now: datetime
+    rows: list[rm.CalendarRow]
+    accounts: list[queries.AccountSummary]
+    head: rm.Headline | None
+    mig: rm.MigrationView | None
+    runs: list[SyncRun]
+    writes: list[rm.JournalRow]
+    foreign: list[Any] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    paused: list[rm.PausedAccount] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+
 class DashboardScreen(ConsoleScreen):
     TITLE_TEXT = "Dashboard"
     paused_accounts: frozenset[str] | set[str] = frozenset()
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
-            "enter", "open_calendar", "Events", tooltip="Show the events of the selected calendar"
+            "enter",
+            "open_calendar",
+            "Events",
+            id="dashboard.open",
+            tooltip="Show the events of the selected calendar",
         ),
     ]
 
     def body(self) -> ComposeResult:
-        with Horizontal(id="metrics"):
-            for key in ("cascades", "success", "latency", "stuck", "api", "alerts"):
-                yield Static("", id=f"metric-{key}", classes="metric")
-        stepper = PhaseStepper(id="dash-phase")
-        stepper.border_title = "Migration (m)"
-        yield stepper
-        with Horizontal(id="cycle-progress"):
-            yield Label("", id="cycle-label")
-            yield ProgressBar(total=1, show_eta=False, id="cycle-bar")
-        table: DataTable[str | Text] = DataTable(
-            id="calendars", cursor_type="row", zebra_stripes=True
-        )
-        table.border_title = "Calendars"
-        yield table
-        foreign = Static("", id="dash-foreign", markup=False)  # adoption (screens/adopt.py)
-        foreign.border_title = "Another installation's blocks"
-        yield foreign
-        attention = Static("", id="dash-attention")
-        attention.border_title = "Needs your attention"
-        yield attention
-        with Horizontal(id="dash-lower"):
-            runs: DataTable[str | Text] = DataTable(id="dash-runs", cursor_type="none")
-            runs.border_title = "Latest cycles"
-            yield runs
-            writes: DataTable[str | Text] = DataTable(id="dash-writes", cursor_type="none")
-            writes.border_title = "Latest writes (j: journal)"
-            yield writes
-        yield Static(
-            "No calendars yet. Sign in on the Accounts screen (u), enable calendars with "
-            "`calsync-tui calendars enable`, or try `calsync-tui demo`.",
-            id="dash-empty",
-        )
+        # One scrolling body: on a short terminal the status line and the key bar stay
+        # in view and the panels scroll under them.
+        with VerticalScroll(id="dash-body", can_focus=False):
+            with Horizontal(id="metrics"):
+                for key in ("cascades", "success", "latency", "stuck", "api", "alerts"):
+                    yield Static("", id=f"metric-{key}", classes="metric")
+            stepper = PhaseStepper(id="dash-phase")
+            stepper.border_title = "Migration (m)"
+            yield stepper
+            with Horizontal(id="cycle-progress"):
+                yield Label("", id="cycle-label")
+                yield ProgressBar(total=1, show_eta=False, id="cycle-bar")
+            table: DataTable[str | Text] = DataTable(
+                id="calendars", cursor_type="row", zebra_stripes=True
+            )
+            table.border_title = "Calendars"
+            yield table
+            foreign = Static("", id="dash-foreign", markup=False)  # adoption (screens/adopt.py)
+            foreign.border_title = "Another installation's blocks"
+            yield foreign
+            attention = Static("", id="dash-attention")
+            attention.border_title = "Needs your attention"
+            yield attention
+            with Horizontal(id="dash-lower"):
+                runs: DataTable[str | Text] = DataTable(id="dash-runs", cursor_type="none")
+                runs.border_title = "Latest cycles"
+                yield runs
+                writes: DataTable[str | Text] = DataTable(id="dash-writes", cursor_type="none")
+                writes.border_title = "Latest writes (j: journal)"
+                yield writes
+            yield Static(
+                "No calendars yet. Sign in on the Accounts screen (u), enable calendars with "
+                "`calsync-tui calendars enable`, or try `calsync-tui demo`.",
+                id="dash-empty",
+            )
 
     def on_mount(self) -> None:
         table = self.query_one("#calendars", DataTable)
@@ -136,17 +161,37 @@ class DashboardScreen(ConsoleScreen):
         writes: DataTable[str | Text] = self.query_one("#dash-writes", DataTable)
         writes.add_columns("time", "op", "calendar", "why")
         super().on_mount()
+        # focusing the calendars scrolls them into view: open at the top (the metrics)
+        body = self.query_one("#dash-body", VerticalScroll)
+        self.call_after_refresh(body.scroll_home, animate=False)
 
-    def refresh_data(self) -> None:
+    def load_view(self, params: object) -> DashView:
+        """Every read of the dashboard (in the screen's worker, `screens.base`)."""
+        from calsync_tui.screens.adopt import foreign_of
+
         now = self.now()
-        rows: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
-        accounts: list[queries.AccountSummary] = self.read(queries.account_summaries, [])
+        interval = self.capp.backend.context().settings.sync_interval_seconds
+        return DashView(
+            now=now,
+            rows=self.read_shared("calendar_rows", rm.calendar_rows, []),
+            accounts=self.read(queries.account_summaries, []),
+            head=self.read(lambda s: rm.headline(s, now), None),
+            mig=read_migration_view(self),
+            runs=self.read(lambda s: queries.latest_runs(s, 12), []),
+            writes=self.read(lambda s: rm.journal_page(s, "", 12), []),
+            foreign=self.read(lambda s: foreign_of(s, interval), []),
+            names=self.read(queries.summaries_by_google_id, {}),
+            paused=self.read(lambda s: rm.paused_accounts(s, now), []),
+            refused=self.read(rm.refusals, []),
+        )
+
+    def show_view(self, view: object) -> None:
+        assert isinstance(view, DashView)
+        now, rows, accounts = view.now, view.rows, view.accounts
         # A signed-out account's calendars are neither read nor written: paused.
         self.paused_accounts = {a.email for a in accounts if a.needs_signin}
-        head = self.read(lambda s: rm.headline(s, now), None)
-        mig = read_migration_view(self)
-        self._fill_metrics(head)
-        self.query_one(PhaseStepper).show(mig)
+        self._fill_metrics(view.head)
+        self.query_one(PhaseStepper).show(view.mig)
         table: DataTable[str | Text] = self.query_one("#calendars", DataTable)
         keep = table.cursor_row
         with self.app.batch_update():
@@ -160,38 +205,31 @@ class DashboardScreen(ConsoleScreen):
                         table.update_cell(str(r.id), name, value, update_width=True)
                 else:
                     table.add_row(*cells, key=str(r.id))
-        self._fill_lower()
+        self._fill_lower(view.runs, view.writes)
         self.query_one("#dash-empty", Static).display = not rows
-        self._show_foreign()
-        self._show_attention(now)
+        self._show_foreign(view.foreign, view.names)
+        self._show_attention(view.paused, view.refused)
         if rows and keep < len(rows):
             table.move_cursor(row=keep)
-        super().refresh_data()
 
-    def _show_foreign(self) -> None:
+    def _show_foreign(self, foreign: list[Any], names: dict[str, str]) -> None:
         """Adoption notice: other installations' blocks on the enabled calendars."""
-        from calsync_tui.screens.adopt import foreign_of, notice_text
+        from calsync_tui.screens.adopt import notice_text
 
-        interval = self.capp.backend.context().settings.sync_interval_seconds
-        names: dict[str, str] = self.read(queries.summaries_by_google_id, {})
-        text = notice_text(self.read(lambda s: foreign_of(s, interval), []), names)
+        text = notice_text(foreign, names)
         notice = self.query_one("#dash-foreign", Static)
         notice.update(text)
         notice.display = bool(text)
 
-    def _show_attention(self, now: datetime) -> None:
+    def _show_attention(self, paused: list[rm.PausedAccount], refused: list[Refusal]) -> None:
         """Accounts paused by Google's usage limit and writes Google refused for good."""
-        paused: list[rm.PausedAccount] = self.read(lambda s: rm.paused_accounts(s, now), [])
-        refused: list[Refusal] = self.read(rm.refusals, [])
         panel = self.query_one("#dash-attention", Static)
         panel.display = bool(paused or refused)
         if panel.display:
             panel.update(attention_text(paused, refused, self.capp.tone("yellow")))
 
-    def _fill_lower(self) -> None:
+    def _fill_lower(self, runs_rows: list[SyncRun], writes_rows: list[rm.JournalRow]) -> None:
         """The latest cycles and writes under the calendars, so the screen is used."""
-        runs_rows: list[SyncRun] = self.read(lambda s: queries.latest_runs(s, 12), [])
-        writes_rows: list[rm.JournalRow] = self.read(lambda s: rm.journal_page(s, "", 12), [])
         runs: DataTable[str | Text] = self.query_one("#dash-runs", DataTable)
         writes: DataTable[str | Text] = self.query_one("#dash-writes", DataTable)
         red = self.capp.tone("red")

@@ -5,6 +5,8 @@ Rows come from the store a page at a time (`widgets.event_list.EventList`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from textual import on
@@ -15,9 +17,31 @@ from textual.widgets import Input, Static
 
 from calsync_tui.screens.base import ConsoleScreen, fill
 from calsync_tui.service import readmodel as rm
-from calsync_tui.widgets.event_list import EventList
+from calsync_tui.widgets.event_list import PAGE, EventList
 
 CALENDAR_GROUP = Binding.Group("Calendar")
+
+
+@dataclass(frozen=True)
+class EventsParams:
+    """What the Events view depends on besides the store."""
+
+    calendar_id: int | None
+    text: str
+    cursor: int
+    live: bool  # the calendars as last read (filter, calendar switch, a cycle's writes)
+
+
+@dataclass
+class EventsView:
+    """One read of the Events screen: the calendars, the counts, the first pages."""
+
+    cals: list[rm.CalendarRow]
+    calendar: rm.CalendarRow | None
+    count: int
+    every: int
+    pages: dict[int, list[rm.EventRow]] = field(default_factory=dict)
+    text: str = ""  # the filter it was read for (drawn in the title)
 
 
 class EventsScreen(ConsoleScreen):
@@ -55,6 +79,8 @@ class EventsScreen(ConsoleScreen):
         super().__init__()
         self.calendar_id: int | None = None
         self.filter_text = ""
+        self._cals: list[rm.CalendarRow] = []  # as of the last full read
+        self._live = False
 
     def body(self) -> ComposeResult:
         yield Static("", id="events-title")
@@ -69,50 +95,91 @@ class EventsScreen(ConsoleScreen):
         super().on_mount()
         self.query_one(EventList).focus()
 
-    def _calendars(self) -> list[rm.CalendarRow]:
-        rows: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
-        return rows
-
     def show_calendar(self, calendar_id: int) -> None:
         self.calendar_id = calendar_id
         if self.is_mounted:
             self.refresh_data()
 
+    def view_params(self) -> EventsParams:
+        lst = self.query_one(EventList)
+        return EventsParams(self.calendar_id, self.filter_text, lst.cursor, self._live)
+
+    def same_view(self, loaded: object, current: object) -> bool:
+        assert isinstance(loaded, EventsParams) and isinstance(current, EventsParams)
+        return (loaded.calendar_id, loaded.text) == (current.calendar_id, current.text)
+
+    def refresh_live(self) -> None:
+        """During a cycle: the list and its counts again, the calendars as last read."""
+        self._reread_rows()
+
+    def _reread_rows(self) -> None:
+        """The list and its counts again, the calendars as last read (a filter keystroke,
+        another calendar, a cycle's writes): the calendars' own read is the costly one."""
+        self._live, self._same_store = bool(self._cals), True
+        try:
+            self.refresh_data()
+        finally:
+            self._same_store = False
+
     def refresh_data(self) -> None:
-        cals = self._calendars()
-        if self.calendar_id is None or self.calendar_id not in {c.id for c in cals}:
+        super().refresh_data()
+        self._live = False
+
+    def load_view(self, params: object) -> EventsView:
+        """The calendars, the counts and the page under the cursor (in a worker)."""
+        assert isinstance(params, EventsParams)
+        cals: list[rm.CalendarRow] = (
+            self._cals
+            if params.live and self._cals
+            else self.read_shared("calendar_rows", rm.calendar_rows, [])
+        )
+        cal_id = params.calendar_id
+        if cal_id is None or cal_id not in {c.id for c in cals}:
             # Start on a calendar the user writes to (where blocks land), then any enabled one.
             ranked = sorted(
                 cals, key=lambda c: (not c.enabled, c.access_role not in ("owner", "writer"))
             )
-            self.calendar_id = ranked[0].id if ranked else None
-        lst = self.query_one(EventList)
-        title = self.query_one("#events-title", Static)
-        if self.calendar_id is None:
-            title.update("No calendars yet — sign in (u) and run a sync (s).")
-            lst.load(0, lambda o, n: [])
-            super().refresh_data()
-            return
-        cal_id = self.calendar_id
-        cal = next(c for c in cals if c.id == cal_id)
-        text = self.filter_text
-        count = self.read(lambda s: rm.count_events(s, cal_id, text), 0)
+            cal_id = ranked[0].id if ranked else None
+        cal = next((c for c in cals if c.id == cal_id), None)
+        if cal is None:
+            return EventsView(cals, None, 0, 0, {}, params.text)
+        text = params.text
+        count = self.read(lambda s: rm.count_events(s, cal.id, text), 0)
         # "N of M": both from the list's own count, so the two always agree.
-        every = self.read(lambda s: rm.count_events(s, cal_id, ""), 0) if text else count
+        every = self.read(lambda s: rm.count_events(s, cal.id, ""), 0) if text else count
+        loader = self._loader(cal, text)
+        keep = params.cursor if cal.id == params.calendar_id and params.cursor < count else 0
+        pages = {p: loader(p * PAGE, PAGE) for p in {0, keep // PAGE} if p * PAGE < count}
+        return EventsView(cals, cal, count, every, pages, text)
 
+    def _loader(self, cal: rm.CalendarRow, text: str) -> Callable[[int, int], list[rm.EventRow]]:
         def loader(offset: int, limit: int) -> list[rm.EventRow]:
             return self.read(
-                lambda s: rm.events_page(s, cal_id, text, offset, limit, cal.time_zone), []
+                lambda s: rm.events_page(s, cal.id, text, offset, limit, cal.time_zone), []
             )
 
-        keep = lst.cursor if lst.row_count else 0
-        lst.load(count, loader)
-        if keep and keep < count:
-            lst.cursor = keep
+        return loader
+
+    def show_view(self, view: object) -> None:
+        assert isinstance(view, EventsView)
+        self._cals = view.cals
+        lst = self.query_one(EventList)
+        title = self.query_one("#events-title", Static)
+        cal = view.calendar
+        if cal is None:
+            self.calendar_id = None
+            title.update("No calendars yet — sign in (u) and run a sync (s).")
+            lst.load(0, lambda o, n: [])
+            return
+        # The cursor stays where the person has it (it may have moved during the read).
+        cursor = lst.cursor if lst.row_count and cal.id == self.calendar_id else 0
+        self.calendar_id = cal.id
+        text = view.text
+        lst.load(view.count, self._loader(cal, text), pages=view.pages, cursor=cursor)
         where = (
             cal.account if cal.google_id == cal.account else f"{cal.google_id} via {cal.account}"
         )
-        shown = f"{count:,} of {every:,}" if text else f"{count:,}"
+        shown = f"{view.count:,} of {view.every:,}" if text else f"{view.count:,}"
         title.update(
             fill(
                 "[b]$name[/b] [dim]$where · $mode mode[/]  $shown events"
@@ -126,7 +193,6 @@ class EventsScreen(ConsoleScreen):
                 zone=cal.time_zone or "UTC",
             )
         )
-        super().refresh_data()
 
     def on_resize(self) -> None:
         lst = self.query_one(EventList)
@@ -142,22 +208,22 @@ class EventsScreen(ConsoleScreen):
     @on(Input.Submitted, "#events-filter")
     def _submitted(self, event: Input.Submitted) -> None:
         self.filter_text = event.value
-        self.refresh_data()
+        self._reread_rows()
         self.query_one(EventList).focus()
 
     @on(Input.Changed, "#events-filter")
     def _changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
-        self.refresh_data()
+        self._reread_rows()
 
     def action_calendar(self, step: int) -> None:
-        cals = self._calendars()
+        cals = self._cals
         if not cals:
             return
         ids = [c.id for c in cals]
         i = ids.index(self.calendar_id) if self.calendar_id in ids else 0
         self.calendar_id = ids[(i + step) % len(ids)]
-        self.refresh_data()
+        self._reread_rows()
 
     @on(EventList.Selected)
     def _selected(self, event: EventList.Selected) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -99,6 +101,17 @@ class ProgressTracker:
         self.post(TaskProgress(self.task, done, total, rate, eta, failed))
 
 
+@dataclass
+class MigrationData:
+    """One read of the cockpit."""
+
+    stamp: tuple[object, ...] | None
+    view: rm.MigrationView | None
+    cals: list[rm.CalendarRow]
+    overall: tuple[int, int, float] | None
+    found: tuple[datetime, dict[str, int]] | None
+
+
 # Tasks that stop between batches when paused (`space`, `x`, quit) and resume later.
 POLL_SECONDS = 1.0  # how soon a change made by another terminal shows
 PAUSABLE = frozenset({"backfill", "resume", "cutover", "rollback L2"})
@@ -108,6 +121,7 @@ ROLLBACK_GROUP = Binding.Group("Rollback")
 
 class MigrationScreen(ConsoleScreen):
     TITLE_TEXT = "Migration"
+    SKIP_EQUAL_VIEWS = False  # what it draws depends on the task and the plan as well
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "v",
@@ -215,6 +229,7 @@ class MigrationScreen(ConsoleScreen):
         self.last_inventory: dict[str, int] = {}
         self.view: rm.MigrationView | None = None  # as of the last redraw
         self._stamp: tuple[object, ...] | None = None  # rm.migration_stamp of that redraw
+        self._last_task: str | None = None  # the task whose outcome the task line shows
 
     @property
     def task_name(self) -> str | None:
@@ -280,21 +295,40 @@ class MigrationScreen(ConsoleScreen):
         """The migration as it stands, its gates checked with this home's settings."""
         return read_migration_view(self)
 
-    def refresh_data(self) -> None:
-        self._stamp = self.read(rm.migration_stamp, None)
-        view = self.read_view()
-        self.view = view
+    def load_view(self, params: object) -> MigrationData:
+        """Every read of the cockpit (in the screen's worker, `screens.base`)."""
+        return MigrationData(
+            stamp=self.read(rm.migration_stamp, None),
+            view=self.read_view(),
+            cals=self.read_shared("calendar_rows", rm.calendar_rows, []),
+            overall=self.read_shared("overall_coverage", queries.overall_coverage, None),
+            found=self.read(rm.latest_discover, None),
+        )
+
+    def show_view(self, data: object) -> None:
+        assert isinstance(data, MigrationData)
+        self._stamp = data.stamp
+        self.view = view = data.view
         self.query_one(PhaseStepper).show(view, running=self.task_name in PAUSABLE)
-        cals: list[rm.CalendarRow] = self.read(rm.calendar_rows, [])
-        self._draw_inventory(cals)
+        self._draw_inventory(data)
         self._draw_rollout(view)
         self._draw_plan_title()
+        if self.task_name is None and self._last_task == "rollout" and view is not None:
+            # the rollout's own line said "0 of 3 cycles" once: say how the gate stands now
+            gate = view.current_gate
+            if gate is not None:
+                self.query_one("#task-rate", Static).update(
+                    plain(
+                        "rollout gate passed: c cuts over"
+                        if gate.passed
+                        else "rollout gate: " + "; ".join(gate.reasons)
+                    )
+                )
         # The plan under review changes only with show_plan: redrawing it on every cycle
         # reset the drill-in to the first calendar.
-        super().refresh_data()
 
-    def _draw_inventory(self, cals: list[rm.CalendarRow]) -> None:
-        enabled = [c for c in cals if c.enabled]
+    def _draw_inventory(self, data: MigrationData) -> None:
+        enabled = [c for c in data.cals if c.enabled]
         if not enabled:
             self.query_one("#mig-inventory", Static).update(
                 "[dim]No enabled calendars yet. Enable calendars, then press v.[/]"
@@ -305,11 +339,11 @@ class MigrationScreen(ConsoleScreen):
             n = sum(c.counts[item.key] for c in enabled)
             lines.append(f"{item.label:<10}{n:>8,}")
         # Coverage: one definition, the store's (queries.overall_coverage), as `status` shows.
-        overall = self.read(queries.overall_coverage, None)
+        overall = data.overall
         cov = "-" if overall is None or not overall[0] else f"{overall[2]:.1f}%"
         lines.append(f"{'coverage':<10}{cov:>8}")
         lines.append(f"[dim]{len(enabled)} enabled calendar(s)[/]")
-        found = self.read(rm.latest_discover, None)
+        found = data.found
         if found is not None:
             when, totals = found
             lines.append("")
@@ -335,8 +369,11 @@ class MigrationScreen(ConsoleScreen):
                 f"cut over: uuid mode on every calendar\n{modes}\n[dim]rollback 1/2/3 undoes it[/]"
             )
             return
+        hybrid = sum(n for m, n in view.modes.items() if m != "legacy")
+        total = sum(view.modes.values())
         self.query_one("#mig-rollout", Static).update(
-            f"hybrid on {view.rollout_percent}% of calendars\n{bar} {target}%{pending}\n{modes}"
+            f"target {view.rollout_percent}%: hybrid on {hybrid} of {total} calendar(s)\n"
+            f"{bar} {target}%{pending}\n{modes}"
         )
 
     def _draw_plan(self) -> None:
@@ -452,6 +489,7 @@ class MigrationScreen(ConsoleScreen):
 
     def on_task_finished(self, msg: TaskFinished) -> None:
         self.capp.migration_task_finished(msg.task, msg.summary)
+        self._last_task = msg.task
         if msg.ok and msg.task in ("backfill", "resume") and "paused" not in msg.summary:
             self.show_plan(None)  # executed: nothing left to review (tables cleared too)
         state = ("paused" if "paused" in msg.summary else "done") if msg.ok else "failed"

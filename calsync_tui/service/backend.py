@@ -33,7 +33,7 @@ from calsync_tui.migration.results import (
     RolloutResult,
     RunResult,
 )
-from calsync_tui.service import cycle, migrate
+from calsync_tui.service import cycle, engineproc, migrate
 from calsync_tui.service.env import migration_env
 from calsync_tui.service.plans import PlanView, cutover_lines, plan_view, preview_lines
 from calsync_tui.settings import load_settings
@@ -56,6 +56,7 @@ class Backend:
         self.google = threading.RLock()
         # email -> static token the console may sign back in with (the demo's accounts).
         self.static_tokens: dict[str, str] = {}
+        self.engine_child: engineproc.EngineChild | None = None  # a cycle running now
 
     # --- store ---------------------------------------------------------------------------
 
@@ -93,11 +94,42 @@ class Backend:
     def run_cycle(
         self, *, dry_run: bool, on_event: EventSink, cancel: CancelFn
     ) -> tuple[CycleReport, list[str]]:
-        """One cycle and its auto-rollback check (`service.cycle.run_cycle`)."""
+        """One cycle and its auto-rollback check (`service.cycle.run_cycle`), in this
+        process (tests that need the report itself; the console uses `run_cycle_child`)."""
         with self.google:
             return cycle.run_cycle(
                 self.context(), dry_run=dry_run, on_event=on_event, cancel=cancel
             )
+
+    def run_cycle_child(
+        self, *, dry_run: bool, on_event: EventSink, cancel: CancelFn
+    ) -> engineproc.CycleOutcome:
+        """The same cycle in a child process (`service.engineproc`: the CLI's
+        `sync --once --progress-jsonl` under this console's writer lock), so a CPU-bound
+        cycle never takes the UI's time; its events reach `on_event` as they happen."""
+        with self.google:  # one Google-using job at a time, in this process or the child
+            try:
+                return engineproc.run_in_child(
+                    self.home.root,
+                    self.api_endpoint,
+                    dry_run=dry_run,
+                    on_event=on_event,
+                    cancel=cancel,
+                    started=self._child_started,
+                )
+            finally:
+                self.engine_child = None
+
+    def _child_started(self, child: engineproc.EngineChild) -> None:
+        self.engine_child = child
+
+    def stop_engine(self) -> None:
+        """Stop a running engine child after its batch and wait for it (the console is
+        leaving and its writer lock goes with it)."""
+        child = self.engine_child
+        if child is not None:
+            child.stop()
+            child.wait()
 
     def confirm_deletions(self) -> int:
         """The user's go-ahead for deletions the mass-deletion guard held back

@@ -3,7 +3,8 @@
 Following Toolong, the widget never holds the whole calendar: its virtual height is the
 row count, `render_line(y)` asks a page cache for row `scroll_y + y`, and a small LRU
 of pages (`PAGE` rows each) keeps scrolling smooth. 50,000 rows cost one COUNT and a
-page query per screenful.
+page query per screenful. Drawing never reads the store: a page that is not cached yet
+is drawn as a dim placeholder while a thread worker reads it, then the list redraws.
 """
 
 from __future__ import annotations
@@ -63,6 +64,16 @@ def _fit(text: str, width: int) -> str:
     return text[: width - 1] + "…" if len(text) > width else text.ljust(width)
 
 
+class PageRead(Message):
+    """A page the drawing asked for, read in a worker."""
+
+    def __init__(self, generation: int, page_no: int, rows: list[EventRow]) -> None:
+        super().__init__()
+        self.generation = generation
+        self.page_no = page_no
+        self.rows = rows
+
+
 class EventList(ScrollView, can_focus=True):
     """Rows of one calendar's events; Enter posts `EventList.Selected`."""
 
@@ -96,18 +107,36 @@ class EventList(ScrollView, can_focus=True):
         self._count = 0
         self._loader: PageLoader | None = None
         self._pages: OrderedDict[int, list[EventRow]] = OrderedDict()
+        self._fetching: set[int] = set()  # pages a worker is reading for the drawing
+        self._generation = 0  # bumped by load(): a page read for an older set is dropped
         self.page_reads = 0
 
     # --- data ---------------------------------------------------------------------------
 
-    def load(self, count: int, loader: PageLoader) -> None:
-        """Point the list at a new result set (a new calendar or filter)."""
+    def load(
+        self,
+        count: int,
+        loader: PageLoader,
+        *,
+        pages: dict[int, list[EventRow]] | None = None,
+        cursor: int = 0,
+    ) -> None:
+        """Point the list at a new result set (a new calendar or filter, or the same one
+        re-read); `pages` already read (in the screen's worker) are cached as they are,
+        and the cursor stays at `cursor` when it is a row of the new set."""
         self._count = count
         self._loader = loader
+        self._generation += 1
         self._pages.clear()
-        self.cursor = 0
+        self._fetching.clear()
+        for page_no, rows in sorted((pages or {}).items()):
+            self._pages[page_no] = rows
         self.virtual_size = Size(self.size.width, count)
-        self.scroll_to(0, 0, animate=False)
+        keep = cursor if 0 <= cursor < count else 0
+        if keep != self.cursor:
+            self.cursor = keep
+        if not keep:
+            self.scroll_to(0, 0, animate=False)
         self.refresh()
 
     @property
@@ -115,6 +144,7 @@ class EventList(ScrollView, can_focus=True):
         return self._count
 
     def row(self, index: int) -> EventRow | None:
+        """Row `index`, read now if its page is not cached (for Enter and tests)."""
         if not 0 <= index < self._count or self._loader is None:
             return None
         page_no = index // PAGE
@@ -122,13 +152,49 @@ class EventList(ScrollView, can_focus=True):
         if page is None:
             page = self._loader(page_no * PAGE, PAGE)
             self.page_reads += 1
-            self._pages[page_no] = page
-            while len(self._pages) > MAX_PAGES:
-                self._pages.popitem(last=False)
+            self._keep(page_no, page)
         else:
             self._pages.move_to_end(page_no)
         offset = index - page_no * PAGE
         return page[offset] if offset < len(page) else None
+
+    def _keep(self, page_no: int, page: list[EventRow]) -> None:
+        self._pages[page_no] = page
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+
+    def _cached_row(self, index: int) -> EventRow | bool | None:
+        """Row `index` from the cache; False (and a read started) when its page is not
+        cached yet. Drawing uses this: it never waits for the store."""
+        if not 0 <= index < self._count or self._loader is None:
+            return None
+        page_no = index // PAGE
+        page = self._pages.get(page_no)
+        if page is None:
+            self._fetch(page_no)
+            return False
+        offset = index - page_no * PAGE
+        return page[offset] if offset < len(page) else None
+
+    def _fetch(self, page_no: int) -> None:
+        if page_no in self._fetching or self._loader is None:
+            return
+        self._fetching.add(page_no)
+        loader, generation = self._loader, self._generation
+
+        def read() -> None:
+            self.post_message(PageRead(generation, page_no, loader(page_no * PAGE, PAGE)))
+
+        self.run_worker(read, group="event-list-pages", thread=True, exit_on_error=False)
+
+    def on_page_read(self, msg: PageRead) -> None:
+        msg.stop()
+        self._fetching.discard(msg.page_no)
+        if msg.generation != self._generation:
+            return  # read for a result set the list no longer shows
+        self.page_reads += 1
+        self._keep(msg.page_no, msg.rows)
+        self.refresh()
 
     @property
     def current(self) -> EventRow | None:
@@ -148,9 +214,13 @@ class EventList(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         index = int(self.scroll_offset.y) + y
-        row = self.row(index)
+        row = self._cached_row(index)
         base = self.rich_style
-        if row is None:
+        if row is False:  # its page is being read: a placeholder, redrawn when it arrives
+            return Strip([Segment(_fit(" …", width), base + Style(dim=True))]).extend_cell_length(
+                width, base
+            )
+        if not isinstance(row, EventRow):
             return Strip.blank(width, base)
         if index == self.cursor:
             base = base + self.get_component_rich_style(

@@ -47,6 +47,18 @@ def _held_by_pause(view: MigrationView) -> bool:
     return waiting and pending > 0 and not gate.details.get("failed")
 
 
+def _counting(details: dict[str, Any]) -> bool:
+    """The rollout gate waits only for its clean cycles to run (none dirty, coverage and
+    calendars fine): the stepper counts them instead of drawing a failure."""
+    try:
+        seen, need = int(details["cycles_seen"]), int(details["required_clean_cycles"])
+        clean, coverage = int(details["clean_cycles"]), float(details["coverage"])
+        rolled = int(details["rolled_out_calendars"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return seen < need and clean == seen and coverage >= 1.0 and rolled > 0
+
+
 def stepper_text(view: MigrationView | None, dark: bool = True, running: bool = False) -> str:
     """The stepper as markup; `running`: a migration task is sending the current plan."""
     if view is None:
@@ -61,6 +73,10 @@ def stepper_text(view: MigrationView | None, dark: bool = True, running: bool = 
                 mark = "…"
             elif view.current_gate is not None and _held_by_pause(view):
                 mark = f"[{tone('yellow', dark)}]{PAUSED_MARK}[/]"
+            elif view.current_gate is not None and _counting(view.current_gate.details):
+                d = view.current_gate.details  # clean so far, waiting for more cycles
+                seen, need = d["cycles_seen"], d["required_clean_cycles"]
+                mark = f"[{tone('yellow', dark)}]{seen}/{need} cycles[/]"
             elif view.current_gate is not None:
                 mark = _mark(view.current_gate.passed, dark)
             else:

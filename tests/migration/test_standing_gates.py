@@ -44,6 +44,8 @@ def test_rollout_gate_counts_cycles_then_a_rollback_clears_later_gates(
         gate = status["current_gate"]
         assert gate["phase"] == 3
         seen.append(gate["details"]["cycles_seen"])
+        if len(seen) == 1:  # clean so far: counted, not drawn as a failure
+            assert "3 rollout 1/3 cycles" in _stepper(m), _stepper(m)
     assert seen == [1, 2, 3, 3]  # counted as they run (the last `required` of them)
     assert status["current_gate"]["passed"], status["current_gate"]
     _code, out, _ = m.cli("migrate", "status")
