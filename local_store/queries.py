@@ -369,6 +369,14 @@ def calendar_names(session: Session) -> dict[int, str]:
     return {int(cid): (summary or gid) for cid, summary, gid in rows if cid is not None}
 
 
+def calendar_zones(db: Session | Connection) -> dict[int, str]:
+    """calendar id -> its time zone: an all-day event's `start_utc` is the midnight of
+    its date there, so every list ordered by `start_utc` shows the order a person sees."""
+    cal = Calendar.__table__  # type: ignore[attr-defined]
+    rows = db.execute(sa_select(cal.c.id, cal.c.time_zone)).all()
+    return {int(cid): (tz or "UTC") for cid, tz in rows}
+
+
 def summaries_by_google_id(session: Session) -> dict[str, str]:
     """Google calendar id -> summary, for plan, preview and lineage lines."""
     rows = session.exec(select(Calendar.google_id, Calendar.summary)).all()
@@ -450,7 +458,7 @@ def blocks_of(session: Session, source_correlation_id: str) -> list[EventState]:
         select(EventState)
         .where(col(EventState.source_correlation_id) == source_correlation_id)
         .order_by(
-            col(EventState.calendar_id), col(EventState.start), col(EventState.correlation_id)
+            col(EventState.calendar_id), col(EventState.start_utc), col(EventState.correlation_id)
         )
     )
     return list(session.exec(stmt).all())

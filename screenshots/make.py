@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -46,6 +47,14 @@ async def _keys(pilot: Pilot[Any], *keys: str) -> None:
     await _settle(pilot)
 
 
+def _stable_ids(svg: Path) -> None:
+    """Textual names an SVG's CSS classes after a hash of its content (`terminal-123-r1`);
+    a live run's figures (a cycle's duration) change it every run. One fixed name keeps
+    the diff of a refresh down to what the screen shows."""
+    text = svg.read_text()
+    svg.write_text(re.sub(r"terminal-\d+-", "terminal-calsync-", text))
+
+
 def _png(svg: Path) -> Path | None:
     """Convert with rsvg-convert or cairosvg when present; None when neither is."""
     png = svg.with_suffix(".png")
@@ -66,6 +75,7 @@ async def first_look(home: Path, api: str) -> Path:
     async with app.run_test(size=SIZE) as pilot:
         await _settle(pilot)
         app.save_screenshot(filename="dashboard-first-look.svg", path=str(OUT))
+    _stable_ids(OUT / "dashboard-first-look.svg")
     return OUT / "dashboard-first-look.svg"
 
 
@@ -81,6 +91,7 @@ async def shoot(home: Path, api: str) -> list[Path]:
             await pilot.pause()
             path = OUT / f"{name}.svg"
             app.save_screenshot(filename=path.name, path=str(OUT))
+            _stable_ids(path)
             made.append(path)
 
         await save("dashboard")
@@ -102,6 +113,8 @@ async def shoot(home: Path, api: str) -> list[Path]:
         await save("migration-backfill-done")
         await _keys(pilot, *["plus"] * 10, "o", "y")
         await save("migration-rollout")
+        app.action_sync_now()  # a hybrid cycle: Google refuses the outside invitation's stamp
+        await _settle(pilot)
         await _keys(pilot, "2")
         await save("rollback-confirm")
         await _keys(pilot, "n", "j")
@@ -117,10 +130,32 @@ async def shoot(home: Path, api: str) -> list[Path]:
     return made
 
 
+def _invitation(server: Any) -> None:
+    """An accepted invitation whose organizer is outside the account and lets guests change
+    nothing (Google's default): real Google refuses a guest's stamp of it (403
+    forbiddenForNonOrganizer), so the Alerts screen shows a remembered refusal and what to
+    do about it. The event is still mirrored."""
+    from datetime import timedelta
+
+    from calsync_tui.sandbox.demo import WORK
+
+    start = NOW + timedelta(days=3, hours=6)
+    server.invite(
+        WORK,
+        {
+            "summary": "Partner roadmap review",
+            "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + timedelta(hours=1)).isoformat()},
+        },
+        organizer="pm@partner.example",
+    )
+
+
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="calsync-shots-"))
     try:
         with demo_world(tmp / "home", seed=7, events=400, now=NOW) as demo:
+            _invitation(demo.server)
             made = asyncio.run(shoot(demo.home.root, demo.api_endpoint))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,6 +18,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from calsync_tui.service.labels import class_name
     from calsync_tui.service.lineage import lineage
 
     with AppContext.from_args(args) as ctx, ctx.store.session() as session:
@@ -30,13 +31,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"source: none ({result.note or 'the block has no known source'})")
     else:
         print(f"source: {src.summary!r} {src.calendar}/{src.google_event_id}")
-        print(f"  correlation {src.correlation_id}  class {src.event_class}  status {src.status}")
+        print(
+            f"  correlation {src.correlation_id}  class {class_name(src.event_class)}  status {src.status}"
+        )
         for j in src.journal:
             print(f"  journal #{j.id} {j.op} {j.status} ({j.origin}) {j.reason}")
     for b in result.blocks:
         print(f"block on {b.calendar}: {b.google_event_id}")
         print(
-            f"  correlation {b.correlation_id}  class {b.event_class}  status {b.status}  {b.summary!r}"
+            f"  correlation {b.correlation_id}  class {class_name(b.event_class)}  status {b.status}  {b.summary!r}"
         )
         for j in b.journal:
             err = f" error: {j.error}" if j.error else ""

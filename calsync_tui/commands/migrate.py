@@ -25,6 +25,8 @@ from calsync_tui.migration.results import InventoryReport, NothingToResume, RunR
 from calsync_tui.service import migrate
 from calsync_tui.service.env import migration_env
 from calsync_tui.service.labels import CLASS_LABELS, FINDING_LABELS
+from calsync_tui.service.plans import preview_writes, renewed_lines, write_line, write_text
+from local_store import queries
 
 # The discover/prepare table: the classes, then what linking found. Orphaned blocks are
 # counted with the legacy orphans (`Inventory.counts`), so they have no column of their own.
@@ -180,9 +182,19 @@ def run_prepare(args: argparse.Namespace) -> int:
     return 0 if gate.passed else 1
 
 
-def _print_plan(plan: MigrationPlan, path: Path | None, show_writes: bool) -> None:
+def _names(env: MigrationEnv) -> dict[str, str]:
+    """Google calendar id -> the name the person knows it by (plan and preview lines)."""
+    with env.store.session() as session:
+        return queries.summaries_by_google_id(session)
+
+
+def _print_plan(
+    plan: MigrationPlan, path: Path | None, show_writes: bool, names: dict[str, str] | None = None
+) -> None:
+    names = names or {}
     rows = [
-        [cal, ", ".join(f"{op} {n}" for op, n in ops.items())] for cal, ops in plan.totals.items()
+        [names.get(cal, cal), ", ".join(f"{op} {n}" for op, n in ops.items())]
+        for cal, ops in plan.totals.items()
     ]
     if rows:
         print_table(["calendar", "writes"], rows)
@@ -193,7 +205,7 @@ def _print_plan(plan: MigrationPlan, path: Path | None, show_writes: bool) -> No
     )
     if show_writes:
         for w in plan.writes:
-            print(f"  {w.seq:>5} {w.op:<7} {w.calendar} {w.event_id}  {w.reason}")
+            print("\n".join(write_text(write_line(w, names))))
     if path is not None:
         print(f"saved to {path}; review it, then `migrate backfill --plan {path} --yes`")
 
@@ -216,12 +228,13 @@ def run_backfill(args: argparse.Namespace) -> int:
     if args.dry_run:
         with _env(args, None) as env:
             plan, _ = service.make_plan(env, args.calendar_id, None, args.batch_size)
+            names = _names(env)
         if args.json:
             print_json(
                 {**plan.summary(), "dry_run": True, "writes": [w.to_json() for w in plan.writes]}
             )
         else:
-            _print_plan(plan, None, show_writes=True)
+            _print_plan(plan, None, show_writes=True, names=names)
             print("dry run: nothing was written")
         return 0
     plan = read_plan(args.plan)
@@ -290,12 +303,12 @@ def run_cutover(args: argparse.Namespace) -> int:
     if args.dry_run:
         with _env(args, None) as env:
             preview = service.cutover(env, dry_run=True, batch_size=args.batch_size)
+            names = _names(env)
         if args.json:
             print_json(preview.to_json())
         else:
             for w in preview.writes:
-                title = (w.body or {}).get("summary")
-                print(f"  {w.op:<7} {w.calendar} {w.event_id}  -> {title!r}")
+                print("\n".join(write_text(write_line(w, names))))
             print(f"dry run: {len(preview.writes)} block write(s); nothing was written")
             gate = preview.gate or GateResult(Phase.ROLLOUT, False)
             print(_gate_line("rollout gate", gate))
@@ -317,13 +330,17 @@ def run_rollback(args: argparse.Namespace) -> int:
     if args.dry_run:
         with _env(args, None) as env:
             preview = rb.rollback_preview(env, args.level, args.calendar_id)
+            names = _names(env)
         if args.json:
             print_json({**preview.to_json(), "dry_run": True})
         else:
             print(preview.summary)
-            for s in preview.steps:
-                flag = f"  CONFLICT: {s.conflict}" if s.conflict else ""
-                print(f"  {s.action:<6} {s.calendar} {s.event_id} (undo {s.op}){flag}")
+            writes = preview_writes(preview, names)
+            for line in writes:
+                flag = f"          CONFLICT: {line.conflict}" if line.conflict else ""
+                print("\n".join(write_text(line) + ([flag] if flag else [])))
+            for text in renewed_lines(writes):
+                print(text)
             print("dry run: nothing was written")
         return 0
     _confirm(

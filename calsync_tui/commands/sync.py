@@ -9,7 +9,9 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from calsync_tui import clock
 from calsync_tui.commands.output import print_json
+from calsync_tui.commands.progress import SyncProgress
 from calsync_tui.context import AppContext
 from calsync_tui.errors import UsageError
 
@@ -38,11 +40,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def _print(report: Any, args: argparse.Namespace) -> None:
+def stamp() -> str:
+    """When a line was printed (domain time, `clock`), local to this machine."""
+    return clock.now().astimezone().strftime("%Y-%m-%d %H:%M:%S ")
+
+
+def _print(report: Any, args: argparse.Namespace, when: str = "") -> None:
     if args.json:
         print_json(report.to_json(with_plan=args.dry_run or args.verbose))
         return
-    print(("dry run: " if report.dry_run else "") + report.summary(), flush=True)
+    print(when + ("dry run: " if report.dry_run else "") + report.summary(), flush=True)
     if (args.dry_run or args.verbose) and report.plan is not None:
         for m in report.plan.mutations:
             print(f"  {m.op:<7} {m.calendar_google_id}  {m.google_event_id}  {m.reason}")
@@ -94,17 +101,27 @@ def run(args: argparse.Namespace) -> int:
     with AppContext.from_args(args) as ctx, home_lock(ctx.home, "sync"):
         interval = args.interval or ctx.settings.sync_interval_seconds
         if once:
-            report = _cycle(ctx, dry_run=args.dry_run, confirm_deletions=args.confirm_deletions)
+            report = _cycle(
+                ctx,
+                dry_run=args.dry_run,
+                confirm_deletions=args.confirm_deletions,
+                on_event=SyncProgress(),  # a progress line on stderr (commands/progress.py)
+            )
             _print(report, args)
             return 1 if report.failed or report.errors or report.held else 0
         previous = signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         try:
             while not stop.is_set():
-                report = _cycle(ctx, cancel=stop.is_set, confirm_deletions=args.confirm_deletions)
-                _print(report, args)
+                report = _cycle(
+                    ctx,
+                    cancel=stop.is_set,
+                    confirm_deletions=args.confirm_deletions,
+                    on_event=SyncProgress(prefix=stamp),
+                )
+                _print(report, args, when=stamp())
                 stop.wait(interval)
         finally:
             signal.signal(signal.SIGINT, previous)
-        print("sync stopped", file=sys.stderr)
+        print(stamp() + "sync stopped", file=sys.stderr)
     return 0

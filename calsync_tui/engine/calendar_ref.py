@@ -34,6 +34,7 @@ class CalendarRef:
     account: str
     mode: EngineMode = EngineMode.UUID
     summary: str = ""
+    time_zone: str = "UTC"  # the calendar's zone (all-day events begin at its midnight)
 
     @property
     def writable(self) -> bool:
@@ -92,6 +93,7 @@ def enabled_calendar_rows(conn: Any) -> list[EnabledCalendar]:
             r["email"],
             engine_mode_of(r["engine_mode"]),
             r["summary"] or "",
+            r["time_zone"] or "UTC",
         )
         out.append(
             EnabledCalendar(

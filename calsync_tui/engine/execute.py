@@ -30,6 +30,7 @@ from calsync_tui.writes.record import Record, Write
 from calsync_tui.writes.refusals import standing
 from calsync_tui.writes.report import WriteReport
 from local_store.models import EventState
+from local_store.queries import calendar_zones
 
 _ES = EventState.__table__  # type: ignore[attr-defined]
 
@@ -52,6 +53,7 @@ def write_of(m: PlannedMutation) -> Write:
 def _creating(conn: Connection, records: Sequence[Record], now: datetime) -> None:
     """Each journaled insert's EventState, `creating`, in the journal's transaction."""
     rows = []
+    zones = calendar_zones(conn) if records else {}
     for r in records:
         w = r.write
         if w.op != Op.INSERT or w.body is None:
@@ -69,7 +71,7 @@ def _creating(conn: Connection, records: Sequence[Record], now: datetime) -> Non
                 "status": str(Status.CREATING),
                 "summary": title_of(w.body),
                 "title_hash": "",
-                **time_columns(w.body),
+                **time_columns(w.body, zones.get(w.calendar_id)),
             }
         )
     if rows:
@@ -80,8 +82,9 @@ def _answered(conn: Connection, answers: Sequence[Answer], now: datetime) -> lis
     """EventState changes that follow from the answers; follow-up patches."""
     followups: list[Write] = []
     changes: list[dict[str, Any]] = []
+    zones = calendar_zones(conn) if answers else {}
     for a in answers:
-        changes.extend(_state_after(a, followups))
+        changes.extend(_state_after(a, followups, zones.get(a.record.calendar_id)))
     if changes:
         update_rows(conn, changes, now)
     # A stamped series master: its instances (the rows we track) are stamped too.
@@ -109,8 +112,8 @@ def _answered(conn: Connection, answers: Sequence[Answer], now: datetime) -> lis
     return followups
 
 
-def _state_after(a: Answer, followups: list[Write]) -> list[dict[str, Any]]:
-    """EventState changes that follow from one write's answer."""
+def _state_after(a: Answer, followups: list[Write], zone: str | None) -> list[dict[str, Any]]:
+    """EventState changes that follow from one write's answer (`zone`: its calendar's)."""
     w = a.record.write
     key = {"calendar_id": w.calendar_id, "google_event_id": w.google_event_id}
     if w.op == Op.STAMP:
@@ -162,7 +165,7 @@ def _state_after(a: Answer, followups: list[Write]) -> list[dict[str, Any]]:
                 "summary": title_of(seen),
                 "error": None,
                 "event_class": str(EventClass.BUSY_BLOCK),
-                **time_columns(seen),
+                **time_columns(seen, zone),
             }
         ]
     return []

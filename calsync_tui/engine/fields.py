@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calsync_tui.engine.model import KEY_ID, KEY_INSTANCE, KEY_SOURCE, KEY_TYPE, KEY_VERSION
 from calsync_tui.google.types import GoogleEvent
@@ -121,9 +122,32 @@ def parse_times(event: GoogleEvent) -> tuple[When, When]:
     return start, end
 
 
-def time_columns(event: GoogleEvent) -> dict[str, Any]:
+@lru_cache(maxsize=4096)
+def local_midnight(day: str, zone: str | None) -> datetime | None:
+    """The instant a date begins in `zone` (UTC when the zone is unknown), in UTC."""
+    try:
+        tz: Any = ZoneInfo(zone) if zone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = UTC
+    try:
+        return datetime.combine(date.fromisoformat(day), time(0), tzinfo=tz).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def start_key(start: When, zone: str | None) -> datetime:
+    """The instant an event starts as a person sees it on a calendar in `zone`: a timed
+    event's own instant; an all-day event's date at midnight in that zone (Google's rule
+    for all-day events), so lists ordered by it put an all-day 11-26 after 11-25 21:45."""
+    if start.all_day:
+        return local_midnight(start.raw, zone) or start.utc
+    return start.utc
+
+
+def time_columns(event: GoogleEvent, zone: str | None = None) -> dict[str, Any]:
     """An event's times as the EventState columns store them (`{}` when malformed), so the
-    engine, the executor and the migration's links all write the same form."""
+    engine, the executor and the migration's links all write the same form. `zone` is
+    the calendar's time zone: `start_utc` is `start_key` (the order lists show)."""
     try:
         start, end = parse_times(event)
     except BadEventData:
@@ -131,7 +155,7 @@ def time_columns(event: GoogleEvent) -> dict[str, Any]:
     return {
         "start": start.raw,
         "end": end.raw,
-        "start_utc": start.utc,
+        "start_utc": start_key(start, zone),
         "all_day": start.all_day,
         "time_zone": start.time_zone,
     }

@@ -233,7 +233,7 @@ class RowSet:
                         else None
                     ),
                     "last_seen": now,
-                    **time_columns(event),
+                    **time_columns(event, cal.time_zone),
                     # adoption (engine.foreign): another installation's markers, if any
                     **foreign_columns(cls),
                 }

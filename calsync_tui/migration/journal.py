@@ -11,7 +11,6 @@ the rows a rollback undoes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from calsync_tui.engine.model import MutationStatus, Op
 from calsync_tui.migration.env import CalendarRef, MigrationEnv
 from calsync_tui.migration.phases import load_state
 from calsync_tui.migration.planner import PlannedWrite
+from calsync_tui.rate import MovingRate, eta_text
 from calsync_tui.writes import executor
 from calsync_tui.writes import journal as write_journal
 from calsync_tui.writes.executor import Answer, Hooks
@@ -38,7 +38,8 @@ _MUT = Mutation.__table__  # type: ignore[attr-defined]
 
 @dataclass
 class Progress:
-    """Where a run stands; `rate` in writes/s, `eta_seconds` None until a rate is known."""
+    """Where a run stands; `rate` in writes/s over recent batches (`rate.MovingRate`),
+    `eta_seconds` None until a rate is known."""
 
     done: int
     total: int
@@ -49,7 +50,7 @@ class Progress:
     note: str | None = None  # why it stopped early (Google's usage limit)
 
     def line(self) -> str:
-        eta = "?" if self.eta_seconds is None else f"{self.eta_seconds:.0f}s"
+        eta = eta_text(self.eta_seconds)
         return (
             f"{self.done}/{self.total} done, {self.failed} failed, "
             f"{self.rate:.1f} writes/s, ETA {eta}" + (f"; {self.note}" if self.note else "")
@@ -143,7 +144,7 @@ def run_rows(
 
     `on_done` runs for each row Google accepted, in the transaction that records it."""
     by_local = {c.local_id: c for c in cals}
-    started = time.monotonic()
+    meter = MovingRate()
     with env.store.engine.connect() as conn:
         rows = [
             r
@@ -180,7 +181,7 @@ def run_rows(
 
     def after_batch(part: WriteReport) -> None:
         if progress:
-            progress(_run_progress(done, total, part, started))
+            progress(_run_progress(done, total, part, meter))
 
     report = executor.send(
         env.store,
@@ -192,7 +193,7 @@ def run_rows(
         stop=paused,
         on_batch=after_batch,
     )
-    result = _run_progress(done, total, report, started, paused=report.stopped)
+    result = _run_progress(done, total, report, meter, paused=report.stopped)
     if report.paused:  # Google's usage limit: the rest waits in the journal
         result.paused = True
         result.note = "; ".join(
@@ -204,17 +205,10 @@ def run_rows(
 
 
 def _run_progress(
-    done: int, total: int, part: WriteReport, started: float, paused: bool = False
+    done: int, total: int, part: WriteReport, meter: MovingRate, paused: bool = False
 ) -> Progress:
+    """Progress after a batch: the moving rate of the writes answered in this run."""
     sent = part.done_total + part.failed_total
-    return _progress(done + part.done_total, total, part.failed_total, sent, started, paused)
-
-
-def _progress(
-    done: int, total: int, failed: int, sent: int, started: float, paused: bool = False
-) -> Progress:
-    elapsed = max(time.monotonic() - started, 1e-6)
-    rate = sent / elapsed if sent else 0.0
-    left = max(total - done - failed, 0)
-    eta = left / rate if rate > 0 else None
-    return Progress(done, total, failed, rate, eta, paused)
+    rate = meter.update(sent)
+    left = max(total - done - part.done_total - part.failed_total, 0)
+    return Progress(done + part.done_total, total, part.failed_total, rate, meter.eta(left), paused)

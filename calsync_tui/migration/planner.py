@@ -191,6 +191,29 @@ class PlannedWrite:
             "before": self.before,
         }
 
+    @property
+    def kind(self) -> str:
+        """The op, or `adopt` for a stamp of a legacy block (`write_kind`)."""
+        return write_kind(self.op, self.body)
+
+    def changes(self) -> list[FieldChange]:
+        """What this write changes, field by field (`field_changes`)."""
+        return field_changes(self.op, self.before, self.body)
+
+    @property
+    def start(self) -> dict[str, Any] | None:
+        """The event's start as a person knows it (`event_start`)."""
+        return event_start(self.before, self.body)
+
+    @property
+    def title(self) -> str:
+        """The event's title as a person knows it now (an insert's: the one it gets)."""
+        for event in (self.before, self.body):
+            value = (event or {}).get("summary")
+            if value:
+                return str(value)
+        return ""
+
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> PlannedWrite:
         return cls(
@@ -205,11 +228,138 @@ class PlannedWrite:
         )
 
 
+@dataclass(frozen=True)
+class FieldChange:
+    """One field a write changes, as read from the plan: `before` and `after` are the
+    raw values (None: absent). `field` is `summary`, `start`, `end`, `status`, `id`,
+    `private.<key>` for our properties, or another top-level event field."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+# What a person recognises an event by, first; then our properties; then the rest.
+_SHOWN_FIRST = ("summary", "start", "end", "status")
+# An insert is described by what the person will see and the ids that tie it together.
+_INSERT_FIELDS = ("summary", "start")
+
+
+def _private(event: GoogleEvent | None) -> dict[str, Any]:
+    ext = (event or {}).get("extendedProperties")
+    private = ext.get("private") if isinstance(ext, dict) else None
+    return dict(private) if isinstance(private, dict) else {}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict) and ("date" in a or "dateTime" in a):
+        return _times_of(a) == _times_of(b)
+    return bool(a == b)
+
+
+def _times_of(value: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(value.get(k) for k in TIME_FIELDS)
+
+
+def field_changes(
+    op: str, before: GoogleEvent | None, body: GoogleEvent | None
+) -> list[FieldChange]:
+    """What one write changes, field by field: an insert's title, start and properties
+    (from nothing); a delete's status; a patch's fields that differ from the event as
+    read (`extendedProperties.private` per key, None removing one); `update` (a full
+    replace, rollback level 2) every shown field that differs."""
+    if op == Op.DELETE:
+        status = (before or {}).get("status") or "confirmed"
+        return [FieldChange("status", status, "deleted")]
+    body = body or {}
+    out: list[FieldChange] = []
+    if op == Op.INSERT:
+        if before is not None and before.get("status") == "cancelled":
+            out.append(FieldChange("status", "cancelled", body.get("status") or "confirmed"))
+        out += [FieldChange(k, None, body[k]) for k in _INSERT_FIELDS if k in body]
+        return out + _private_changes({}, _private(body))
+    old = before or {}
+    if op == "update":  # full replace: what is not in the body is gone afterwards
+        keys = [k for k in (*_SHOWN_FIRST, "description", "visibility", "transparency")]
+        keys += [k for k in body if k not in keys and k != "extendedProperties"]
+        for k in keys:
+            if k in ("extendedProperties", "id", "etag", "updated"):
+                continue
+            a, b = old.get(k), body.get(k)
+            if (a is not None or b is not None) and not _same(a, b):
+                out.append(FieldChange(k, a, b))
+        return out + _private_changes(_private(old), _private(body))
+    ordered = [k for k in _SHOWN_FIRST if k in body] + [
+        k for k in body if k not in _SHOWN_FIRST and k not in ("id", "extendedProperties")
+    ]
+    for k in ordered:
+        if not _same(old.get(k), body[k]):
+            out.append(FieldChange(k, old.get(k), body[k]))
+    return out + _private_changes(_private(old), _patched_private(old, body))
+
+
+# Our properties in the order a reviewer reads them; any other private key after them.
+_PRIVATE_ORDER = (KEY_ID, KEY_TYPE, KEY_SOURCE, KEY_INSTANCE, KEY_VERSION)
+
+
+def _private_changes(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[FieldChange]:
+    keys = [k for k in _PRIVATE_ORDER if k in mine or k in theirs]
+    keys += sorted(k for k in {*mine, *theirs} if k not in _PRIVATE_ORDER)
+    return [
+        FieldChange(f"private.{k}", mine.get(k), theirs.get(k))
+        for k in keys
+        if mine.get(k) != theirs.get(k)
+    ]
+
+
+def _patched_private(old: GoogleEvent, body: GoogleEvent) -> dict[str, Any]:
+    """`extendedProperties.private` after a patch (Google merges it per key; a null key,
+    a null `private` or a null `extendedProperties` removes)."""
+    mine = _private(old)
+    if "extendedProperties" not in body:
+        return mine
+    ext = body["extendedProperties"]
+    if not isinstance(ext, dict):
+        return {}
+    if "private" not in ext:
+        return mine
+    if not isinstance(ext["private"], dict):
+        return {}
+    for k, v in ext["private"].items():
+        if v is None:
+            mine.pop(k, None)
+        else:
+            mine[k] = v
+    return mine
+
+
+def event_start(before: GoogleEvent | None, body: GoogleEvent | None) -> dict[str, Any] | None:
+    """The start a write's event has as a person knows it: the one it will have when
+    the write moves it (or creates it), else the one it has."""
+    for event in (body, before):
+        start = (event or {}).get("start")
+        if isinstance(start, dict) and (start.get("date") or start.get("dateTime")):
+            return dict(start)
+    return None
+
+
+ADOPT = "adopt"  # a stamp of a legacy block: counted apart from stamps of user events
+
+
+def write_kind(op: str, body: GoogleEvent | None) -> str:
+    """What a write does, in the plan's totals and review: its op, except that a stamp
+    carrying a busy block's properties adopts a legacy block (`adopt`), which a person
+    must not read as one more of their own events being stamped."""
+    if op == Op.STAMP and _private(body).get(KEY_TYPE) == EventType.BUSY_BLOCK:
+        return ADOPT
+    return str(op)
+
+
 def totals(writes: Sequence[PlannedWrite]) -> dict[str, dict[str, int]]:
-    """Per calendar: number of writes per op."""
+    """Per calendar: number of writes per kind (`write_kind`: the op, adoptions apart)."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
     for w in writes:
-        out[w.calendar][w.op] += 1
+        out[w.calendar][w.kind] += 1
     return {cal: dict(sorted(c.items())) for cal, c in sorted(out.items())}
 
 

@@ -196,6 +196,7 @@ def _store_links(session: Session, snap: Snapshot) -> None:
     from calsync_tui.engine.model import block_correlation_id
 
     local = {c.google_id: c.local_id for c in snap.calendars}
+    zones = {c.google_id: c.time_zone for c in snap.calendars}
     by_ref = {i.ref: i for i in snap.inventory.items}
     for lk in snap.inventory.links.links:
         src = by_ref[lk.source]
@@ -217,7 +218,7 @@ def _store_links(session: Session, snap: Snapshot) -> None:
         row.etag = block.get("etag")
         row.recurring_event_id = block.get("recurringEventId")
         # the engine reads all-day-ness and zone from the row: keep its form exactly
-        times = time_columns(block) or {
+        times = time_columns(block, zones.get(lk.block.calendar)) or {
             "start": _raw_when(block.get("start")),
             "end": _raw_when(block.get("end")),
         }

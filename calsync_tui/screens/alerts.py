@@ -68,7 +68,7 @@ class AlertsScreen(ConsoleScreen):
                     plain(a.level, style),
                     plain(a.kind),
                     plain(a.calendar or "-"),
-                    plain(a.message[:70]),
+                    plain(a.message),
                     "✔" if a.acknowledged else "",
                     key=str(a.id),
                 )

@@ -6,6 +6,7 @@ the dry-run, so what the user approves is what runs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -13,6 +14,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+
+from calsync_tui.service.plans import PlanLine
+from calsync_tui.widgets.plan_table import PlanTable
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -30,6 +34,7 @@ class ConfirmScreen(ModalScreen[bool]):
         *,
         confirm_label: str = "Yes, do it",
         refusal: str | None = None,
+        writes: Sequence[PlanLine] = (),
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -38,15 +43,32 @@ class ConfirmScreen(ModalScreen[bool]):
         # When the core would refuse (a gate not passed), the dialog says why and offers
         # no yes: it never invites an answer that will be turned down.
         self.refusal = refusal
+        # The writes the action makes, each as a person reads it (rollback level 2).
+        self.writes = list(writes)
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-dialog"):
+        with Vertical(id="confirm-dialog") as dialog:
+            if self.writes:
+                # A list of writes: the dialog takes most of the screen (any size, 80x24
+                # included), the text scrolls in a few lines, the table gets the rest.
+                dialog.styles.height = "90%"
+                dialog.styles.max_height = "90%"
+                dialog.styles.max_width = "100%"
             yield Label(self.title_text, id="confirm-title", markup=False)
-            with VerticalScroll(id="confirm-body"):
+            with VerticalScroll(id="confirm-body") as body:
+                if self.writes:
+                    body.styles.max_height = 5
                 # Lines carry calendar names and titles from Google: shown as is, never as markup.
                 yield Static(
                     "\n".join(self.lines) or "(nothing to do)", id="confirm-text", markup=False
                 )
+            if self.writes:
+                table = PlanTable(with_calendar=True, id="confirm-writes")
+                table.border_title = f"{len(self.writes):,} write(s)"
+                table.styles.height = "1fr"
+                table.styles.min_height = 3
+                table.show(self.writes)
+                yield table
             if self.refusal is not None:
                 yield Label(f"Not possible now: {self.refusal}", id="confirm-refusal", markup=False)
             with Horizontal(id="confirm-buttons"):

@@ -13,6 +13,7 @@ from textual.widgets.tree import TreeNode
 
 from calsync_tui.errors import CalsyncError
 from calsync_tui.screens.base import ConsoleScreen, fill, plain
+from calsync_tui.service.labels import class_name
 from calsync_tui.service.lineage import EventNode, Lineage, UnknownEvent, lineage
 from calsync_tui.widgets.tone import tone
 
@@ -28,7 +29,7 @@ def _label(node: EventNode, role: str, dark: bool = True) -> Text:
     return Text.assemble(
         (role, "bold"),
         f" {node.calendar_name}: {e.summary or '(no title)'}  ",
-        (e.event_class, "dim"),
+        (class_name(e.event_class), "dim"),
         " ",
         status,
         " ",

@@ -8,7 +8,6 @@ that repeats the totals) and the backfill runs in a thread worker posting progre
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,16 +23,18 @@ from textual.worker import get_current_worker
 
 from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged, PlanReady, TaskFinished, TaskProgress
+from calsync_tui.rate import MovingRate
 from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.service import readmodel as rm
 from calsync_tui.service.labels import CLASS_LABELS
 from calsync_tui.service.outcomes import outcome_line
-from calsync_tui.service.plans import PlanView
+from calsync_tui.service.plans import PlanView, Review
 from calsync_tui.widgets.phase_stepper import PhaseStepper
+from calsync_tui.widgets.plan_table import PlanTable
 from local_store import queries
 
-OPS = ("insert", "stamp", "patch", "delete", "retitle", "restore")
+OPS = ("insert", "stamp", "adopt", "patch", "delete", "retitle", "restore")
 
 ROLLBACK_TEXT = {
     1: "Rollback level 1: every calendar's engine mode goes back to legacy. No Google writes.",
@@ -92,12 +93,16 @@ class ProgressTracker:
     def __init__(self, task: str, post: Callable[[TaskProgress], Any]) -> None:
         self.task = task
         self.post = post
-        self.started = time.monotonic()
+        # The one moving rate (calsync_tui.rate, as the CLI's progress lines): the first
+        # sample is the baseline (a resumed run starts at its earlier writes).
+        self.meter: MovingRate | None = None
 
     def __call__(self, done: int, total: int, failed: int = 0) -> None:
-        elapsed = max(1e-6, time.monotonic() - self.started)
-        rate = (done + failed) / elapsed
-        eta = (total - done - failed) / rate if rate > 0 else None
+        if self.meter is None:
+            self.meter = MovingRate()
+            self.meter.start_at(done + failed)
+        rate = self.meter.update(done + failed)
+        eta = self.meter.eta(total - done - failed)
         self.post(TaskProgress(self.task, done, total, rate, eta, failed))
 
 
@@ -259,7 +264,7 @@ class MigrationScreen(ConsoleScreen):
                 totals: DataTable[str | Text] = DataTable(id="plan-totals", cursor_type="row")
                 totals.border_title = "Plan: writes per calendar"
                 yield totals
-                writes: DataTable[str | Text] = DataTable(id="plan-writes", cursor_type="row")
+                writes = PlanTable(id="plan-writes")
                 writes.border_title = "Writes of the selected calendar"
                 yield writes
         with Horizontal(id="mig-progress"):
@@ -272,8 +277,6 @@ class MigrationScreen(ConsoleScreen):
     def on_mount(self) -> None:
         t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
         t.add_columns("calendar", *OPS, "total")
-        w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
-        w.add_columns("#", "op", "title", "why", "event id")
         super().on_mount()
         self._draw_plan()
         # Another terminal may pause, resume or run the migration: notice it on the next
@@ -378,10 +381,10 @@ class MigrationScreen(ConsoleScreen):
 
     def _draw_plan(self) -> None:
         t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
-        w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
+        w = self.query_one("#plan-writes", PlanTable)
         with self.app.batch_update():
             t.clear()
-            w.clear()
+            w.show([])
             self._draw_plan_title()
             if self.plan is None:
                 return
@@ -428,21 +431,13 @@ class MigrationScreen(ConsoleScreen):
             title.update("[b]Plan review[/b]  [dim]no plan: press p for a dry-run[/]")
 
     def _draw_writes(self) -> None:
-        w: DataTable[str | Text] = self.query_one("#plan-writes", DataTable)
+        w = self.query_one("#plan-writes", PlanTable)
         t: DataTable[str | Text] = self.query_one("#plan-totals", DataTable)
-        w.clear()
         if self.plan is None or t.row_count == 0:
+            w.show([])
             return
         cal = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
-        lines = [ln for ln in self.plan.lines if ln.calendar == cal]
-        for ln in lines[:500]:
-            w.add_row(
-                str(ln.seq),
-                ln.op,
-                plain(ln.title or "(no title)"),
-                plain(ln.reason),
-                plain(ln.google_event_id, "dim"),
-            )
+        w.show([ln for ln in self.plan.lines if ln.calendar == cal])
 
     @on(DataTable.RowHighlighted, "#plan-totals")
     def _totals_moved(self) -> None:
@@ -579,8 +574,10 @@ class MigrationScreen(ConsoleScreen):
         if self._busy():
             return
         if self._paused():
+            left = self.view.interrupted if self.view is not None else None
             self.notify(
-                "the migration is paused: space resumes the interrupted backfill first",
+                "the migration is paused: space resumes the interrupted backfill first"
+                + (f" ({left.line()})" if left is not None else ""),
                 severity="warning",
             )
             return
@@ -715,7 +712,7 @@ class MigrationScreen(ConsoleScreen):
         self._confirm_with_preview(
             f"rollback L{level}",
             f"Roll back to level {level}?",
-            lambda: [ROLLBACK_TEXT[level], "", *backend.rollback_preview(level)],
+            lambda: _with_text([ROLLBACK_TEXT[level], ""], backend.rollback_preview(level)),
             lambda progress, cancel: backend.rollback(level, progress, cancel),
         )
 
@@ -723,7 +720,7 @@ class MigrationScreen(ConsoleScreen):
         self,
         name: str,
         title: str,
-        preview: Callable[[], list[str]],
+        preview: Callable[[], list[str] | Review],
         run: Callable[[Callable[[int, int, int], None], Callable[[], bool]], Any],
     ) -> None:
         """Dry-run first (in a worker), then a modal stating exactly that, then the action."""
@@ -734,11 +731,14 @@ class MigrationScreen(ConsoleScreen):
         self,
         name: str,
         title: str,
-        preview: Callable[[], list[str]],
+        preview: Callable[[], list[str] | Review],
         run: Callable[[Callable[[int, int, int], None], Callable[[], bool]], Any],
     ) -> None:
         try:
-            lines = preview()
+            review = preview()
+            lines, writes = (
+                (review.lines, review.writes) if isinstance(review, Review) else (review, [])
+            )
         except Exception as exc:
             self.app.call_from_thread(
                 self.notify, console_terms(f"{name}: {exc}"), severity="error"
@@ -752,8 +752,13 @@ class MigrationScreen(ConsoleScreen):
         lines = [console_terms(line) for line in lines]
         refusal = _refusal(lines)
         self.app.call_from_thread(
-            self.app.push_screen, ConfirmScreen(title, lines, refusal=refusal), done
+            self.app.push_screen, ConfirmScreen(title, lines, refusal=refusal, writes=writes), done
         )
+
+
+def _with_text(head: list[str], review: Review) -> Review:
+    """A preview's review with `head` lines before its own."""
+    return Review([*head, *review.lines], review.writes)
 
 
 def _refusal(lines: list[str]) -> str | None:

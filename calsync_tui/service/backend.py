@@ -35,7 +35,7 @@ from calsync_tui.migration.results import (
 )
 from calsync_tui.service import cycle, engineproc, migrate
 from calsync_tui.service.env import migration_env
-from calsync_tui.service.plans import PlanView, cutover_lines, plan_view, preview_lines
+from calsync_tui.service.plans import PlanView, Review, cutover_lines, plan_view, rollback_review
 from calsync_tui.settings import load_settings
 from local_store import queries
 from local_store.db import Store
@@ -214,11 +214,11 @@ class Backend:
 
     # --- rollback ----------------------------------------------------------------------------
 
-    def rollback_preview(self, level: int) -> list[str]:
-        """What rollback `level` would do, as lines for the confirmation modal (a dry-run)."""
+    def rollback_preview(self, level: int) -> Review:
+        """What rollback `level` would do: the confirmation's lines and writes (a dry-run)."""
         with self.google:
             preview = mig_rollback.rollback_preview(self.migration_env(), level)
-        return preview_lines(preview, self.names())
+        return rollback_review(preview, self.names())
 
     def rollback(self, level: int, progress: ProgressFn, cancel: CancelFn) -> RollbackResult:
         # level 1 writes only the store: it never waits for a running cycle's Google lock

@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from calsync_tui.service.labels import class_name
 from calsync_tui.service.readmodel import EventRow
 from calsync_tui.widgets.tone import tone
 
@@ -231,7 +232,7 @@ class EventList(ScrollView, can_focus=True):
         cells: list[tuple[str, Style]] = [
             (_fit(start, 17), base),
             (
-                _fit(row.event_class, 18),
+                _fit(class_name(row.event_class), 18),
                 base + Style.parse(tone(CLASS_STYLE.get(row.event_class, "none"), dark)),
             ),
             (

@@ -56,7 +56,8 @@ def _counting(details: dict[str, Any]) -> bool:
         rolled = int(details["rolled_out_calendars"])
     except (KeyError, TypeError, ValueError):
         return False
-    return seen < need and clean == seen and coverage >= 1.0 and rolled > 0
+    # before the first cycle the engine has not re-read the stamps: coverage waits too
+    return seen < need and clean == seen and rolled > 0 and (coverage >= 1.0 or seen == 0)
 
 
 def stepper_text(view: MigrationView | None, dark: bool = True, running: bool = False) -> str:

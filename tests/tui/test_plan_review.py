@@ -30,7 +30,9 @@ async def test_plan_review_at_80x24_shows_rows_in_full(
         writes: DataTable[Any] = screen.query_one("#plan-writes", DataTable)
         assert writes.scrollable_content_region.height >= 4  # rows, not just a header
         labels = [str(c.label) for c in writes.columns.values()]
-        assert labels == ["#", "op", "title", "why", "event id"]
+        # the event (when, title), what changes and why first; the op and the id last
+        assert labels == ["#", "when", "title", "what changes", "why", "op", "event id"]
         first = writes.get_row_at(0)
         line = next(ln for ln in plan.lines if str(ln.seq) == str(first[0]))
-        assert str(first[2]) == (line.title or "(no title)") and str(first[3]) == line.reason
+        assert str(first[2]) == (line.title or "(no title)") and str(first[4]) == line.reason
+        assert str(first[3]) == line.change_text and str(first[6]) == line.google_event_id

@@ -57,8 +57,24 @@ def review_plan(home: AppHome) -> PlanView:
                             event_id=e.google_event_id,
                             correlation_id=e.correlation_id,
                             reason=e.event_class.replace("_", " "),
-                            body=None,
-                            before={"summary": e.summary},
+                            body=None
+                            if op == "delete"
+                            else {
+                                "extendedProperties": {
+                                    "private": {
+                                        "calsync_id": e.correlation_id,
+                                        "calsync_type": "busy_block"
+                                        if e.event_class == "legacy_busy_block"
+                                        else "user_event",
+                                    }
+                                }
+                            },
+                            before={
+                                "summary": e.summary,
+                                "start": {"date": e.start}
+                                if e.all_day
+                                else {"dateTime": e.start, "timeZone": e.time_zone or "UTC"},
+                            },
                         )
                     )
     finally:
