@@ -84,12 +84,16 @@ class RowSet:
         seen: list[Seen],
         full: bool,
         span: tuple[datetime, datetime] | None = None,
+        slice_span: tuple[datetime, datetime] | None = None,
     ) -> list[tuple[Key, bool]]:
         """(row, by hand) pairs a listing removes: cancelled events and the instances of
         cancelled series, and (full listing) rows no longer listed. `span`: the full
         listing's [timeMin, timeMax); a row wholly outside it was not asked for, so its
         absence removes nothing (history behind the window keeps its blocks, and after a
-        410 the full listing must not read it as deleted)."""
+        410 the full listing must not read it as deleted). `slice_span`: a slice listing's
+        (the newly entered days, window.py) is a full listing of its span: a row inside it
+        that no listing of this cycle holds is gone (deleted while no listing could say
+        so, e.g. beyond the listings' reach during a 410)."""
         out: list[tuple[Key, bool]] = []
         masters: set[str] = set()
         for s in seen:
@@ -101,12 +105,13 @@ class RowSet:
             for k, r in self.rows.items():
                 if k[0] == cal_id and r.get("recurring_event_id") in masters:
                     out.append((k, True))
-        if full:
+        reach = span if full else slice_span
+        if full or slice_span is not None:
             listed = {s.google_event_id for s in seen if not s.cancelled}
             for k, r in self.rows.items():
                 if k[0] != cal_id or k[1] in listed:
                     continue
-                if span is not None and stored_outside(r, span):
+                if reach is not None and stored_outside(r, reach):
                     continue
                 out.append((k, False))
         return out

@@ -105,6 +105,7 @@ class Listing:
     cursor: Cursor = field(default_factory=Cursor)
     sliced: list[GoogleEvent] = field(default_factory=list)
     slice_listed: bool = False
+    slice_span: tuple[datetime, datetime] | None = None  # the slice's [timeMin, timeMax)
     held: str | None = None  # the mass-deletion guard kept this listing back (guard.py)
 
     @property
@@ -172,6 +173,7 @@ def read_calendars(
                 )
                 listing.sliced = [e for e in part.events if e.get("status") != "cancelled"]
                 listing.slice_listed = True
+                listing.slice_span = span
             elif not page.full:
                 listing.cursor = Cursor(page.next_sync_token, cursor.listed_until)
         except CalsyncError as exc:

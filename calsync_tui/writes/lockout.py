@@ -94,7 +94,7 @@ def pause_line(account: str, until: datetime, now: datetime) -> str:
     local = until.astimezone()
     when = local.strftime("%H:%M")
     if local.date() != now.astimezone().date():
-        when = local.strftime("%b %d %H:%M").replace(" 0", " ")
+        when = f"{local:%b} {local.day} {local:%H:%M}"  # Dec 2 00:10 (not "Dec 2 0:10")
     return (
         f"Google's usage limit for {account} reached: writes paused until {when}; "
         "nothing lost; run again later"

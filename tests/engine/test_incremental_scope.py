@@ -352,6 +352,7 @@ def test_a_cycle_with_errors_forces_full_next(three: tuple[World, list[str]]) ->
 
 
 @pytest.mark.campaign
+@pytest.mark.timeout(4 * 3600)  # hundreds of random histories: far past the suite's 300 s
 def test_scoped_campaign() -> None:
     """`make campaign`: many more random histories, longer ones."""
     run_state_machine_as_test(

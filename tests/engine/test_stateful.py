@@ -196,6 +196,7 @@ def test_invariants_were_checked() -> None:
 
 
 @pytest.mark.campaign
+@pytest.mark.timeout(4 * 3600)  # hundreds of random histories: far past the suite's 300 s
 def test_stateful_campaign() -> None:
     """`make campaign`: many more random histories, longer ones."""
     run_state_machine_as_test(

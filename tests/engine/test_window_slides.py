@@ -244,3 +244,30 @@ def test_store_holds_no_rows_far_ahead(world: World) -> None:
     with world.ctx.store.session() as session:
         starts = [r.start_utc for r in session.exec(select(EventState)).all() if r.start_utc]
     assert starts and max(s.replace(tzinfo=UTC) for s in starts) < horizon + timedelta(hours=1)
+
+
+def test_an_event_beyond_the_window_deleted_during_a_410_gets_no_block(world: World) -> None:
+    """An event moved beyond the listings' reach, then deleted while its deletion could
+    not be reported (the sync token expired: 410, and the full listing covers the window
+    only): when the window reaches its old time, the slice listing of the newly entered
+    days lacks it, so it is gone; no block is made for it."""
+    work, shared, _team = _setup(world)
+    s, e = when(3)
+    ev = world.put(work, "Moved away", start=s, end=e)
+    world.sync()
+    world.sync()
+    assert len(_blocks_for(world, shared, "Moved away")) == 1
+    far = world.settings.window_days_ahead + 20
+    s, e = when(far)
+    world.sandbox.patch_event(work, str(ev["id"]), {"start": s, "end": e})
+    world.sync()
+    world.sync()
+    world.sandbox.delete_event(work, str(ev["id"]))
+    world.sandbox.expire_sync_tokens()
+    world.sync()  # full listings over the window: the deletion is out of their reach
+    for _ in range(25):  # the window slides over the event's old time
+        clock.advance(timedelta(days=1))
+        report = world.sync()
+        assert report.failed == 0 and not report.errors, report.errors
+    assert _blocks_for(world, shared, "Moved away") == []
+    world.assert_ok()

@@ -17,6 +17,7 @@ import contextlib
 import io
 import json
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,8 @@ class StepResult:
     paused: bool = False
     # Violations the pause excuses: PAUSE_WAITS kinds on the locked account's calendars.
     waits: int = 0
+    # What the step's cycles cost, as the sandbox counted it (stats.py) and the wall clock.
+    cost: Counter[str] = field(default_factory=Counter)
 
     @property
     def missing(self) -> int:
@@ -98,6 +101,10 @@ class Life:
     local_ids: dict[str, str] = field(default_factory=dict)  # local calendar id -> google id
     last_violations: list[Violation] = field(default_factory=list)
     made: int = 0
+    last_cost: Counter[str] = field(default_factory=Counter)  # the last cycle's
+    pauses: int = 0  # cycles that ended in the usage-limit pause (exit 1, the one line)
+    wall_seconds: float = 0.0  # the whole run (set by run_life)
+    cycle_ms: list[int] = field(default_factory=list)  # each cycle's wall time
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -313,21 +320,26 @@ class Life:
         """One `sync --once --json` in process: (exit code, failed mutations)."""
         root = self.world.home.root
         out, err = io.StringIO(), io.StringIO()
+        before, t0 = self.sb.stats(), time.monotonic()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             rc = main(
                 ["sync", "--once", "--json", "--home", str(root), "--api-endpoint", self.sb.url]
             )
+        self.last_cost = _cost(before, self.sb.stats(), time.monotonic() - t0)
+        self.cycle_ms.append(self.last_cost["ms"])
         try:
             report = json.loads(out.getvalue())
             failed = int(report.get("failed", 0))
             for problem in report.get("errors") or []:
-                self.failures[_reason(problem)] += 1
+                if PAUSE_LINE not in str(problem):  # the pause is no failed mutation
+                    self.failures[_reason(problem)] += 1
         except ValueError:
             failed = -1
         if rc != 0:
             self.errors.append(f"day {self.day}: rc {rc}: {err.getvalue()[-300:]}")
             said = err.getvalue() + out.getvalue()  # the one line, and the --json report
             self.last_paused = PAUSE_LINE in said and "writes paused until" in said
+            self.pauses += self.last_paused
         return rc, failed
 
     def step(self, step: int, days: int, cycles: int = 1) -> StepResult:
@@ -337,9 +349,11 @@ class Life:
             actions["burst"] += 1
         failed_cycles = failed_mut = 0
         paused = True
+        cost: Counter[str] = Counter()
         for _ in range(cycles):
             self.last_paused = False
             rc, failed = self.cycle()
+            cost += self.last_cost
             failed_cycles += rc != 0
             failed_mut += max(failed, 0)
             paused = paused and (rc == 0 or self.last_paused)
@@ -357,6 +371,7 @@ class Life:
             waits=sum(
                 1 for v in self.last_violations if v.kind in PAUSE_WAITS and v.calendar in locked
             ),
+            cost=cost,
         )
         self.advance(days)
         return result
@@ -469,6 +484,7 @@ def run_life(
     start = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
     sb.advance_clock(start - sb.now())
     clock.set_now(start)
+    t0 = time.monotonic()
     life = Life(sb, root, seed, hazards)
     try:
         results = []
@@ -478,12 +494,77 @@ def run_life(
                 sb.expire_sync_tokens()
             results.append(life.step(step, every, cycles))
             step += 1
+        life.wall_seconds = time.monotonic() - t0
         return life, results
     finally:
         clock.reset()
 
 
-def summary(life: Life, results: list[StepResult]) -> dict[str, Any]:
+_WRITE_METHODS = ("insert", "patch", "update", "delete")
+
+
+def _cost(before: dict[str, Any], after: dict[str, Any], seconds: float) -> Counter[str]:
+    """One cycle's cost from two sandbox snapshots (stats.py): API calls (quota units,
+    batched or not), HTTP round trips, writes sent, writes Google applied, 403s."""
+
+    def method_delta(m: str) -> int:
+        return int(after["by_method"].get(m, 0)) - int(before["by_method"].get(m, 0))
+
+    sent = sum(
+        method_delta(m) for m in after["by_method"] if m.rsplit(".", 1)[-1] in _WRITE_METHODS
+    )
+    return Counter(
+        {
+            "api_calls": after["total"] - before["total"],
+            "round_trips": after["round_trips"] - before["round_trips"],
+            "writes_sent": sent,
+            "writes_applied": after["writes"] - before["writes"],
+            "refused_403": int(after["by_status"].get("403", 0))
+            - int(before["by_status"].get("403", 0)),
+            "ms": round(seconds * 1000),
+            "cycles": 1,
+        }
+    )
+
+
+def figures(life: Life, results: list[StepResult], every: int) -> dict[str, Any]:
+    """The simulated-life figures (issue 15's note): per simulated day, mean and max (a
+    step's cycles run once per `every` days, so a day's figure is its step's divided by
+    `every`), failed cycles, the home's SQLite file at the end, wall time."""
+    days = max(len(results) * every, 1)
+    total: Counter[str] = Counter()
+    for r in results:
+        total += r.cost
+
+    def per_day(key: str) -> dict[str, float]:
+        return {
+            "mean": round(total[key] / days, 1),
+            "max": round(max((r.cost[key] for r in results), default=0) / every, 1),
+        }
+
+    db = life.world.home.db_path
+    wal = db.with_name(db.name + "-wal")
+    return {
+        "days": days,
+        "cycles": total["cycles"],
+        "api_calls_per_day": per_day("api_calls"),
+        "round_trips_per_day": per_day("round_trips"),
+        "writes_sent_per_day": per_day("writes_sent"),
+        "writes_applied_per_day": per_day("writes_applied"),
+        "api_calls_total": total["api_calls"],
+        "writes_sent_total": total["writes_sent"],
+        "refused_403_total": total["refused_403"],
+        "cycles_failed": sum(r.cycles_failed for r in results),
+        "cycles_paused": life.pauses,
+        "cycle_ms_mean": round(total["ms"] / max(total["cycles"], 1)),
+        "cycle_ms_max": max(life.cycle_ms, default=0),
+        "db_bytes": db.stat().st_size if db.exists() else 0,
+        "db_wal_bytes": wal.stat().st_size if wal.exists() else 0,
+        "wall_seconds": round(life.wall_seconds, 1),
+    }
+
+
+def summary(life: Life, results: list[StepResult], every: int = 3) -> dict[str, Any]:
     kinds: Counter[str] = Counter()
     for r in results:
         kinds.update(r.violations)
@@ -496,6 +577,7 @@ def summary(life: Life, results: list[StepResult]) -> dict[str, Any]:
         "missing_blocks_per_step": [r.missing for r in results],
         "violations": dict(kinds),
         "touched": sum(r.touched for r in results),
+        "figures": figures(life, results, every),
     }
 
 

@@ -243,3 +243,68 @@ def test_0004_one_journal_shape_up_and_down(tmp_path: Path) -> None:
         conn.close()
     assert "result_json" not in cols and "gateway_op" not in cols
     assert [(i, json.loads(a)) for i, a in after] == [(i, json.loads(a)) for i, a in before]
+
+
+def test_0005_all_day_rows_move_to_midnight_in_their_calendars_zone(tmp_path: Path) -> None:
+    """Rows the code before the all-day fix wrote (UTC midnight) are rewritten once, so an
+    existing home lists an all-day 11-26 after 11-25 21:45 without waiting for Google to
+    list the event again; downgrade gives back UTC midnight."""
+    from datetime import UTC, datetime
+
+    from local_store import queries
+    from local_store.models import EventState
+
+    db = tmp_path / "calsync.db"
+    backups = tmp_path / "backups"
+    with open_store(db, backups) as store, store.session() as s:
+        account = Account(email="a@example.com")
+        s.add(account)
+        s.commit()
+        assert account.id is not None
+        cal = Calendar(account_id=account.id, google_id="c@example.com", time_zone="Asia/Tokyo")
+        s.add(cal)
+        s.commit()
+        assert cal.id is not None
+        common = {"calendar_id": cal.id, "event_type": "user_event", "status": "synced"}
+        s.add(
+            EventState(
+                correlation_id="allday",
+                google_event_id="g-allday",
+                summary="Holiday",
+                start="2026-11-26",
+                end="2026-11-27",
+                start_utc=datetime(2026, 11, 26, tzinfo=UTC),  # the old UTC-midnight form
+                all_day=True,
+                **common,  # type: ignore[arg-type]
+            )
+        )
+        s.add(
+            EventState(
+                correlation_id="timed",
+                google_event_id="g-timed",
+                summary="Late call",
+                start="2026-11-25T20:00:00Z",
+                end="2026-11-25T21:00:00Z",
+                start_utc=datetime(2026, 11, 25, 20, tzinfo=UTC),  # 11-26 05:00 in Tokyo
+                all_day=False,
+                **common,  # type: ignore[arg-type]
+            )
+        )
+        s.commit()
+        cal_id = cal.id
+    migrations.downgrade(db, "0004")
+    migrations.upgrade(db, "head")
+    with open_store(db, backups) as store, store.session() as s:
+        page = queries.events_page(s, cal_id)
+        # Tokyo midnight of 11-26 is 11-25 15:00 UTC: the all-day day comes first there
+        assert [e.correlation_id for e in page] == ["allday", "timed"]
+        allday = next(e for e in page if e.correlation_id == "allday")
+        assert allday.start_utc is not None
+        assert allday.start_utc.replace(tzinfo=UTC) == datetime(2026, 11, 25, 15, tzinfo=UTC)
+    migrations.downgrade(db, "0004")
+    conn = sqlite3.connect(db)
+    try:
+        got = conn.execute("SELECT start_utc FROM eventstate WHERE correlation_id='allday'")
+        assert got.fetchone()[0].startswith("2026-11-26 00:00:00")
+    finally:
+        conn.close()

@@ -9,7 +9,7 @@ import contextlib
 import io
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import select
@@ -124,6 +124,10 @@ def test_pause_doubles_from_an_hour_to_at_most_a_day() -> None:
     assert pause_line("a@x", t + timedelta(minutes=5), t).startswith(
         "Google's usage limit for a@x reached: writes paused until "
     )
+    # a pause that ends another day names the day; the hour keeps its two digits
+    night = datetime(2027, 3, 1, 23, 30).astimezone()
+    line = pause_line("a@x", night + timedelta(hours=1), night)
+    assert "writes paused until Mar 2 00:30;" in line, line
 
 
 def test_backfill_under_the_usage_limit_waits_in_the_journal(mess: Mess, tmp_path: Path) -> None:
