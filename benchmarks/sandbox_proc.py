@@ -8,13 +8,13 @@ through the sandbox's admin endpoints and changes events through the real API.
 from __future__ import annotations
 
 import contextlib
-import json
 import multiprocessing as mp
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
+
+from calsync_tui.sandbox.client import admin
 
 ANN, BOB = "ann@example.com", "bob@example.com"
 TOKENS = {ANN: "bench-token-ann", BOB: "bench-token-bob"}
@@ -94,10 +94,7 @@ class RemoteSandbox:
         return str(self.info["url"])
 
     def _admin(self, path: str, method: str = "GET") -> dict[str, Any]:
-        req = urllib.request.Request(self.url + "_sandbox/" + path, method=method, data=None)
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            data: dict[str, Any] = json.loads(resp.read())
-            return data
+        return admin(self.url, path, method)
 
     def stats(self) -> dict[str, Any]:
         return self._admin("stats")

@@ -114,12 +114,9 @@ class SandboxProcess:
         self.url = first.removeprefix("sandbox serving at ").split(" ", 1)[0]
 
     def _admin(self, path: str, method: str = "GET") -> dict[str, Any]:
-        import urllib.request
+        from calsync_tui.sandbox.client import admin
 
-        req = urllib.request.Request(self.url + "_sandbox/" + path, method=method)
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            data: dict[str, Any] = json.loads(resp.read())
-            return data
+        return admin(self.url, path, method)
 
     def stats(self) -> dict[str, Any]:
         return self._admin("stats")

@@ -54,3 +54,15 @@ def service_for(url: str, token: str, *, refreshing: bool = False) -> Any:
 
 def batch_for(url: str) -> BatchHttpRequest:
     return new_batch(url)
+
+
+def admin(url: str, path: str, method: str = "GET") -> dict[str, Any]:
+    """One call to a sandbox's `/_sandbox/` control endpoints (stats, reset_stats, …) of a
+    sandbox in another process: the demo's child server and the benchmarks' use this."""
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(url + "_sandbox/" + path, method=method)
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        data: dict[str, Any] = json.loads(resp.read())
+        return data
