@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +46,7 @@ def _unpaced() -> None:
     """Measure calls, not the pacer's waits (see the module docstring)."""
     from calsync_tui.google import pacer
 
-    def acquire(self: pacer.Pacer, n: int = 1) -> float:
+    def acquire(self: pacer.Pacer, n: int = 1, *, writes_to: Sequence[str] = ()) -> float:
         return 0.0
 
     pacer.Pacer.acquire = acquire  # type: ignore[method-assign]
