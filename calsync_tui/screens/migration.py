@@ -2,7 +2,10 @@
 
 Every write to Google starts from a dry-run the user has seen: `p` computes the plan,
 the review lists per-calendar totals and each write, `y` approves (after a confirmation
-that repeats the totals) and the backfill runs in a thread worker posting progress.
+that repeats the totals) and the backfill runs in a child process (the CLI's
+`migrate backfill --progress-jsonl`, `service.migrateproc`), read by a thread worker that
+posts its progress: a CPU-bound backfill never takes the UI's time. So do discover,
+resume, rollout, cutover and rollback; the plan and the previews run in the worker.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.service import readmodel as rm
 from calsync_tui.service.labels import CLASS_LABELS
+from calsync_tui.service.migrateproc import TaskOutcome
 from calsync_tui.service.outcomes import outcome_line
 from calsync_tui.service.plans import PlanView, Review
 from calsync_tui.widgets.phase_stepper import PhaseStepper
@@ -541,7 +545,10 @@ class MigrationScreen(ConsoleScreen):
         except Exception as exc:  # never a traceback in the UI
             self.post_message(TaskFinished(name, f"{exc.__class__.__name__}: {exc}", ok=False))
             return
-        self.post_message(TaskFinished(name, outcome_line(result)))
+        if result is None:  # detached: it goes on in the background as the console quits
+            return
+        summary = result.summary if isinstance(result, TaskOutcome) else outcome_line(result)
+        self.post_message(TaskFinished(name, summary))
         self.capp.post_message(DataChanged())
 
     def action_discover(self) -> None:
@@ -676,7 +683,9 @@ class MigrationScreen(ConsoleScreen):
         def done(yes: bool | None) -> None:
             if yes:
                 self.rollout_target = None
-                self._run("rollout", lambda progress, cancel: backend.rollout(pct))
+                self._run(
+                    "rollout", lambda progress, cancel: backend.rollout(pct, progress, cancel)
+                )
 
         self.app.push_screen(
             ConfirmScreen(
