@@ -491,6 +491,13 @@ class MigrationScreen(ConsoleScreen):
         self._last_task = msg.task
         if msg.ok and msg.task in ("backfill", "resume") and "paused" not in msg.summary:
             self.show_plan(None)  # executed: nothing left to review (tables cleared too)
+        elif not msg.ok and msg.task == "backfill" and self.plan is not None:
+            # its process died mid-plan (kill -9): the plan is journaled, so the screen
+            # shows it interrupted with the key that resumes it, not as a fresh review
+            view = self.read_view()
+            left = view.interrupted if view is not None else None
+            if left is not None and left.plan_id == self.plan.plan_id:
+                self.show_plan(None)
         state = ("paused" if "paused" in msg.summary else "done") if msg.ok else "failed"
         self.query_one("#task-label", Label).update(plain(f"{msg.task}: {state}"))
         if msg.task in ("plan", "discover", "rollout"):  # no writes counted: no bar
