@@ -247,7 +247,10 @@ class Backend:
         return self.run_task("resume", ["resume"], progress, cancel)
 
     def rollout(
-        self, percent: int, progress: ProgressFn, cancel: CancelFn
+        self,
+        percent: int,
+        progress: ProgressFn = lambda _d, _t, _f: None,
+        cancel: CancelFn = lambda: False,
     ) -> migrateproc.TaskOutcome | None:
         # no Google call: it never waits for a running cycle's Google lock
         command = ["rollout", "--percent", str(percent)]

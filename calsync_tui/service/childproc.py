@@ -180,6 +180,8 @@ def serve(codec: Codec, work: Callable[[Link], T], out: IO[str] | None = None) -
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+        # a detach that arrives as the work ends must not kill the process on its way out
+        signal.signal(DETACH_SIGNAL, signal.SIG_IGN)
 
 
 # --- the parent side ------------------------------------------------------------------------

@@ -26,9 +26,10 @@ from tests.migration.conftest import Mess
 
 PLAN_WRITES = 19
 SLOW = "latency_ms=300,seed=1"  # each batch of 2 takes a third of a second or more
+SLOWER = "latency_ms=900,seed=1"  # about 10 s for the plan: time for a person's keys
 
 
-def reviewed_plan(m: Mess, tmp_path: Path) -> PlanView:
+def reviewed_plan(m: Mess, tmp_path: Path, faults: str = SLOW) -> PlanView:
     """discover, prepare, plan (batches of 2) through the CLI; the plan as the cockpit
     reviews it. The sandbox is slowed down and our own store connection closed (the
     console and its child open their own)."""
@@ -42,7 +43,7 @@ def reviewed_plan(m: Mess, tmp_path: Path) -> PlanView:
     view.path = path
     assert len(view.lines) == PLAN_WRITES
     m.world.ctx.close()
-    m.sandbox.set_faults(SLOW)
+    m.sandbox.set_faults(faults)
     return view
 
 

@@ -15,6 +15,7 @@ from calsync_tui.screens.quit import QuitScreen
 from tests.migration.conftest import Mess, mess
 from tests.tui.migration_child import (
     PLAN_WRITES,
+    SLOWER,
     approve,
     console,
     paused,
@@ -28,7 +29,7 @@ __all__ = ["mess"]  # the fixture
 
 
 async def test_quit_asks_and_stop_after_this_batch_says_so(mess: Mess, tmp_path: Path) -> None:
-    plan = reviewed_plan(mess, tmp_path)
+    plan = reviewed_plan(mess, tmp_path, SLOWER)
     app = console(mess)
     async with app.run_test(size=(120, 40)) as pilot:
         await approve(app, pilot, plan)
@@ -56,7 +57,7 @@ async def test_quit_asks_and_stop_after_this_batch_says_so(mess: Mess, tmp_path:
 
 
 async def test_quit_offers_no_background_in_the_demo(mess: Mess, tmp_path: Path) -> None:
-    plan = reviewed_plan(mess, tmp_path)
+    plan = reviewed_plan(mess, tmp_path, SLOWER)
     app = console(mess)
     app.background_reason = "the demo's Google sandbox lives in this process"
     async with app.run_test(size=(120, 40)) as pilot:
@@ -76,7 +77,7 @@ async def test_quit_offers_no_background_in_the_demo(mess: Mess, tmp_path: Path)
 async def test_keep_running_leaves_the_child_writing_under_the_lock(
     mess: Mess, tmp_path: Path
 ) -> None:
-    plan = reviewed_plan(mess, tmp_path)
+    plan = reviewed_plan(mess, tmp_path, SLOWER)
     app = console(mess)
     async with app.run_test(size=(120, 40)) as pilot:
         await approve(app, pilot, plan)
