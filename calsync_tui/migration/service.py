@@ -57,6 +57,7 @@ from calsync_tui.migration.results import (
     RunResult,
     UnfinishedPlan,
 )
+from calsync_tui.writes import refusals
 from local_store.models import Alert, Calendar, EventState, MigrationState, Mutation, SyncRun
 
 ORIGIN_BACKFILL = "migration"
@@ -262,7 +263,15 @@ def make_plan(
         require_phase(state, Phase.PREPARE, "plan")
         cals = require_calendars(session, scope)
     snap = read_snapshot(env, cals, with_masters=True)
-    writes = build_backfill(snap.inventory, env.options(), scope=scope)
+    with env.store.engine.connect() as conn:
+        held = refusals.standing(conn)
+    google_of = {c.local_id: c.google_id for c in cals}
+    writes = build_backfill(
+        snap.inventory,
+        env.options(),
+        scope=scope,
+        held={(google_of[c], e) for c, e in held if c in google_of},
+    )
     report = discover_report(snap)
     plan = MigrationPlan.new(
         "backfill",
@@ -360,6 +369,7 @@ def backfill(
             state.approved_plan_id = plan.plan_id
             record_event(state, "backfill_started", plan_id=plan.plan_id, writes=len(plan.writes))
             session.add(state)
+            journal.keep_rows(session, snap.inventory, cals, plan.writes)
             journal.journal_plan(
                 session, plan.plan_id, ORIGIN_BACKFILL, plan.writes, _cal_ids(cals)
             )
