@@ -178,6 +178,24 @@ def counts(session: Session, plan_id: str) -> dict[str, int]:
 OnDone = Callable[[Connection, Record], None]
 
 
+def settle_pending(
+    env: MigrationEnv, plan_id: str, origins: Sequence[str], *, batch_size: int
+) -> int:
+    """Read back the plan's `pending` rows of `origins` that may have reached Google (sent
+    before a crash or kill) and record those that did as done, sending nothing: the step
+    before a new plan supersedes the rest. Returns how many were settled."""
+    with env.store.engine.connect() as conn:
+        rows = [
+            r
+            for r in write_journal.load(conn, plan_id=plan_id, statuses=[MutationStatus.PENDING])
+            if r.origin in origins
+        ]
+    left = settle_in_flight(
+        env.store, rows, env.gateway_for, batch_size=batch_size, now=clock.now, resend=False
+    )
+    return len(rows) - len(left)
+
+
 def run_rows(
     env: MigrationEnv,
     plan_id: str,

@@ -361,6 +361,11 @@ def backfill(
                 f"plan writes to calendars that are not enabled: {', '.join(sorted(missing))}"
             )
         with env.store.session() as session:
+            old_plan = load_state(session).active_plan_id
+        if old_plan and old_plan != plan.plan_id:
+            # what of the old plan reached Google before it stopped is recorded done first
+            journal.settle_pending(env, old_plan, SUPERSEDABLE, batch_size=size)
+        with env.store.session() as session:
             # One transaction: the old plan's unsent rows superseded, the new plan's rows
             # journaled and made the active plan (a crash in between leaves neither).
             state = load_state(session)
@@ -448,7 +453,8 @@ def supersede_unfinished(session: Session, state: MigrationState, by_plan: str) 
     """A new plan replaces the active one's unanswered rows: each `pending` row becomes
     `skipped` saying `superseded by plan X`, and the history records it (`plan_superseded`
     with the count). What Google already accepted stays `done`, so rollback level 2 still
-    undoes it. Returns the number of rows superseded."""
+    undoes it: rows in flight when the old plan stopped were read back first
+    (`journal.settle_pending`). Returns the number of rows superseded."""
     old = state.active_plan_id
     if not old or old == by_plan:
         return 0

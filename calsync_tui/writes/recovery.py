@@ -80,6 +80,17 @@ def applied(body: GoogleEvent, event: GoogleEvent | None) -> bool:
     return True
 
 
+def landed(record: Record, event: GoogleEvent | None) -> bool:
+    """Whether the write `record` is already on Google, judged from the event read back
+    (None: gone): an insert's event exists, a delete's is gone, a patch or update's
+    content is on the event."""
+    if record.write.call == "insert":
+        return event is not None and event.get("status") != "cancelled"
+    if record.write.call == "delete":
+        return event is None or event.get("status") == "cancelled"
+    return applied(record.body or {}, event)
+
+
 def settle_in_flight(
     store: Any,
     records: Sequence[Record],
@@ -88,10 +99,16 @@ def settle_in_flight(
     batch_size: int,
     now: Callable[[], datetime],
     hooks: Hooks = NO_HOOKS,
+    resend: bool = True,
 ) -> list[Record]:
-    """Read back the patches/updates among `records` that were sent before (attempts > 0);
-    record those already applied as done (adopted). Returns the records still to send."""
-    suspects = [r for r in records if r.attempts > 0 and r.write.call in ("patch", "update")]
+    """Read back the writes among `records` that were sent before (attempts > 0); record
+    those already on Google as done (adopted). Returns the records not settled.
+
+    With `resend` (the rest is sent next) only patches and updates are read: a re-sent
+    insert answers 409 and is adopted, a re-sent delete 404/410 and is done. Without it
+    (the rest will not be sent: a new plan supersedes them) every write is read back."""
+    calls = ("patch", "update") if resend else ("patch", "update", "insert", "delete")
+    suspects = [r for r in records if r.attempts > 0 and r.write.call in calls]
     if not suspects:
         return list(records)
     with store.engine.connect() as conn:
@@ -111,9 +128,9 @@ def settle_in_flight(
         got = read_events(gateway, refs, batch_size=batch_size)
         for r in items:
             res = got.get(str(r.id))
-            if res is not None and res.ok and applied(r.body or {}, res.event):
-                landed = WriteResult(str(r.id), True, 200, event=res.event, already=True)
-                answers.append(Answer(r, landed, where[r.calendar_id]))
+            if res is not None and res.ok and landed(r, res.event):
+                on_google = WriteResult(str(r.id), True, 200, event=res.event, already=True)
+                answers.append(Answer(r, on_google, where[r.calendar_id]))
     if answers:
         with store.engine.begin() as conn:
             record_answers(conn, answers, now(), hooks)
