@@ -27,12 +27,11 @@ from calsync_tui.migration.env import CalendarRef, MigrationEnv
 from calsync_tui.migration.phases import load_state
 from calsync_tui.migration.planner import Inventory, PlannedWrite
 from calsync_tui.rate import MovingRate, eta_text
-from calsync_tui.writes import executor
 from calsync_tui.writes import journal as write_journal
 from calsync_tui.writes.executor import Answer, Hooks
 from calsync_tui.writes.lockout import pause_line
 from calsync_tui.writes.record import Record, Write
-from calsync_tui.writes.recovery import settle_in_flight
+from calsync_tui.writes.recovery import settle_and_send, settle_in_flight
 from calsync_tui.writes.report import WriteReport
 from local_store.models import EventState, Mutation
 
@@ -234,11 +233,7 @@ def run_rows(
         return []
 
     hooks = Hooks(on_answers=answered)
-    rows = settle_in_flight(
-        env.store, rows, env.gateway_for, batch_size=batch_size, now=clock.now, hooks=hooks
-    )
-    with env.store.session() as session:
-        done = counts(session, plan_id)[MutationStatus.DONE] + undone
+    done = total_counts[MutationStatus.DONE] + undone  # before this run (settled rows too)
 
     def paused() -> bool:
         if not check_pause:
@@ -250,7 +245,7 @@ def run_rows(
         if progress:
             progress(_run_progress(done, total, part, meter))
 
-    report = executor.send(
+    report = settle_and_send(
         env.store,
         sorted(rows, key=lambda r: r.seq),
         env.gateway_for,
@@ -274,8 +269,10 @@ def run_rows(
 def _run_progress(
     done: int, total: int, part: WriteReport, meter: MovingRate, paused: bool = False
 ) -> Progress:
-    """Progress after a batch: the moving rate of the writes answered in this run."""
+    """Progress after a batch: the moving rate of the writes answered in this run (rows
+    settled by reading them back are done, not part of the rate)."""
     sent = part.done_total + part.failed_total
     rate = meter.update(sent)
+    done += part.settled
     left = max(total - done - part.done_total - part.failed_total, 0)
     return Progress(done + part.done_total, total, part.failed_total, rate, meter.eta(left), paused)

@@ -23,6 +23,7 @@ from calsync_tui.writes.executor import (
     Answer,
     GatewayFor,
     Hooks,
+    by_account,
     gateway_of,
     record_answers,
     send,
@@ -113,13 +114,9 @@ def settle_in_flight(
         return list(records)
     with store.engine.connect() as conn:
         where = targets(conn)
-    per_account: dict[str, list[Record]] = {}
-    for r in suspects:
-        if r.calendar_id in where:
-            per_account.setdefault(where[r.calendar_id].account, []).append(r)
     answers: list[Answer] = []
-    for account, items in per_account.items():
-        gateway = gateway_of(gateway_for, account)
+    for account, items in by_account(suspects, where).items():
+        gateway = gateway_of(gateway_for, account) if account else None
         if gateway is None:
             continue
         refs = [
@@ -136,6 +133,45 @@ def settle_in_flight(
             record_answers(conn, answers, now(), hooks)
     settled = {a.record.id for a in answers}
     return [r for r in records if r.id not in settled]
+
+
+def settle_and_send(
+    store: Any,
+    records: Sequence[Record],
+    gateway_for: GatewayFor,
+    *,
+    batch_size: int,
+    now: Callable[[], datetime],
+    hooks: Hooks = NO_HOOKS,
+    stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[WriteReport], None] | None = None,
+) -> WriteReport:
+    """Journaled rows, some perhaps sent before a crash: those already on Google are
+    recorded done without a write (`settle_in_flight`, counted in `settled`), the rest
+    are sent (`executor.send`; `stop` and `on_batch` as there). The one step for crash
+    leftovers (`recover`) and a resumed migration plan (`migration.journal.run_rows`)."""
+    left = settle_in_flight(
+        store, records, gateway_for, batch_size=batch_size, now=now, hooks=hooks
+    )
+    settled = len(records) - len(left)
+
+    def batch(part: WriteReport) -> None:
+        part.settled = settled
+        if on_batch is not None:
+            on_batch(part)
+
+    report = send(
+        store,
+        left,
+        gateway_for,
+        batch_size=batch_size,
+        now=now,
+        hooks=hooks,
+        stop=stop,
+        on_batch=batch,
+    )
+    report.settled = settled
+    return report
 
 
 def give_up(
@@ -186,10 +222,11 @@ def recover(
         return report
     hopeless = [r for r in pending if max_attempts is not None and r.attempts >= max_attempts]
     rest = [r for r in pending if r not in hopeless]
-    left = settle_in_flight(store, rest, gateway_for, batch_size=batch_size, now=now, hooks=hooks)
-    report.settled = len(rest) - len(left)
-    report.writes = send(store, left, gateway_for, batch_size=batch_size, now=now, hooks=hooks)
-    report.resent = len(left) - report.writes.skipped
+    report.writes = settle_and_send(
+        store, rest, gateway_for, batch_size=batch_size, now=now, hooks=hooks
+    )
+    report.settled = report.writes.settled
+    report.resent = len(rest) - report.settled - report.writes.skipped
     report.alerts = give_up(store, hopeless, now(), hooks)
     report.gave_up = len(hopeless)
     return report
