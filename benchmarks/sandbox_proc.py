@@ -57,7 +57,15 @@ def _seed(srv: Any, spec: dict[str, Any]) -> dict[str, Any]:
 def _serve(conn: Connection, spec: dict[str, Any]) -> None:
     from calsync_tui.sandbox.server import SandboxServer
 
-    with SandboxServer(quota_per_user=None, quota_per_project=None) as srv:
+    # Cost rows count calls and time the engine's own work, so the time-based limits are
+    # off: the per-user quota (the client is unpaced, benchmarks/run.py) and the
+    # per-calendar burst (1,000 writes per 60 s: the 10,000-event rows write 5,000 to one
+    # calendar, which paced or refused takes minutes of waiting and says nothing about
+    # cost). What that waiting costs is measured on its own: benchmarks/first_cycle.py.
+    # Every other strict behaviour stays on.
+    with SandboxServer(
+        quota_per_user=None, quota_per_project=None, lenient=["calendar_burst"]
+    ) as srv:
         info = _seed(srv, spec)
         conn.send({"url": srv.url, **info})
         conn.recv()  # any message: stop
