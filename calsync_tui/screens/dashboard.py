@@ -208,9 +208,9 @@ class DashboardScreen(ConsoleScreen):
         keep = table.cursor_row
         with self.app.batch_update():
             wanted = {str(r.id) for r in rows}
-            for key in [k for k in table.rows if k.value not in wanted]:
-                table.remove_row(key)
-                self._shown_cells.pop(str(key.value), None)
+            for gone in [k for k in table.rows if k.value not in wanted]:
+                table.remove_row(gone)
+                self._shown_cells.pop(str(gone.value), None)
             present = {k.value for k in table.rows}
             for r in rows:
                 cells = self._cells(r, now)
