@@ -69,3 +69,31 @@ def test_both_faces_render_classes_and_phases_from_one_label_table() -> None:
     ]
     shorts = {i.key: i.short for i in (*CLASS_LABELS, *FINDING_LABELS)}
     assert all(shorts[key] == label for key, label in COUNT_COLUMNS)
+
+
+def test_lineage_nodes_and_event_list_rows_come_from_one_builder(tmp_path: Path) -> None:
+    """An event reads the same in the events list and in its lineage (times as stored):
+    both are built by `readmodel.event_row`, a lineage node is an EventRow with more."""
+    from dataclasses import fields
+
+    from calsync_tui.service.lineage import lineage
+    from tests.tui.dataset import build_store
+
+    home = build_store(tmp_path / "home")
+    store = open_store(home.db_path, home.backups_dir)
+    try:
+        with store.session() as s:
+            compared = 0
+            for cal in rm.calendar_rows(s):
+                for row in rm.events_page(s, cal.id, "", 0, 25, None):
+                    node = lineage(s, row.correlation_id)
+                    shown = [node.source, *node.blocks]
+                    match = [n for n in shown if n and n.correlation_id == row.correlation_id]
+                    assert len(match) == 1, row
+                    assert isinstance(match[0], rm.EventRow)
+                    as_row = {f.name: getattr(match[0], f.name) for f in fields(rm.EventRow)}
+                    assert rm.EventRow(**as_row) == row
+                    compared += 1
+    finally:
+        store.close()
+    assert compared > 50
