@@ -20,6 +20,7 @@ cells that differ): a repaint or a layout pass is the UI thread's costliest work
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -110,6 +111,20 @@ def set_content(widget: Static, content: VisualType, *, layout: bool = True) -> 
     return True
 
 
+FULL_COLLECTION_EVERY = 100  # young collections between full ones (Python's default: 10)
+
+
+def keep_long_lived() -> None:
+    """Once a screen is drawn: its objects and the startup's live as long as the console
+    (one screen per mode), so they are frozen out of Python's full collections, which are
+    also made rarer. Measured at the 10k demo under a cycle: full collections took ~300 ms
+    of the UI thread every few seconds (14.6 s of 6 min), 5 s with the freeze alone.
+    Frozen objects are still freed as soon as nothing uses them."""
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+
+
 def ago(when: datetime | None, now: datetime) -> str:
     """'3m ago' style age, stable under a fixed clock (snapshots)."""
     if when is None:
@@ -182,6 +197,7 @@ class ConsoleScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = self.TITLE_TEXT
         self._coming_back(True)
+        self.call_after_refresh(keep_long_lived)
 
     def on_screen_resume(self) -> None:
         self._coming_back(False)
