@@ -2,7 +2,8 @@
 
 The engine is synchronous; each cycle runs in a child process (the CLI's
 `sync --once --progress-jsonl`, `service/engineproc.py`) so that a CPU-bound cycle never
-takes the UI's time under Python's GIL. A thread worker (`group="engine"`, exclusive)
+takes the UI's time under Python's GIL; so does each migration task of the cockpit (the
+CLI's `migrate <step> --progress-jsonl`, `service/migrateproc.py`). A thread worker (`group="engine"`, exclusive)
 reads the child's typed lines and talks to the UI only through `post_message`. After each cycle the loop reschedules
 itself with `set_timer` (Dolphie), so cycles never overlap. While another process holds
 the home's writer lock the console opens read-only and says so.
@@ -219,7 +220,7 @@ class CalsyncApp(App[None]):
         # Why "keep running in the background" cannot be offered at quit (the demo: its
         # Google lives in this process), or None.
         self.background_reason = background_reason
-        self.quitting: str | None = None  # "stop" | "background" once the person chose
+        self.quitting: str | None = None  # "stop" once the person chose to stop, then quit
         self.exit_note: str | None = None  # what the console said as it exited
         self.background_pid: int | None = None
         self.legacy_blocks = 0  # legacy blocks seen by a first launch's dry run
@@ -271,7 +272,8 @@ class CalsyncApp(App[None]):
 
         stack = contextlib.ExitStack()
         try:
-            stack.enter_context(home_lock(self.home, "tui"))
+            # its children inherit the lock's descriptor (service.childproc)
+            self.backend.held_lock = stack.enter_context(home_lock(self.home, "tui"))
         except CalsyncError as exc:
             self.readonly_reason = str(exc)
             self.notify(f"read-only: {exc}", severity="warning", timeout=10)
@@ -286,8 +288,9 @@ class CalsyncApp(App[None]):
         self.workers.cancel_group(self, "engine")
         self.backend.stop_engine()  # after its batch, before the writer lock goes
         if self._lock is not None:
-            self._lock.close()
+            self._lock.close()  # a lock handed to a background task stays with it
             self._lock = None
+            self.backend.held_lock = None
         self.backend.close()
 
     def notify(
@@ -583,7 +586,9 @@ class CalsyncApp(App[None]):
         progress = f"{done + failed:,}/{total:,} written" if total else "starting"
 
         def chosen(choice: QuitChoice | None) -> None:
-            if choice in ("stop", "background"):
+            if choice == "background":
+                self._keep_running_then_exit(task)
+            elif choice == "stop":
                 self._stop_then_exit(task, choice)
             else:
                 self.notify(f"not quitting: the {task} keeps running")
@@ -601,17 +606,38 @@ class CalsyncApp(App[None]):
         self.quitting = how
         self.notify(f"stopping the {task} after this batch, then quitting…")
 
+    def _keep_running_then_exit(self, task: str) -> None:
+        """Quit now; the task's child process goes on alone and keeps this home's writer
+        lock until it ends (`Backend.keep_task_running`)."""
+        pid = self.backend.keep_task_running(task)
+        if pid is None:
+            self.notify(
+                f"cannot keep the {task} running: it is starting or ending; "
+                "s stops it after this batch",
+                severity="warning",
+            )
+            return
+        done, total, failed = self.migration_progress or (0, 0, 0)
+        at = f" from {done + failed:,}/{total:,}" if total else ""
+        self.background_pid = pid
+        note = (
+            f"calsync-tui: the {task} continues in the background{at} (pid {pid}, log "
+            f"{self.backend.task_log}); it holds this home until it ends, so no other "
+            "console or CLI writes meanwhile. `calsync-tui migrate status` shows its "
+            "progress, `calsync-tui migrate pause` stops it after its batch."
+        )
+        self.exit_note = note
+        self.exit(message=note)
+
     def migration_task_finished(self, task: str, summary: str) -> None:
         """Called by the cockpit when its task ends; finishes a quit that was waiting."""
         self.migration_task = None
         if self.quitting is None:
             return
-        how, self.quitting = self.quitting, None
+        self.quitting = None
         done, total, failed = self.migration_progress or (0, 0, 0)
         at = f" at {done + failed:,}/{total:,}" if total else ""
-        if how == "background" and task in PAUSABLE:
-            note = self._continue_in_background(task, at)
-        elif task in PAUSABLE:
+        if task in PAUSABLE:
             note = (
                 f"calsync-tui: the {task} stopped after its batch{at} (paused): press space "
                 "in the migration screen, or run `calsync-tui migrate resume`, to continue."
@@ -620,41 +646,6 @@ class CalsyncApp(App[None]):
             note = f"calsync-tui: the {task} finished ({summary})."
         self.exit_note = note
         self.exit(message=note)
-
-    def _continue_in_background(self, task: str, at: str) -> str:
-        """Release the home and start `calsync-tui migrate resume` in its own session."""
-        import subprocess
-        import sys
-
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
-            self.can_write = False
-        log = self.home.root / "background-resume.log"
-        argv = [sys.executable, "-m", "calsync_tui", "--home", str(self.home.root)]
-        if self.api_endpoint:
-            argv += ["--api-endpoint", self.api_endpoint]
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            child = subprocess.Popen(
-                [*argv, "migrate", "resume"],
-                stdin=subprocess.DEVNULL,
-                stdout=fd,
-                stderr=fd,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            return (
-                f"calsync-tui: the {task} stopped{at} (paused); the background resume did "
-                f"not start ({exc.strerror}): run `calsync-tui migrate resume`."
-            )
-        finally:
-            os.close(fd)
-        self.background_pid = child.pid
-        return (
-            f"calsync-tui: the {task} continues in the background from{at or ' its last batch'} "
-            f"(pid {child.pid}, log {log}); `calsync-tui migrate status` shows its progress."
-        )
 
     def action_adopt(self) -> None:
         from calsync_tui.screens.adopt import start_adoption

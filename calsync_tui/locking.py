@@ -44,8 +44,25 @@ def _read_holder(fd: int) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+class HeldLock:
+    """The writer lock while it is held: its descriptor (a child process may inherit it)
+    and `hand_over`, for a child that goes on writing after this process leaves."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.handed_to: int | None = None
+
+    def hand_over(self, pid: int, purpose: str) -> None:
+        """The process `pid`, which inherited this descriptor, keeps the lock after this
+        one leaves: the holder record names it, and leaving closes without unlocking
+        (the lock lives until the last process with the descriptor exits)."""
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, json.dumps({"pid": pid, "purpose": purpose}).encode(), 0)
+        self.handed_to = pid
+
+
 @contextmanager
-def home_lock(home: AppHome, purpose: str) -> Iterator[None]:
+def home_lock(home: AppHome, purpose: str) -> Iterator[HeldLock]:
     """Hold the home's writer lock for the block, or fail at once if someone else has it."""
     home.ensure()
     fd = os.open(home.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
@@ -61,10 +78,12 @@ def home_lock(home: AppHome, purpose: str) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "purpose": purpose}).encode(), 0)
+        held = HeldLock(fd)
         try:
-            yield
+            yield held
         finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            if held.handed_to is None:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,14 @@ from calsync_tui.locking import home_lock, lock_holder
 from calsync_tui.migration import rollback as rb
 from calsync_tui.migration import service
 from calsync_tui.migration.env import MigrationEnv
-from calsync_tui.migration.journal import Progress
+from calsync_tui.migration.journal import Progress, ProgressCallback
 from calsync_tui.migration.phases import GateResult, Phase
 from calsync_tui.migration.plan_file import MigrationPlan, read_plan
 from calsync_tui.migration.results import InventoryReport, NothingToResume, RunResult
-from calsync_tui.service import migrate
+from calsync_tui.service import childproc, migrate, migrateproc
 from calsync_tui.service.env import migration_env
 from calsync_tui.service.labels import CLASS_LABELS, FINDING_LABELS
+from calsync_tui.service.outcomes import Outcome
 from calsync_tui.service.plans import preview_writes, renewed_lines, write_line, write_text
 from local_store import queries
 
@@ -43,12 +44,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     msub = p.add_subparsers(dest="migrate_command", metavar="STEP")
     p.set_defaults(func=_missing_step(p))
 
-    def step(name: str, help_text: str) -> argparse.ArgumentParser:
+    def step(name: str, help_text: str, *, jsonl: bool = False) -> argparse.ArgumentParser:
         sp: argparse.ArgumentParser = msub.add_parser(name, parents=[common], help=help_text)
         sp.add_argument("--json", action="store_true", help="machine-readable output")
+        if jsonl:
+            sp.add_argument(
+                "--progress-jsonl",
+                dest="progress_jsonl",
+                action="store_true",
+                help="one JSON line per batch, then the outcome (the console's task process)",
+            )
         return sp
 
-    sp = step("discover", "read-only inventory of every enabled calendar")
+    sp = step("discover", "read-only inventory of every enabled calendar", jsonl=True)
     sp.set_defaults(func=run_discover)
     sp = step("prepare", "enter phase 1: link legacy blocks to their sources locally")
     sp.set_defaults(func=run_prepare)
@@ -57,7 +65,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     sp.add_argument("--out", type=Path, help="plan file (default: <home>/plans/plan-<id>.json)")
     sp.add_argument("--batch-size", dest="batch_size", type=int, help="calls per batch (1-1000)")
     sp.set_defaults(func=run_plan)
-    sp = step("backfill", "execute an approved plan (or --dry-run to show one)")
+    sp = step("backfill", "execute an approved plan (or --dry-run to show one)", jsonl=True)
     sp.add_argument("--plan", type=Path, help="the plan file to execute")
     sp.add_argument(
         "--dry-run", dest="dry_run", action="store_true", help="plan, show, write nothing"
@@ -68,10 +76,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     sp.set_defaults(func=run_backfill)
     sp = step("pause", "pause a running backfill after its current batch")
     sp.set_defaults(func=run_pause)
-    sp = step("resume", "clear the pause and continue the active plan")
+    sp = step("resume", "clear the pause and continue the active plan", jsonl=True)
     sp.add_argument("--batch-size", dest="batch_size", type=int)
     sp.set_defaults(func=run_resume)
-    sp = step("rollout", "hybrid engine for a stable N%% of calendars; shows the gate")
+    sp = step("rollout", "hybrid engine for a stable N%% of calendars; shows the gate", jsonl=True)
     sp.add_argument("--percent", type=int, help="0-100")
     sp.add_argument(
         "--calendar-id",
@@ -82,17 +90,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     sp.add_argument("--check", action="store_true", help="only show the rollout gate")
     sp.set_defaults(func=run_rollout)
-    sp = step("cutover", "uuid engine everywhere, legacy titles to the template")
+    sp = step("cutover", "uuid engine everywhere, legacy titles to the template", jsonl=True)
     sp.add_argument("--dry-run", dest="dry_run", action="store_true")
     sp.add_argument("--yes", action="store_true")
     sp.add_argument("--batch-size", dest="batch_size", type=int)
     sp.set_defaults(func=run_cutover)
-    sp = step("rollback", "level 1 modes, 2 undo Google writes, 3 drop local state")
+    sp = step("rollback", "level 1 modes, 2 undo Google writes, 3 drop local state", jsonl=True)
     sp.add_argument("--level", type=int, choices=(1, 2, 3), required=True)
     sp.add_argument("--calendar-id", dest="calendar_id")
     sp.add_argument("--dry-run", dest="dry_run", action="store_true")
     sp.add_argument("--yes", action="store_true")
     sp.add_argument("--force", action="store_true", help="level 2: also undo events edited since")
+    sp.add_argument("--why", default="rollback level 1 (user)", help=argparse.SUPPRESS)
     sp.set_defaults(func=run_rollback)
     sp = step("status", "phase, gates, modes, active plan")
     sp.set_defaults(func=run_status)
@@ -117,6 +126,29 @@ def _env(args: argparse.Namespace, purpose: str | None) -> Iterator[MigrationEnv
             return
         with home_lock(ctx.home, f"migrate {purpose}"):
             yield migration_env(ctx)
+
+
+def _jsonl(
+    args: argparse.Namespace,
+    purpose: str | None,
+    task: str,
+    work: Callable[[MigrationEnv, ProgressCallback], Outcome],
+) -> int:
+    """`--progress-jsonl`: the step as the console's task process runs it
+    (`service.migrateproc`): a JSON line per batch, then the outcome; for writers under
+    the console's writer lock when the console started it, else under its own."""
+    if args.json:
+        raise UsageError("--progress-jsonl and --json do not go together")
+    with AppContext.from_args(args) as ctx:
+        lock = childproc.writer_lock(ctx.home, f"migrate {purpose}") if purpose else nullcontext()
+        with lock:
+            env = migration_env(ctx)
+            return migrateproc.serve_task(env, task, lambda progress: work(env, progress))
+
+
+def _no_jsonl(args: argparse.Namespace, why: str) -> None:
+    if getattr(args, "progress_jsonl", False):
+        raise UsageError(f"--progress-jsonl does not go with {why}")
 
 
 def _progress(p: Progress) -> None:
@@ -152,6 +184,8 @@ def _verdict(name: str, passed: bool, reasons: Sequence[str]) -> str:
 
 
 def run_discover(args: argparse.Namespace) -> int:
+    if args.progress_jsonl:
+        return _jsonl(args, None, "discover", lambda env, _progress: service.discover(env))
     with _env(args, None) as env:
         report = service.discover(env)
     if args.json:
@@ -226,6 +260,7 @@ def run_backfill(args: argparse.Namespace) -> int:
     if args.dry_run == bool(args.plan):
         raise UsageError("backfill needs exactly one of --plan FILE or --dry-run")
     if args.dry_run:
+        _no_jsonl(args, "--dry-run")
         with _env(args, None) as env:
             plan, _ = service.make_plan(env, args.calendar_id, None, args.batch_size)
             names = _names(env)
@@ -239,6 +274,19 @@ def run_backfill(args: argparse.Namespace) -> int:
         return 0
     plan = read_plan(args.plan)
     _confirm(args, f"execute plan {plan.plan_id} ({len(plan.writes)} writes)?")
+    if args.progress_jsonl:
+        return _jsonl(
+            args,
+            "backfill",
+            "backfill",
+            lambda env, progress: service.backfill(
+                env,
+                args.plan,
+                batch_size=args.batch_size,
+                scope=args.calendar_id,
+                progress=progress,
+            ),
+        )
     with _env(args, "backfill") as env:
         out = service.backfill(
             env, args.plan, batch_size=args.batch_size, scope=args.calendar_id, progress=_progress
@@ -272,6 +320,15 @@ def run_pause(args: argparse.Namespace) -> int:
 
 
 def run_resume(args: argparse.Namespace) -> int:
+    if args.progress_jsonl:
+        return _jsonl(
+            args,
+            "resume",
+            "resume",
+            lambda env, progress: migrate.resume(
+                env, batch_size=args.batch_size, progress=progress
+            ),
+        )
     with _env(args, "resume") as env:
         out = migrate.resume(env, batch_size=args.batch_size, progress=_progress)
     if isinstance(out, NothingToResume):
@@ -282,12 +339,20 @@ def run_resume(args: argparse.Namespace) -> int:
 
 def run_rollout(args: argparse.Namespace) -> int:
     if args.check:
+        _no_jsonl(args, "--check")
         with _env(args, None) as env, env.store.session() as session:
             gate = service.rollout_gate_now(session, env)
         print_json(gate.to_json()) if args.json else print(_gate_line("rollout gate", gate))
         return 0 if gate.passed else 1
     if args.percent is None and not args.calendar_id:
         raise UsageError("rollout needs --percent N and/or --calendar-id ID (or --check)")
+    if args.progress_jsonl:
+        return _jsonl(
+            args,
+            "rollout",
+            "rollout",
+            lambda env, _progress: service.rollout(env, args.percent, args.calendar_id),
+        )
     with _env(args, "rollout") as env:
         out = service.rollout(env, args.percent, args.calendar_id)
     if args.json:
@@ -301,6 +366,7 @@ def run_rollout(args: argparse.Namespace) -> int:
 
 def run_cutover(args: argparse.Namespace) -> int:
     if args.dry_run:
+        _no_jsonl(args, "--dry-run")
         with _env(args, None) as env:
             preview = service.cutover(env, dry_run=True, batch_size=args.batch_size)
             names = _names(env)
@@ -314,6 +380,15 @@ def run_cutover(args: argparse.Namespace) -> int:
             print(_gate_line("rollout gate", gate))
         return 0
     _confirm(args, "cut over: uuid mode everywhere, blocks get their final content?")
+    if args.progress_jsonl:
+        return _jsonl(
+            args,
+            "cutover",
+            "cutover",
+            lambda env, progress: service.cutover(
+                env, dry_run=False, batch_size=args.batch_size, progress=progress
+            ),
+        )
     with _env(args, "cutover") as env:
         out = service.cutover(env, dry_run=False, batch_size=args.batch_size, progress=_progress)
     code = _report_run(args, out, "cutover")
@@ -328,6 +403,7 @@ def run_cutover(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     if args.dry_run:
+        _no_jsonl(args, "--dry-run")
         with _env(args, None) as env:
             preview = rb.rollback_preview(env, args.level, args.calendar_id)
             names = _names(env)
@@ -347,9 +423,23 @@ def run_rollback(args: argparse.Namespace) -> int:
         args,
         f"roll back at level {args.level}{' on ' + args.calendar_id if args.calendar_id else ''}?",
     )
+    if args.progress_jsonl:
+        return _jsonl(
+            args,
+            f"rollback {args.level}",
+            f"rollback L{args.level}",
+            lambda env, progress: migrate.rollback(
+                env,
+                args.level,
+                args.calendar_id,
+                force=args.force,
+                progress=progress,
+                why=args.why,
+            ),
+        )
     with _env(args, f"rollback {args.level}") as env:
         out = migrate.rollback(
-            env, args.level, args.calendar_id, force=args.force, progress=_progress
+            env, args.level, args.calendar_id, force=args.force, progress=_progress, why=args.why
         )
     if args.json:
         print_json(out.to_json())

@@ -2,7 +2,10 @@
 
 Every write to Google starts from a dry-run the user has seen: `p` computes the plan,
 the review lists per-calendar totals and each write, `y` approves (after a confirmation
-that repeats the totals) and the backfill runs in a thread worker posting progress.
+that repeats the totals) and the backfill runs in a child process (the CLI's
+`migrate backfill --progress-jsonl`, `service.migrateproc`), read by a thread worker that
+posts its progress: a CPU-bound backfill never takes the UI's time. So do discover,
+resume, rollout, cutover and rollback; the plan and the previews run in the worker.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain, set_conten
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.service import readmodel as rm
 from calsync_tui.service.labels import CLASS_LABELS
+from calsync_tui.service.migrateproc import TaskOutcome
 from calsync_tui.service.outcomes import outcome_line
 from calsync_tui.service.plans import PlanView, Review
 from calsync_tui.widgets.phase_stepper import PhaseStepper
@@ -491,6 +495,13 @@ class MigrationScreen(ConsoleScreen):
         self._last_task = msg.task
         if msg.ok and msg.task in ("backfill", "resume") and "paused" not in msg.summary:
             self.show_plan(None)  # executed: nothing left to review (tables cleared too)
+        elif not msg.ok and msg.task == "backfill" and self.plan is not None:
+            # its process died mid-plan (kill -9): the plan is journaled, so the screen
+            # shows it interrupted with the key that resumes it, not as a fresh review
+            view = self.read_view()
+            left = view.interrupted if view is not None else None
+            if left is not None and left.plan_id == self.plan.plan_id:
+                self.show_plan(None)
         state = ("paused" if "paused" in msg.summary else "done") if msg.ok else "failed"
         self.query_one("#task-label", Label).update(plain(f"{msg.task}: {state}"))
         if msg.task in ("plan", "discover", "rollout"):  # no writes counted: no bar
@@ -545,7 +556,10 @@ class MigrationScreen(ConsoleScreen):
         except Exception as exc:  # never a traceback in the UI
             self.post_message(TaskFinished(name, f"{exc.__class__.__name__}: {exc}", ok=False))
             return
-        self.post_message(TaskFinished(name, outcome_line(result)))
+        if result is None:  # detached: it goes on in the background as the console quits
+            return
+        summary = result.summary if isinstance(result, TaskOutcome) else outcome_line(result)
+        self.post_message(TaskFinished(name, summary))
         self.capp.post_message(DataChanged())
 
     def action_discover(self) -> None:
@@ -680,7 +694,9 @@ class MigrationScreen(ConsoleScreen):
         def done(yes: bool | None) -> None:
             if yes:
                 self.rollout_target = None
-                self._run("rollout", lambda progress, cancel: backend.rollout(pct))
+                self._run(
+                    "rollout", lambda progress, cancel: backend.rollout(pct, progress, cancel)
+                )
 
         self.app.push_screen(
             ConfirmScreen(

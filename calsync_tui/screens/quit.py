@@ -1,9 +1,10 @@
 """Quitting while a migration task writes to Google: ask, then do exactly what was chosen.
 
-A thread cannot be killed mid-batch, so "quit" used to leave a blank terminal until the
-backfill finished. Now `q` asks: stop after this batch (the plan stays resumable), keep
-running in the background (a `calsync-tui migrate resume` process continues it), or
-cancel. Whatever it does, the console says so as it exits.
+"Quit" used to leave a blank terminal until the backfill finished. Now `q` asks: stop
+after this batch (the plan stays paused and resumable), keep running in the background
+(the task already runs in its own process, `service.migrateproc`: the console exits at
+once and that process finishes the plan, holding the home's writer lock until it ends),
+or cancel. Whatever it does, the console says so as it exits.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ class QuitScreen(ModalScreen[QuitChoice]):
         ]
         if self.background_reason is None:
             lines += [
-                "b  keep running in the background: the console closes and a",
-                "   `calsync-tui migrate resume` process finishes the plan.",
+                "b  keep running in the background: the console closes now and the",
+                f"   {self.task_name}'s own process finishes it, holding this home until it",
+                "   ends (no other console or CLI writes meanwhile); `calsync-tui migrate",
+                "   status` shows its progress, `calsync-tui migrate pause` stops it.",
             ]
         else:
             lines += [f"b  not available: {self.background_reason}"]

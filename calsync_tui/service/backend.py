@@ -2,7 +2,12 @@
 
 Screens call these blocking methods from thread workers only. Each is a call into the
 same service functions the CLI commands use (`service.cycle`, `migration.service`,
-`migration.rollback`, `google.accounts`), with results shaped by `service.plans`.
+`migration.rollback`, `google.accounts`), with results shaped by `service.plans`. The
+sync cycle and the migration tasks that write (discover, backfill, resume, rollout,
+cutover, rollback) run in a child process, the CLI with `--progress-jsonl`
+(`service.engineproc`, `service.migrateproc`, both on `service.childproc`), under this
+console's writer lock (`held_lock`, which the app sets): a CPU-bound task never takes
+the UI's time.
 """
 
 from __future__ import annotations
@@ -21,19 +26,13 @@ from calsync_tui.engine.report import CycleReport
 from calsync_tui.errors import CalsyncError
 from calsync_tui.google import accounts
 from calsync_tui.home import AppHome
+from calsync_tui.locking import HeldLock
 from calsync_tui.migration import rollback as mig_rollback
 from calsync_tui.migration import service
 from calsync_tui.migration.env import MigrationEnv
 from calsync_tui.migration.journal import Progress, ProgressCallback
 from calsync_tui.migration.phases import Phase
-from calsync_tui.migration.results import (
-    InventoryReport,
-    NothingToResume,
-    RollbackResult,
-    RolloutResult,
-    RunResult,
-)
-from calsync_tui.service import cycle, engineproc, migrate
+from calsync_tui.service import childproc, cycle, engineproc, migrateproc
 from calsync_tui.service.env import migration_env
 from calsync_tui.service.plans import PlanView, Review, cutover_lines, plan_view, rollback_review
 from calsync_tui.settings import load_settings
@@ -56,7 +55,10 @@ class Backend:
         self.google = threading.RLock()
         # email -> static token the console may sign back in with (the demo's accounts).
         self.static_tokens: dict[str, str] = {}
-        self.engine_child: engineproc.EngineChild | None = None  # a cycle running now
+        self.engine_child: childproc.Child | None = None  # a cycle running now
+        self.task_child: childproc.Child | None = None  # a migration task running now
+        self.held_lock: HeldLock | None = None  # the console's writer lock (the app's)
+        self.closing = False  # the console is leaving: no new child starts
 
     # --- store ---------------------------------------------------------------------------
 
@@ -108,6 +110,7 @@ class Backend:
         `sync --once --progress-jsonl` under this console's writer lock), so a CPU-bound
         cycle never takes the UI's time; its events reach `on_event` as they happen."""
         with self.google:  # one Google-using job at a time, in this process or the child
+            self._may_start()
             try:
                 return engineproc.run_in_child(
                     self.home.root,
@@ -116,20 +119,54 @@ class Backend:
                     on_event=on_event,
                     cancel=cancel,
                     started=self._child_started,
+                    lock_fd=self._lock_fd(),
                 )
             finally:
                 self.engine_child = None
 
-    def _child_started(self, child: engineproc.EngineChild) -> None:
+    def _child_started(self, child: childproc.Child) -> None:
         self.engine_child = child
 
+    def _task_started(self, child: childproc.Child) -> None:
+        self.task_child = child
+
+    def _may_start(self) -> None:
+        if self.closing:
+            raise CalsyncError("the console is closing: nothing new starts")
+
+    def _lock_fd(self) -> int | None:
+        """The writer lock's descriptor for a child to inherit (None: not held here)."""
+        held = self.held_lock
+        return held.fd if held is not None and held.handed_to is None else None
+
     def stop_engine(self) -> None:
-        """Stop a running engine child after its batch and wait for it (the console is
-        leaving and its writer lock goes with it)."""
-        child = self.engine_child
-        if child is not None:
-            child.stop()
-            child.wait()
+        """Stop a running engine or migration child after its batch and wait for it (the
+        console is leaving and its writer lock goes with it); a detached one goes on."""
+        for child in (self.engine_child, self.task_child):
+            if child is not None and not child.detached:
+                child.stop()
+                child.wait()
+
+    def keep_task_running(self, task: str) -> int | None:
+        """Leave the running migration child on its own as the console quits: it goes on
+        after the console exits and keeps the writer lock until it ends (the lock is
+        handed over to it: its pid in the holder record, so `migrate status` names it and
+        no other console or CLI writes meanwhile). Its pid, or None when it cannot be
+        done (no child, not started yet, already ending, or it has no lock to keep)."""
+        child, held = self.task_child, self.held_lock
+        if child is None or held is None or child.lock_fd != held.fd:
+            return None
+        self.closing = True
+        if not child.detach():
+            self.closing = False
+            return None
+        held.hand_over(child.pid, f"migrate {task} (continued from the console)")
+        return child.pid
+
+    @property
+    def task_log(self) -> Path:
+        """Where a migration child's stderr goes (it stays after the child ends)."""
+        return self.home.root / migrateproc.TASK_LOG
 
     def confirm_deletions(self) -> int:
         """The user's go-ahead for deletions the mass-deletion guard held back
@@ -150,9 +187,37 @@ class Backend:
         with self.session() as s:
             return queries.summaries_by_google_id(s)
 
-    def discover(self, progress: ProgressFn, cancel: CancelFn) -> InventoryReport:
-        with self.google:
-            return service.discover(self.migration_env())
+    def run_task(
+        self,
+        task: str,
+        command: list[str],
+        progress: ProgressFn,
+        cancel: CancelFn,
+        *,
+        google: bool = True,
+    ) -> migrateproc.TaskOutcome | None:
+        """One migration step in a child (`service.migrateproc`: the CLI's
+        `migrate <command> --progress-jsonl` under this console's writer lock); each
+        batch's progress reaches `progress` as it happens. None: the console detached it
+        (`keep_task_running`). `google`: hold the Google lock (it calls Google)."""
+        with self.google if google else contextlib.nullcontext():
+            self._may_start()
+            try:
+                return migrateproc.run_task(
+                    self.home.root,
+                    self.api_endpoint,
+                    task,
+                    command,
+                    progress=_adapt(progress),
+                    cancel=cancel,
+                    started=self._task_started,
+                    lock_fd=self._lock_fd(),
+                )
+            finally:
+                self.task_child = None
+
+    def discover(self, progress: ProgressFn, cancel: CancelFn) -> migrateproc.TaskOutcome | None:
+        return self.run_task("discover", ["discover"], progress, cancel)
 
     def plan(self) -> PlanView:
         """Dry-run: compute the backfill plan (after `prepare` if still in phase 0), save it."""
@@ -167,30 +232,37 @@ class Backend:
         view.path = path
         return view
 
-    def backfill(self, plan: PlanView, progress: ProgressFn, cancel: CancelFn) -> RunResult:
+    def backfill(
+        self, plan: PlanView, progress: ProgressFn, cancel: CancelFn
+    ) -> migrateproc.TaskOutcome | None:
         if plan.path is None:
             raise CalsyncError("this plan was not saved: press p for a new dry-run")
-        with self.google:
-            return service.backfill(self.migration_env(), plan.path, progress=_adapt(progress))
+        command = ["backfill", "--plan", str(plan.path), "--yes"]
+        return self.run_task("backfill", command, progress, cancel)
 
     def set_paused(self, paused: bool) -> None:
         service.set_paused(self.migration_env(), paused)
 
-    def resume(self, progress: ProgressFn, cancel: CancelFn) -> RunResult | NothingToResume:
-        with self.google:
-            return migrate.resume(self.migration_env(), progress=_adapt(progress))
+    def resume(self, progress: ProgressFn, cancel: CancelFn) -> migrateproc.TaskOutcome | None:
+        return self.run_task("resume", ["resume"], progress, cancel)
 
-    def rollout(self, percent: int) -> RolloutResult:
-        return service.rollout(self.migration_env(), percent)
+    def rollout(
+        self,
+        percent: int,
+        progress: ProgressFn = lambda _d, _t, _f: None,
+        cancel: CancelFn = lambda: False,
+    ) -> migrateproc.TaskOutcome | None:
+        # no Google call: it never waits for a running cycle's Google lock
+        command = ["rollout", "--percent", str(percent)]
+        return self.run_task("rollout", command, progress, cancel, google=False)
 
     def cutover_preview(self) -> list[str]:
         with self.google:
             result = service.cutover(self.migration_env(), dry_run=True)
         return cutover_lines(result, self.names())
 
-    def cutover(self, progress: ProgressFn, cancel: CancelFn) -> RunResult:
-        with self.google:
-            return service.cutover(self.migration_env(), dry_run=False, progress=_adapt(progress))
+    def cutover(self, progress: ProgressFn, cancel: CancelFn) -> migrateproc.TaskOutcome | None:
+        return self.run_task("cutover", ["cutover", "--yes"], progress, cancel)
 
     # --- accounts -----------------------------------------------------------------------
 
@@ -220,16 +292,13 @@ class Backend:
             preview = mig_rollback.rollback_preview(self.migration_env(), level)
         return rollback_review(preview, self.names())
 
-    def rollback(self, level: int, progress: ProgressFn, cancel: CancelFn) -> RollbackResult:
-        # level 1 writes only the store: it never waits for a running cycle's Google lock
-        with self.google if level == 2 else contextlib.nullcontext():
-            return migrate.rollback(
-                self.migration_env(),
-                level,
-                None,
-                progress=_adapt(progress),
-                why="rollback level 1 from the console",
-            )
+    def rollback(
+        self, level: int, progress: ProgressFn, cancel: CancelFn
+    ) -> migrateproc.TaskOutcome | None:
+        command = ["rollback", "--level", str(level), "--yes"]
+        command += ["--why", "rollback level 1 from the console"]
+        # levels 1 and 3 write only the store: they never wait for a cycle's Google lock
+        return self.run_task(f"rollback L{level}", command, progress, cancel, google=level == 2)
 
 
 def _adapt(progress: ProgressFn) -> ProgressCallback:

@@ -1,58 +1,40 @@
 """Issue 16 defect 2: `q` during a backfill asks (stop after this batch / keep running in
-the background / cancel) and says what it did, instead of a blank terminal."""
+the background / cancel) and says what it did, instead of a blank terminal. The backfill
+is the real one, in its child process (`service.migrateproc`), over the sandbox."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-from typing import Any
+import os
+from pathlib import Path
 
-from calsync_tui.app import CalsyncApp
-from calsync_tui.screens.migration import MigrationScreen
+import pytest
+
+from calsync_tui.errors import CalsyncError
+from calsync_tui.locking import home_lock, lock_holder
 from calsync_tui.screens.quit import QuitScreen
-from local_store import queries
-from local_store.db import open_store
+from tests.migration.conftest import Mess, mess
+from tests.tui.migration_child import (
+    PLAN_WRITES,
+    SLOWER,
+    approve,
+    console,
+    paused,
+    reviewed_plan,
+    statuses,
+    until,
+    wait_for_exit,
+)
+
+__all__ = ["mess"]  # the fixture
 
 
-def _slow_backfill(app: CalsyncApp) -> Callable[..., str]:
-    """Batches of writes that stop when the store says paused (as the journal runner does)."""
-
-    def run(
-        progress: Callable[[int, int, int], None], cancel: Callable[[], bool]
-    ) -> dict[str, Any]:
-        total = 760
-        for step in range(3000):  # ~60 s at most; the tests pause it long before
-            done = min(total - 10, step)
-            progress(done, total, 0)
-            with app.backend.session() as s:
-                if queries.peek_migration_state(s).paused:
-                    return f"paused {done}/{total}, space resumes"
-            time.sleep(0.02)
-        return f"done {total}/{total}"
-
-    return run
-
-
-async def _start(app: CalsyncApp, pilot: Any) -> MigrationScreen:
-    await pilot.press("m")
-    await pilot.pause()
-    screen = app.screen
-    assert isinstance(screen, MigrationScreen)
-    screen._run("backfill", _slow_backfill(app))
-    for _ in range(50):
-        await asyncio.sleep(0.02)
-        if app.migration_progress and app.migration_progress[0] >= 100:
-            break
-    return screen
-
-
-async def test_quit_asks_and_stop_after_this_batch_says_so(
-    make_app: Callable[..., CalsyncApp],
-) -> None:
-    app = make_app()
+async def test_quit_asks_and_stop_after_this_batch_says_so(mess: Mess, tmp_path: Path) -> None:
+    plan = reviewed_plan(mess, tmp_path, SLOWER)
+    app = console(mess)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _start(app, pilot)
+        await approve(app, pilot, plan)
+        child = app.backend.task_child
+        assert child is not None
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
@@ -62,26 +44,24 @@ async def test_quit_asks_and_stop_after_this_batch_says_so(
         await pilot.press("q")
         await pilot.pause()
         await pilot.press("s")
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if app.exit_note:
-                break
+        await until(lambda: app.exit_note)
     assert app.exit_note is not None
     assert "the backfill stopped after its batch at " in app.exit_note
-    assert "/760 (paused)" in app.exit_note and "space" in app.exit_note
-    store = open_store(app.home.db_path, app.home.backups_dir)
-    try:
-        with store.session() as s:
-            assert queries.peek_migration_state(s).paused
-    finally:
-        store.close()
+    assert f"/{PLAN_WRITES} (paused)" in app.exit_note and "space" in app.exit_note
+    assert child.proc.poll() is not None  # the child ended before the console did
+    home = app.home
+    assert paused(home.db_path, home.backups_dir)
+    left = statuses(home.db_path, home.backups_dir, plan.plan_id)
+    assert left.get("pending", 0) > 0 and left.get("done", 0) > 0, left
+    assert lock_holder(home) is None  # nobody holds the home after the console
 
 
-async def test_quit_offers_no_background_in_the_demo(make_app: Callable[..., CalsyncApp]) -> None:
-    app = make_app()
+async def test_quit_offers_no_background_in_the_demo(mess: Mess, tmp_path: Path) -> None:
+    plan = reviewed_plan(mess, tmp_path, SLOWER)
+    app = console(mess)
     app.background_reason = "the demo's Google sandbox lives in this process"
     async with app.run_test(size=(120, 40)) as pilot:
-        await _start(app, pilot)
+        await approve(app, pilot, plan)
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
@@ -90,39 +70,41 @@ async def test_quit_offers_no_background_in_the_demo(make_app: Callable[..., Cal
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
         await pilot.press("s")
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if app.exit_note:
-                break
+        await until(lambda: app.exit_note)
     assert app.exit_note and "stopped after its batch" in app.exit_note
 
 
-async def test_keep_running_hands_the_plan_to_a_background_resume(
-    make_app: Callable[..., CalsyncApp],
+async def test_keep_running_leaves_the_child_writing_under_the_lock(
+    mess: Mess, tmp_path: Path
 ) -> None:
-    app = make_app()
+    plan = reviewed_plan(mess, tmp_path, SLOWER)
+    app = console(mess)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _start(app, pilot)
+        await approve(app, pilot, plan)
+        child = app.backend.task_child
+        assert child is not None
         await pilot.press("q")
         await pilot.pause()
         await pilot.press("b")
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if app.exit_note:
-                break
+        await until(lambda: app.exit_note)
     assert app.exit_note and "continues in the background" in app.exit_note
-    assert app.background_pid is not None
-    _wait_for_child(app.background_pid)
-    log = (app.home.root / "background-resume.log").read_text()
+    assert app.background_pid == child.pid and f"pid {child.pid}" in app.exit_note
+    home = app.home
+    # The console is gone; its backfill is not: it holds the home, nobody else writes.
+    assert child.proc.poll() is None, "the backfill ended with the console"
+    holder = lock_holder(home)
+    assert holder is not None and holder["pid"] == child.pid
+    assert str(holder["purpose"]).startswith("migrate backfill")
+    with pytest.raises(CalsyncError, match=f"pid {child.pid}"), home_lock(home, "sync"):
+        pass
+    code, out, _err = mess.cli("migrate", "status")
+    assert code == 0 and f"(pid {child.pid})" in out, out
+    mess.world.ctx.close()
+    mess.sandbox.set_faults(None)  # let it finish quickly
+    wait_for_exit(child.pid)
+    assert statuses(home.db_path, home.backups_dir, plan.plan_id) == {"done": PLAN_WRITES}
+    assert lock_holder(home) is None  # the lock went with the child
+    log = app.backend.task_log.read_text()
     assert "Traceback" not in log, log
-
-
-def _wait_for_child(pid: int) -> None:
-    """The child (`migrate resume`) runs and ends on its own."""
-    import os
-
-    for _ in range(300):
-        done, _status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return
-        time.sleep(0.1)
+    assert f"calsync-tui: backfill: done {PLAN_WRITES}/{PLAN_WRITES}" in log, log
+    assert os.getpid() != child.pid
