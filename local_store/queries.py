@@ -316,7 +316,10 @@ def journal_page(
 
 
 def _event_filter(calendar_id: int | None, text: str | None) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
+    # Live rows only: "events" means the same thing in the Events list, its header, the
+    # dashboard's per-class counts and the Accounts screen (a deleted row is history: the
+    # journal and lineage keep it).
+    where: list[ColumnElement[bool]] = [_live()]
     if calendar_id is not None:
         where.append(col(EventState.calendar_id) == calendar_id)
     if text:
@@ -334,7 +337,7 @@ def _event_filter(calendar_id: int | None, text: str | None) -> list[ColumnEleme
 
 
 def count_events(session: Session, calendar_id: int | None, text: str | None = None) -> int:
-    """How many events (any status) a calendar holds, optionally matching `text`."""
+    """How many events a calendar holds (live rows: not deleted), optionally matching `text`."""
     stmt = select(func.count()).select_from(EventState)
     for clause in _event_filter(calendar_id, text):
         stmt = stmt.where(clause)
@@ -349,7 +352,7 @@ def events_page(
     offset: int = 0,
     limit: int = 100,
 ) -> list[EventState]:
-    """A page of a calendar's events ordered by start (index ix_eventstate_calendar_start).
+    """A page of a calendar's live events ordered by start (index ix_eventstate_calendar_start).
 
     `text` matches title, Google event id, correlation id, class or status (case-insensitive
     for ASCII). `calendar_id=None` pages over every calendar.

@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Input, Static
 
 from calsync_tui.screens.base import ConsoleScreen, fill, set_content
@@ -81,6 +82,7 @@ class EventsScreen(ConsoleScreen):
         self.calendar_id: int | None = None
         self.filter_text = ""
         self._cals: list[rm.CalendarRow] = []  # as of the last full read
+        self._titled: tuple[rm.CalendarRow, EventsView] | None = None  # the header's view
         self._live = False
 
     def body(self) -> ComposeResult:
@@ -177,29 +179,51 @@ class EventsScreen(ConsoleScreen):
         self.calendar_id = cal.id
         text = view.text
         lst.load(view.count, self._loader(cal, text), pages=view.pages, cursor=cursor)
+        self._titled = (cal, view)
+        set_content(title, self._title(cal, view))
+
+    def _title(self, cal: rm.CalendarRow, view: EventsView) -> Content:
+        """One header line: parts the width cannot hold are dropped, least useful first
+        (the `[ ]` hint, then the zone, then where the calendar lives), so it never wraps
+        (at 80 columns it once broke the `[ ]` hint over two lines)."""
         where = (
             cal.account if cal.google_id == cal.account else f"{cal.google_id} via {cal.account}"
         )
+        text = view.text
         shown = f"{view.count:,} of {view.every:,}" if text else f"{view.count:,}"
-        set_content(
-            title,
-            fill(
-                "[b]$name[/b] [dim]$where · $mode mode[/]  $shown events"
-                + ("  filter: [b]$text[/b]" if text else "")
-                + "  [dim]$zone · \\[ ] other calendars[/]",
-                name=cal.summary,
-                where=where,
-                mode=cal.engine_mode,
-                shown=shown,
-                text=text,
-                zone=cal.time_zone or "UTC",
-            ),
+        zone = cal.time_zone or "UTC"
+        parts = {"where": f" {where} ·", "zone": f"  {zone}", "hint": " · [ ] other calendars"}
+        core = f"{cal.summary} {cal.engine_mode} mode  {shown} events" + (
+            f"  filter: {text}" if text else ""
+        )
+        room = (self.size.width or 120) - 2
+        keep = set(parts)
+        for drop in ("hint", "zone", "where"):
+            if len(core) + sum(len(parts[k]) for k in keep) <= room:
+                break
+            keep.discard(drop)
+        return fill(
+            "[b]$name[/b] [dim]"
+            + ("$where " if "where" in keep else "")
+            + "$mode mode[/]  $shown events"
+            + ("  filter: [b]$text[/b]" if text else "")
+            + ("  [dim]$zone" if "zone" in keep else "  [dim]")
+            + (" · \\[ ] other calendars" if "hint" in keep else "")
+            + "[/]",
+            name=cal.summary,
+            where=f"{where} ·",
+            mode=cal.engine_mode,
+            shown=shown,
+            text=text,
+            zone=zone,
         )
 
     def on_resize(self) -> None:
         lst = self.query_one(EventList)
         width = lst.scrollable_content_region.width or self.size.width
         set_content(self.query_one("#events-header", Static), EventList.header_text(width))
+        if self._titled is not None:
+            set_content(self.query_one("#events-title", Static), self._title(*self._titled))
 
     def action_focus_filter(self) -> None:
         self.query_one("#events-filter", Input).focus()
