@@ -340,7 +340,7 @@ def script(module: str, *args: str, result_file: Path) -> dict[str, Any]:
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
     data: dict[str, Any] = json.loads(result_file.read_text())
-    data["wall_s"] = round(time.perf_counter() - t0, 1)
+    data["script_wall_s"] = round(time.perf_counter() - t0, 1)
     return data
 
 
