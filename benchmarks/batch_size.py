@@ -1,10 +1,10 @@
 """Which batch size keeps rate-limit errors lowest against the sandbox's quota model?
 
 The sandbox enforces Google's per-user sliding window (600 requests a minute, each batch
-part counted). Time is scaled so a run takes seconds: the window is `--window` seconds
+part counted) and its per-calendar burst (1,000 writes per 60 s). Time is scaled so a run takes seconds: the window is `--window` seconds
 instead of 60, and the client's pacer and backoff are scaled by the same factor. For each
 batch size, N inserts go through the real `GoogleGateway`, with the default pacer
-(500/min, burst 83) and without any client pacing. Printed per run: rate-limit refusals
+(500/min, burst 83, and the per-calendar write window) and without any client pacing. Printed per run: rate-limit refusals
 the server answered, quota units, HTTP round trips, retried parts, and the time the run
 would take at Google's real scale.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from google.oauth2.credentials import Credentials
 
 from calsync_tui.google.backoff import RetryPolicy
 from calsync_tui.google.gateway import GoogleGateway
-from calsync_tui.google.pacer import Pacer
+from calsync_tui.google.pacer import CALENDAR_WINDOW, CALENDAR_WRITES, Pacer
 from calsync_tui.google.types import WriteCall
 from calsync_tui.sandbox.server import SandboxServer
 
@@ -37,9 +38,21 @@ def run_one(writes: int, batch_size: int, window: float, paced: bool) -> dict[st
     scale = window / 60.0  # seconds of this run per second at Google's scale
     with SandboxServer(port=0) as sandbox:
         sandbox.quota.window = window
+        # The per-calendar burst (1,000 writes per 60 s) on the same scaled clock, and the
+        # client's own calendar window (1,000 per 62 s) with it when paced.
+        sandbox.set_burst(sandbox.burst.writes, timedelta(seconds=window))
         sandbox.add_user(USER, "bench-token")
         cal = sandbox.create_calendar(USER, "Bench")
-        pacer = Pacer(int(500 / scale), burst=500 // 6) if paced else Pacer(10**7, burst=10**7)
+        pacer = (
+            Pacer(
+                int(500 / scale),
+                burst=500 // 6,
+                calendar_writes=CALENDAR_WRITES,
+                calendar_window=CALENDAR_WINDOW * scale,
+            )
+            if paced
+            else Pacer(10**7, burst=10**7, calendar_writes=None)
+        )
         policy = RetryPolicy(base=0.5 * scale, cap=32 * scale, deadline=600.0, max_attempts=60)
         gateway = GoogleGateway(
             Credentials(token="bench-token"),  # type: ignore[no-untyped-call]

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +46,7 @@ def _unpaced() -> None:
     """Measure calls, not the pacer's waits (see the module docstring)."""
     from calsync_tui.google import pacer
 
-    def acquire(self: pacer.Pacer, n: int = 1) -> float:
+    def acquire(self: pacer.Pacer, n: int = 1, *, writes_to: Sequence[str] = ()) -> float:
         return 0.0
 
     pacer.Pacer.acquire = acquire  # type: ignore[method-assign]
@@ -339,7 +340,19 @@ def script(module: str, *args: str, result_file: Path) -> dict[str, Any]:
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
     data: dict[str, Any] = json.loads(result_file.read_text())
-    data["wall_s"] = round(time.perf_counter() - t0, 1)
+    data["script_wall_s"] = round(time.perf_counter() - t0, 1)
+    return data
+
+
+def _last_tui() -> dict[str, Any]:
+    """The console rows as benchmarks.tui_bench last wrote them (not re-run here)."""
+    path = RESULTS / "tui.json"
+    if not path.exists():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text())
+    data["source"] = (
+        "benchmarks/results/tui.json as benchmarks.tui_bench last wrote it (not re-run)"
+    )
     return data
 
 
@@ -350,6 +363,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -421,6 +435,22 @@ def table(result: dict[str, Any]) -> str:
             "<= 200 ms",
         )
         row(f"idle cycle at {inv['events']}: ms", inv["idle_cycle_ms"])
+    fc = result.get("first_cycle", {})
+    if "error" in fc:
+        row("demo first cycle", fc["error"][:40])
+    elif fc:
+        n, split = fc["events"], fc["split_s"]
+        waited = round(split["sleep_pacer"] + split["sleep_backoff"], 1)
+        refused = sum(fc["refused"].get(k, 0) for k in ("403", "429"))
+        row(f"demo {n}: first cycle s / writes", f"{fc['wall_s']} / {fc['writes']}")
+        row(f"demo {n}: first cycle waiting on limits s / refused", f"{waited} / {refused}")
+        row(
+            f"demo {n}: first cycle client / sandbox CPU s",
+            f"{split['client_cpu']} / {split['sandbox_cpu']}",
+        )
+        row(
+            f"demo {n}: first cycle calls / round trips", f"{fc['api_calls']} / {fc['round_trips']}"
+        )
     tui = result.get("tui", {})
     if "error" in tui:
         row("tui", tui["error"][:40])
@@ -476,8 +506,12 @@ def markdown(result: dict[str, Any]) -> str:
     out.append("")
     out.append(
         f"Machine: {m['cpu_count']} CPUs ({m['processor']}), Python {m['python']}, "
-        f"{m['platform']}; run {m['date']}, {result.get('wall_s', '?')} s in all."
+        f"{m['platform']}; run {m['date']}, {result.get('wall_s', '?')} s in all, load "
+        f"average {' / '.join(str(x) for x in m.get('loadavg', []))} (1/5/15 min) at the start."
     )
+    tui = result.get("tui") or {}
+    if tui.get("source"):
+        out.append(f"tui rows: {tui['source']}.")
     return "\n".join(out)
 
 
@@ -485,7 +519,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="add the 50k API-cost rows")
     parser.add_argument("--quick", action="store_true", help="1k rows only, 10k inventory")
-    parser.add_argument("--no-scripts", action="store_true", help="skip tui_bench/batch_size")
+    parser.add_argument(
+        "--no-scripts", action="store_true", help="skip tui_bench/batch_size/first_cycle"
+    )
+    parser.add_argument(
+        "--no-tui", action="store_true", help="skip tui_bench; its rows come from tui.json"
+    )
     parser.add_argument(
         "--markdown", action="store_true", help="print latest.json as the README table; no run"
     )
@@ -504,8 +543,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"inventory at {inv_n} events ...", flush=True)
     result["inventory"] = isolated("inventory", n_events=inv_n, profile=True)
     if not args.no_scripts:
-        print("benchmarks.tui_bench ...", flush=True)
-        result["tui"] = script("benchmarks.tui_bench", result_file=RESULTS / "tui.json")
+        if args.no_tui:
+            result["tui"] = _last_tui()
+        else:
+            print("benchmarks.tui_bench ...", flush=True)
+            result["tui"] = script("benchmarks.tui_bench", result_file=RESULTS / "tui.json")
+        print("benchmarks.first_cycle ...", flush=True)
+        result["first_cycle"] = script(
+            "benchmarks.first_cycle", result_file=RESULTS / "first_cycle.json"
+        )
         print("benchmarks.batch_size ...", flush=True)
         result["batch_size"] = script(
             "benchmarks.batch_size", result_file=RESULTS / "google" / "batch_size.json"

@@ -57,7 +57,18 @@ def _seed(srv: Any, spec: dict[str, Any]) -> dict[str, Any]:
 def _serve(conn: Connection, spec: dict[str, Any]) -> None:
     from calsync_tui.sandbox.server import SandboxServer
 
-    with SandboxServer(quota_per_user=None, quota_per_project=None) as srv:
+    # Cost rows count calls and time the engine's own work, so the limits on how fast or
+    # how much one user writes are off: the per-user quota (the client is unpaced,
+    # benchmarks/run.py), the per-calendar burst (1,000 writes per 60 s) and the sticky
+    # usage limit (3,000 writes per user in 10 minutes lock writes for 3 hours): the
+    # 10,000-event rows write 5,000 to one calendar and 10,000 in a backfill, which paced
+    # takes minutes of waiting (and, past 3,000, hours) and says nothing about cost. What
+    # the waiting costs a user is measured on its own: benchmarks/first_cycle.py. Every
+    # other strict behaviour stays on (ids never freed, shuffled batches, failed
+    # envelopes, windowless sync tokens, ...).
+    with SandboxServer(
+        quota_per_user=None, quota_per_project=None, lenient=["calendar_burst", "usage_limit"]
+    ) as srv:
         info = _seed(srv, spec)
         conn.send({"url": srv.url, **info})
         conn.recv()  # any message: stop

@@ -113,12 +113,12 @@ async def shoot(home: Path, api: str) -> list[Path]:
         await save("migration-backfill-done")
         await _keys(pilot, *["plus"] * 10, "o", "y")
         await save("migration-rollout")
-        app.action_sync_now()  # a hybrid cycle: Google refuses the outside invitation's stamp
+        app.action_sync_now()  # a hybrid cycle: the outside invitation's refused stamp is held
         await _settle(pilot)
         await _keys(pilot, "2")
         await save("rollback-confirm")
         await _keys(pilot, "n", "j")
-        await save("activity")
+        await save("journal")
         await _keys(pilot, "a")
         await save("alerts")
         await _keys(pilot, "u")

@@ -162,7 +162,9 @@ class _Cycle:
         holds = self._guard(rows, seen, listing_of, listed_span)
         for cal_id, items in seen.items():
             x = listing_of[cal_id]
-            rows.apply_removals(rows.removals(cal_id, items, x.full, listed_span, x.slice_span))
+            rows.apply_removals(
+                rows.removals(cal_id, items, x.full, listed_span, x.slice_span, x.cal.ref.time_zone)
+            )
         for cal_id, items in seen.items():
             x = listing_of[cal_id]
             keep = (window.start, x.cursor.listed_until or window.horizon)
@@ -287,10 +289,13 @@ class _Cycle:
                     cal_id,
                     x.cal.ref.google_id,
                     removed_sources=rows.removed_sources(
-                        rows.removals(cal_id, items, x.full, span, x.slice_span)
+                        rows.removals(
+                            cal_id, items, x.full, span, x.slice_span, x.cal.ref.time_zone
+                        )
                     ),
                     full=x.full,
                     span=span,
+                    zone=x.cal.ref.time_zone,
                     listed_live=sum(1 for i in items if not i.cancelled),
                 )
                 if hold is not None:

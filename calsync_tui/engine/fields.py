@@ -97,18 +97,26 @@ def stored_when(raw: str, all_day: bool, time_zone: str | None) -> dict[str, str
     return {"dateTime": raw, **({"timeZone": time_zone} if time_zone else {})}
 
 
-def stored_outside(row: Any, span: tuple[datetime, datetime]) -> bool:
+def stored_outside(row: Any, span: tuple[datetime, datetime], zone: str | None = None) -> bool:
     """Is a stored row (`time_columns`) wholly outside a listing's [timeMin, timeMax)?
     Google lists an event when its end is after timeMin and its start before timeMax, so
     a row outside the span is no evidence either way when a listing lacks it. Rows
-    whose times can't be read count as inside (the listing decides about them)."""
+    whose times can't be read count as inside (the listing decides about them).
+    `zone` is the calendar's: an all-day event begins and ends at its midnights there
+    (`start_key`), which is how Google compares it with timeMin/timeMax."""
     all_day, tz = bool(row.get("all_day")), row.get("time_zone")
     try:
         start = parse_when(stored_when(row.get("start") or "", all_day, tz), "start")
         end = parse_when(stored_when(row.get("end") or "", all_day, tz), "end")
     except BadEventData:
         return False
-    return start.utc >= span[1] or end.utc <= span[0]
+    return outside(start, end, span, zone)
+
+
+def outside(start: When, end: When, span: tuple[datetime, datetime], zone: str | None) -> bool:
+    """Is [start, end) wholly outside [span[0], span[1])? All-day times are compared at
+    their midnights in the calendar's `zone` (`start_key`), as Google compares them."""
+    return start_key(start, zone) >= span[1] or start_key(end, zone) <= span[0]
 
 
 def parse_times(event: GoogleEvent) -> tuple[When, When]:

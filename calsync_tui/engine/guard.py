@@ -54,7 +54,10 @@ class Hold:
 
 
 def live_counts(
-    conn: Any, calendar_id: int, span: tuple[datetime, datetime] | None = None
+    conn: Any,
+    calendar_id: int,
+    span: tuple[datetime, datetime] | None = None,
+    zone: str | None = None,
 ) -> tuple[int, int]:
     """(live sources, live rows) stored for a calendar: rows Google confirmed (a
     `failed` or `creating` block is no evidence of an event there). `span`: only rows a
@@ -70,7 +73,7 @@ def live_counts(
             _ES.c.time_zone,
         ).where(_ES.c.calendar_id == calendar_id, _ES.c.status.in_(_SEEN))
     ).mappings()
-    inside = [r for r in rows if span is None or not stored_outside(r, span)]
+    inside = [r for r in rows if span is None or not stored_outside(r, span, zone)]
     # a series counts once, as in RowSet.removed_sources
     sources = {
         r["recurring_event_id"] or r["google_event_id"]
@@ -89,17 +92,18 @@ def check(
     full: bool,
     listed_live: int,
     span: tuple[datetime, datetime] | None = None,
+    zone: str | None = None,
 ) -> Hold | None:
     """A hold when this listing would remove too much; None when it looks ordinary."""
     if full and listed_live == 0:
         # Only a person's events vanishing is a deletion to doubt: when the calendar held
         # nothing but our own blocks (a person deleted them, the trash was purged), an
         # empty listing deletes nothing elsewhere, and the blocks must come back.
-        sources, rows = live_counts(conn, calendar_id, span)
+        sources, rows = live_counts(conn, calendar_id, span, zone)
         return Hold(calendar_id, calendar, rows, rows) if sources else None
     if removed_sources <= MIN_SOURCES:
         return None
-    sources, _rows = live_counts(conn, calendar_id, span)
+    sources, _rows = live_counts(conn, calendar_id, span, zone)
     if removed_sources * 2 > sources:
         return Hold(calendar_id, calendar, removed_sources, sources)
     return None

@@ -20,6 +20,7 @@ from calsync_tui.engine.classify import Seen, classify_stored, fresh_source_id
 from calsync_tui.engine.fields import (
     BadEventData,
     mirror_digest,
+    outside,
     parse_times,
     same_event_key,
     stored_outside,
@@ -85,6 +86,7 @@ class RowSet:
         full: bool,
         span: tuple[datetime, datetime] | None = None,
         slice_span: tuple[datetime, datetime] | None = None,
+        zone: str | None = None,
     ) -> list[tuple[Key, bool]]:
         """(row, by hand) pairs a listing removes: cancelled events and the instances of
         cancelled series, and (full listing) rows no longer listed. `span`: the full
@@ -93,7 +95,8 @@ class RowSet:
         410 the full listing must not read it as deleted). `slice_span`: a slice listing's
         (the newly entered days, window.py) is a full listing of its span: a row inside it
         that no listing of this cycle holds is gone (deleted while no listing could say
-        so, e.g. beyond the listings' reach during a 410)."""
+        so, e.g. beyond the listings' reach during a 410). `zone`: the calendar's time zone
+        (all-day rows are compared at its midnights, as Google lists them)."""
         out: list[tuple[Key, bool]] = []
         masters: set[str] = set()
         for s in seen:
@@ -111,7 +114,7 @@ class RowSet:
             for k, r in self.rows.items():
                 if k[0] != cal_id or k[1] in listed:
                     continue
-                if reach is not None and stored_outside(r, reach):
+                if reach is not None and stored_outside(r, reach, zone):
                     continue
                 out.append((k, False))
         return out
@@ -168,7 +171,7 @@ class RowSet:
             event, cls, gid = s.event, s.cls, s.google_event_id
             key = (cal_id, gid)
             old = self.rows.get(key)
-            if old is None and keep is not None and _outside(event, keep):
+            if old is None and keep is not None and _outside(event, keep, cal.time_zone):
                 continue
             self.classified.add(key)
             if cls.event_type == EventType.BUSY_BLOCK:
@@ -320,12 +323,12 @@ class RowSet:
                 self.changed[key] = row
 
 
-def _outside(event: GoogleEvent, keep: tuple[datetime, datetime]) -> bool:
+def _outside(event: GoogleEvent, keep: tuple[datetime, datetime], zone: str | None) -> bool:
     try:
         start, end = parse_times(event)
     except BadEventData:
         return False  # malformed: stored as an error row, never dropped unseen
-    return start.utc >= keep[1] or end.utc <= keep[0]
+    return outside(start, end, keep, zone)
 
 
 def save(store: Any, rows: RowSet, listings: list[Listing], now: datetime) -> None:

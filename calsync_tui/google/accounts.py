@@ -26,7 +26,7 @@ from calsync_tui.google.credentials import SCOPES, from_credentials, to_credenti
 from calsync_tui.google.errors import NeedsSignIn
 from calsync_tui.google.gateway import GoogleGateway
 from calsync_tui.google.oauth import run_flow
-from calsync_tui.google.pacer import pacer_for
+from calsync_tui.google.pacer import calendar_writes_from, pacer_for
 from calsync_tui.google.service import is_google
 from calsync_tui.google.tokens import StoredToken, open_token_store
 from calsync_tui.home import AppHome
@@ -123,7 +123,12 @@ def open_gateway(
         settings.api_endpoint,
         email=email,
         kind=stored.kind,
-        pacer=pacer_for(email, settings.api_endpoint, settings.requests_per_minute),
+        pacer=pacer_for(
+            email,
+            settings.api_endpoint,
+            settings.requests_per_minute,
+            calendar_writes_from(settings.extra),
+        ),
         policy=policy or policy_from_settings(settings.extra),
         on_token_refreshed=save_refreshed,
         on_needs_signin=_marker(home, store),

@@ -376,7 +376,11 @@ class GoogleGateway:
     def _send_chunk(self, chunk: list[WriteCall]) -> dict[str, _Outcome]:
         """One round trip: a plain request for one call, a batch for more."""
         requests = [self._request(call) for call in chunk]
-        self.pacer.acquire(len(chunk))
+        # Writes also wait for their calendar's window (pacer.CalendarWindow): Google
+        # rate-limits one calendar written in quick succession; being refused and
+        # retried costs a call per part and a backoff past the window.
+        writes_to = [call.calendar_id for call in chunk if call.op != "get"]
+        self.pacer.acquire(len(chunk), writes_to=writes_to)
         outcomes: dict[str, _Outcome] = {}
         if len(chunk) == 1:
             call = chunk[0]

@@ -19,21 +19,24 @@ from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from calsync_tui import clock
+from calsync_tui.engine.classify import Seen
 from calsync_tui.engine.model import MutationStatus, Op
+from calsync_tui.engine.persist import RowSet
+from calsync_tui.engine.state import all_correlation_ids, upsert_rows
 from calsync_tui.migration.env import CalendarRef, MigrationEnv
 from calsync_tui.migration.phases import load_state
-from calsync_tui.migration.planner import PlannedWrite
+from calsync_tui.migration.planner import Inventory, PlannedWrite
 from calsync_tui.rate import MovingRate, eta_text
-from calsync_tui.writes import executor
 from calsync_tui.writes import journal as write_journal
 from calsync_tui.writes.executor import Answer, Hooks
 from calsync_tui.writes.lockout import pause_line
 from calsync_tui.writes.record import Record, Write
-from calsync_tui.writes.recovery import settle_in_flight
+from calsync_tui.writes.recovery import settle_and_send, settle_in_flight
 from calsync_tui.writes.report import WriteReport
-from local_store.models import Mutation
+from local_store.models import EventState, Mutation
 
 _MUT = Mutation.__table__  # type: ignore[attr-defined]
+_ES = EventState.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -90,6 +93,51 @@ def journal_plan(
     session.commit()
 
 
+def keep_rows(
+    session: Session,
+    inventory: Inventory,
+    cals: Sequence[CalendarRef],
+    writes: Sequence[PlannedWrite],
+) -> int:
+    """Give each event a plan changes (every write but an insert) its EventState row when
+    it has none yet (no cycle has listed it): a refusal is remembered on that row
+    (`writes.refusals.remember`), so no later plan or cycle sends the write again. A
+    series master's row is its instances' rows. Rows are the engine's own (`RowSet`, from
+    the inventory's classification); existing rows are left alone. Returns rows added."""
+    wanted = {(w.calendar, w.event_id) for w in writes if w.op != Op.INSERT}
+    if not wanted:
+        return 0
+    by_google = {c.google_id: c for c in cals}
+    conn = session.connection()
+    have: set[tuple[int, str]] = set()
+    for cal_id, gid, master in conn.execute(
+        select(_ES.c.calendar_id, _ES.c.google_event_id, _ES.c.recurring_event_id)
+    ):
+        have.add((cal_id, gid))
+        if master:
+            have.add((cal_id, master))
+    seen: dict[str, list[Seen]] = {}
+    for item in inventory.items:
+        cal = by_google.get(item.calendar)
+        gid = str(item.event.get("id") or "")
+        if cal is None or item.info is None or not gid or item.event.get("status") == "cancelled":
+            continue
+        master = str(item.event.get("recurringEventId") or "")
+        if (item.calendar, gid) not in wanted and (item.calendar, master) not in wanted:
+            continue
+        if (cal.local_id, gid) in have or (master and (cal.local_id, master) in have):
+            continue
+        seen.setdefault(item.calendar, []).append(Seen(gid, item.event, item.info))
+    if not seen:
+        return 0
+    now = clock.now()
+    rows = RowSet({}, all_correlation_ids(conn))
+    for google_id, items in seen.items():
+        rows.apply_listing(by_google[google_id], items, now)
+    upsert_rows(conn, list(rows.changed.values()), now)
+    return len(rows.changed)
+
+
 def write_of(w: PlannedWrite, cal_ids: dict[str, int]) -> Write:
     return Write(
         op=Op(w.op),
@@ -127,6 +175,24 @@ def counts(session: Session, plan_id: str) -> dict[str, int]:
 
 
 OnDone = Callable[[Connection, Record], None]
+
+
+def settle_pending(
+    env: MigrationEnv, plan_id: str, origins: Sequence[str], *, batch_size: int
+) -> int:
+    """Read back the plan's `pending` rows of `origins` that may have reached Google (sent
+    before a crash or kill) and record those that did as done, sending nothing: the step
+    before a new plan supersedes the rest. Returns how many were settled."""
+    with env.store.engine.connect() as conn:
+        rows = [
+            r
+            for r in write_journal.load(conn, plan_id=plan_id, statuses=[MutationStatus.PENDING])
+            if r.origin in origins
+        ]
+    left = settle_in_flight(
+        env.store, rows, env.gateway_for, batch_size=batch_size, now=clock.now, resend=False
+    )
+    return len(rows) - len(left)
 
 
 def run_rows(
@@ -167,11 +233,7 @@ def run_rows(
         return []
 
     hooks = Hooks(on_answers=answered)
-    rows = settle_in_flight(
-        env.store, rows, env.gateway_for, batch_size=batch_size, now=clock.now, hooks=hooks
-    )
-    with env.store.session() as session:
-        done = counts(session, plan_id)[MutationStatus.DONE] + undone
+    done = total_counts[MutationStatus.DONE] + undone  # before this run (settled rows too)
 
     def paused() -> bool:
         if not check_pause:
@@ -183,7 +245,7 @@ def run_rows(
         if progress:
             progress(_run_progress(done, total, part, meter))
 
-    report = executor.send(
+    report = settle_and_send(
         env.store,
         sorted(rows, key=lambda r: r.seq),
         env.gateway_for,
@@ -207,8 +269,10 @@ def run_rows(
 def _run_progress(
     done: int, total: int, part: WriteReport, meter: MovingRate, paused: bool = False
 ) -> Progress:
-    """Progress after a batch: the moving rate of the writes answered in this run."""
+    """Progress after a batch: the moving rate of the writes answered in this run (rows
+    settled by reading them back are done, not part of the rate)."""
     sent = part.done_total + part.failed_total
     rate = meter.update(sent)
+    done += part.settled
     left = max(total - done - part.done_total - part.failed_total, 0)
     return Progress(done + part.done_total, total, part.failed_total, rate, meter.eta(left), paused)

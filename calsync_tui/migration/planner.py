@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -388,8 +388,12 @@ def build_backfill(
     inv: Inventory,
     options: MigrationOptions,
     scope: str | None = None,
+    held: Collection[tuple[str, str]] = frozenset(),
 ) -> list[PlannedWrite]:
-    """The backfill's writes, in a stable order: deletes, stamps of sources, blocks."""
+    """The backfill's writes, in a stable order: deletes, stamps of sources, blocks.
+
+    `held`: (calendar, event id) pairs whose writes Google refused for the version read
+    (`writes.refusals.standing`): left out, as a cycle leaves them out (inserts never)."""
     writes: list[PlannedWrite] = []
     sources = source_items(inv.items)
     by_ref = {i.ref: i for i in inv.items}
@@ -518,6 +522,8 @@ def build_backfill(
             )
     if scope is not None:
         writes = [w for w in writes if w.calendar == scope]
+    if held:
+        writes = [w for w in writes if w.op == Op.INSERT or (w.calendar, w.event_id) not in held]
     for n, w in enumerate(writes, start=1):
         w.seq = n
     return writes

@@ -32,9 +32,9 @@ from calsync_tui.google.types import GoogleEvent
 from calsync_tui.migration import journal
 from calsync_tui.migration.env import CalendarRef, MigrationEnv, enabled_calendars, window
 from calsync_tui.migration.events import VOLATILE_FIELDS, content
+from calsync_tui.migration.origins import MIGRATION_ORIGINS, ORIGIN_ROLLBACK
 from calsync_tui.migration.phases import Phase, load_state, record_event, set_phase_back
 from calsync_tui.migration.results import JournalCounts, RollbackResult, RunResult
-from calsync_tui.migration.service import MIGRATION_ORIGINS, ORIGIN_ROLLBACK
 from calsync_tui.writes import journal as write_journal
 from calsync_tui.writes.lost_ids import next_id
 from calsync_tui.writes.readback import EventRef, read_events

@@ -70,19 +70,29 @@ def quota_exceeded() -> ApiError:
 
 
 # Sticky usage limit (support.google.com/a/answer/2905486, "Avoid Calendar use limits":
-# after too many events created or changed in a short time the account can only read
-# calendars, for hours). Google publishes no numbers. Default: 3,000 writes by one user in
-# 10 minutes lock that user's writes for 3 hours. Paced at the 600/min per-user quota a
-# backfill reaches 3,000 in 5 minutes, so a real burst trips it; the suite's biggest
-# ordinary workloads stay well below it (see the sandbox README).
+# after too many events created in a short period the user's calendars become read-only
+# for a few hours, and the budget "might take several months" to refill; writes to
+# secondary calendars count against the writing user). The page publishes a number:
+# more than 100,000 events created "during a short period" (older copies of the page,
+# e.g. the one quoted in benjcunningham/googlecalendar#4, said 10,000); lockouts are also
+# reported at far smaller volumes (derekantrican/GAS-ICS-Sync#167, an ICS sync;
+# inovex/CalendarSync#280, events with attendees). Default, deliberately far stricter
+# than the published number (when in doubt stricter): 3,000 writes of any kind by one
+# user in 10 minutes lock that user's writes for 3 hours. Paced at the 600/min per-user
+# quota a backfill reaches 3,000 in 5 minutes, so a real burst trips it; the suite's
+# biggest ordinary workloads stay well below it (see the sandbox README). Kinder than
+# Google in one way: the count starts again after a lockout (no months-long refill).
 DEFAULT_USAGE_WRITES = 3000
 DEFAULT_USAGE_WINDOW = 600.0
 DEFAULT_LOCKOUT = 3 * 3600.0
 # Per-calendar burst (Google's "Handle API errors" guide: 403 rateLimitExceeded, "the
-# user has reached Google Calendar API's maximum request rate per calendar"). No number is
-# published. Default: more than 1,000 writes to one calendar within 60 s of sandbox clock
-# (above the 600/min per-user quota: only a client past the documented pace meets it);
-# each refused part answers 403 rateLimitExceeded and does not count.
+# user has reached Google Calendar API's maximum request rate per calendar or per
+# authenticated user"; "Manage quotas": operational limits, "for example, if you attempt
+# to write to a single calendar in quick succession"; reported for bulk deletes in
+# kewisch/gdata-provider#187). No number is published. Default: more than 1,000 writes
+# to one calendar within 60 s of sandbox clock (above the 600/min per-user quota: only a
+# client past the documented pace meets it); each refused part answers 403
+# rateLimitExceeded and does not count.
 DEFAULT_BURST_WRITES = 1000
 DEFAULT_BURST_WINDOW = 60.0
 

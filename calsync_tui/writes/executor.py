@@ -253,7 +253,7 @@ def _back_to_pending(conn: Connection, records: Sequence[Record], line: str, now
 _W = TypeVar("_W", Write, Record)
 
 
-def _by_account(items: Sequence[_W], where: dict[int, Target]) -> dict[str, list[_W]]:
+def by_account(items: Sequence[_W], where: dict[int, Target]) -> dict[str, list[_W]]:
     """Writes (or journaled rows) grouped by the account of their calendar, in order of
     first appearance; a calendar no longer known groups under ""."""
     groups: dict[str, list[_W]] = {}
@@ -289,11 +289,11 @@ def journal_and_send(
     if not writes:
         return report
     where, held, on_record = _runs_setup(store)
-    by_account = _by_account(writes, where)
+    groups = by_account(writes, where)
     total = len(writes)
     done = 0
     seq = 0
-    for account, items in by_account.items():
+    for account, items in groups.items():
         gateway = gateway_of(gateway_for, account) if account else None
         if gateway is None:
             report.skipped += len(items)
@@ -358,9 +358,9 @@ def send(
     if not records:
         return report
     where, held, on_record = _runs_setup(store)
-    by_account = _by_account(records, where)
-    for account in sorted(by_account):
-        items = by_account[account]
+    groups = by_account(records, where)
+    for account in sorted(groups):
+        items = groups[account]
         gateway = gateway_of(gateway_for, account) if account else None
         if gateway is None:
             report.skipped += len(items)

@@ -23,6 +23,7 @@ from calsync_tui.writes.executor import (
     Answer,
     GatewayFor,
     Hooks,
+    by_account,
     gateway_of,
     record_answers,
     send,
@@ -80,6 +81,17 @@ def applied(body: GoogleEvent, event: GoogleEvent | None) -> bool:
     return True
 
 
+def landed(record: Record, event: GoogleEvent | None) -> bool:
+    """Whether the write `record` is already on Google, judged from the event read back
+    (None: gone): an insert's event exists, a delete's is gone, a patch or update's
+    content is on the event."""
+    if record.write.call == "insert":
+        return event is not None and event.get("status") != "cancelled"
+    if record.write.call == "delete":
+        return event is None or event.get("status") == "cancelled"
+    return applied(record.body or {}, event)
+
+
 def settle_in_flight(
     store: Any,
     records: Sequence[Record],
@@ -88,21 +100,23 @@ def settle_in_flight(
     batch_size: int,
     now: Callable[[], datetime],
     hooks: Hooks = NO_HOOKS,
+    resend: bool = True,
 ) -> list[Record]:
-    """Read back the patches/updates among `records` that were sent before (attempts > 0);
-    record those already applied as done (adopted). Returns the records still to send."""
-    suspects = [r for r in records if r.attempts > 0 and r.write.call in ("patch", "update")]
+    """Read back the writes among `records` that were sent before (attempts > 0); record
+    those already on Google as done (adopted). Returns the records not settled.
+
+    With `resend` (the rest is sent next) only patches and updates are read: a re-sent
+    insert answers 409 and is adopted, a re-sent delete 404/410 and is done. Without it
+    (the rest will not be sent: a new plan supersedes them) every write is read back."""
+    calls = ("patch", "update") if resend else ("patch", "update", "insert", "delete")
+    suspects = [r for r in records if r.attempts > 0 and r.write.call in calls]
     if not suspects:
         return list(records)
     with store.engine.connect() as conn:
         where = targets(conn)
-    per_account: dict[str, list[Record]] = {}
-    for r in suspects:
-        if r.calendar_id in where:
-            per_account.setdefault(where[r.calendar_id].account, []).append(r)
     answers: list[Answer] = []
-    for account, items in per_account.items():
-        gateway = gateway_of(gateway_for, account)
+    for account, items in by_account(suspects, where).items():
+        gateway = gateway_of(gateway_for, account) if account else None
         if gateway is None:
             continue
         refs = [
@@ -111,14 +125,53 @@ def settle_in_flight(
         got = read_events(gateway, refs, batch_size=batch_size)
         for r in items:
             res = got.get(str(r.id))
-            if res is not None and res.ok and applied(r.body or {}, res.event):
-                landed = WriteResult(str(r.id), True, 200, event=res.event, already=True)
-                answers.append(Answer(r, landed, where[r.calendar_id]))
+            if res is not None and res.ok and landed(r, res.event):
+                on_google = WriteResult(str(r.id), True, 200, event=res.event, already=True)
+                answers.append(Answer(r, on_google, where[r.calendar_id]))
     if answers:
         with store.engine.begin() as conn:
             record_answers(conn, answers, now(), hooks)
     settled = {a.record.id for a in answers}
     return [r for r in records if r.id not in settled]
+
+
+def settle_and_send(
+    store: Any,
+    records: Sequence[Record],
+    gateway_for: GatewayFor,
+    *,
+    batch_size: int,
+    now: Callable[[], datetime],
+    hooks: Hooks = NO_HOOKS,
+    stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[WriteReport], None] | None = None,
+) -> WriteReport:
+    """Journaled rows, some perhaps sent before a crash: those already on Google are
+    recorded done without a write (`settle_in_flight`, counted in `settled`), the rest
+    are sent (`executor.send`; `stop` and `on_batch` as there). The one step for crash
+    leftovers (`recover`) and a resumed migration plan (`migration.journal.run_rows`)."""
+    left = settle_in_flight(
+        store, records, gateway_for, batch_size=batch_size, now=now, hooks=hooks
+    )
+    settled = len(records) - len(left)
+
+    def batch(part: WriteReport) -> None:
+        part.settled = settled
+        if on_batch is not None:
+            on_batch(part)
+
+    report = send(
+        store,
+        left,
+        gateway_for,
+        batch_size=batch_size,
+        now=now,
+        hooks=hooks,
+        stop=stop,
+        on_batch=batch,
+    )
+    report.settled = settled
+    return report
 
 
 def give_up(
@@ -169,10 +222,11 @@ def recover(
         return report
     hopeless = [r for r in pending if max_attempts is not None and r.attempts >= max_attempts]
     rest = [r for r in pending if r not in hopeless]
-    left = settle_in_flight(store, rest, gateway_for, batch_size=batch_size, now=now, hooks=hooks)
-    report.settled = len(rest) - len(left)
-    report.writes = send(store, left, gateway_for, batch_size=batch_size, now=now, hooks=hooks)
-    report.resent = len(left) - report.writes.skipped
+    report.writes = settle_and_send(
+        store, rest, gateway_for, batch_size=batch_size, now=now, hooks=hooks
+    )
+    report.settled = report.writes.settled
+    report.resent = len(rest) - report.settled - report.writes.skipped
     report.alerts = give_up(store, hopeless, now(), hooks)
     report.gave_up = len(hopeless)
     return report

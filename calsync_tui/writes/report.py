@@ -23,6 +23,7 @@ class WriteReport:
     refused: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
     held: int = 0
+    settled: int = 0  # sent before (a crash), read back and found on Google: not resent
     errors: list[str] = field(default_factory=list)
     touched_sources: set[str] = field(default_factory=set)
     writes_by_calendar: Counter[str] = field(default_factory=Counter)

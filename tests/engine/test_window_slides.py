@@ -271,3 +271,49 @@ def test_an_event_beyond_the_window_deleted_during_a_410_gets_no_block(world: Wo
         assert report.failed == 0 and not report.errors, report.errors
     assert _blocks_for(world, shared, "Moved away") == []
     world.assert_ok()
+
+
+def test_an_all_day_event_leaving_the_window_in_a_zone_east_of_utc_keeps_its_block(
+    world: World,
+) -> None:
+    """Google compares an all-day event with timeMin/timeMax at midnight in the
+    calendar's zone. In Asia/Tokyo an all-day event on day D ends at D+1 00:00 JST =
+    D 15:00 UTC: once the window's start passes that, a full listing lacks it. Read at
+    UTC midnight it would still be inside the listing's span, so its absence would read
+    as a deletion and its block would go; it is history and keeps its block."""
+    world.user("ann@x.test")
+    work = world.calendar("ann@x.test", "Work", tz="Asia/Tokyo")
+    side = world.calendar("ann@x.test", "Side", tz="Asia/Tokyo")
+    world.enable(work, side)
+    base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = (base + timedelta(days=2)).date()
+    clock.set_now(base + timedelta(hours=12))
+    ev = world.put(
+        work,
+        "Offsite",
+        start={"date": day.isoformat()},
+        end={"date": (day + timedelta(days=1)).isoformat()},
+    )
+    world.put(
+        work,
+        "Planning",
+        start={"date": (day + timedelta(days=9)).isoformat()},
+        end={"date": (day + timedelta(days=10)).isoformat()},
+    )  # stays in the window
+    world.sync()
+    world.sync()
+    assert len(_blocks_for(world, side, "Offsite")) == 1
+    # the window's start lands between the event's end in Tokyo and its UTC midnight
+    back = timedelta(days=world.settings.window_days_back)
+    clock.set_now(
+        datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=20) + back
+    )
+    world.sandbox.expire_sync_tokens()  # a full listing over the window
+    report = world.sync()
+    assert report.failed == 0 and not report.errors, report.errors
+    assert report.mutations.get("delete", 0) == 0, report.plan
+    assert len(_blocks_for(world, side, "Offsite")) == 1
+    with world.ctx.store.session() as s:
+        row = s.exec(select(EventState).where(EventState.google_event_id == ev["id"])).one()
+        assert row.status != "deleted", row.error
+    world.assert_ok()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.server
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -295,12 +295,12 @@ class StopServerPacer(Pacer):
         self.trips = 0
         self.before_trip = before_trip
 
-    def acquire(self, n: int = 1) -> float:
+    def acquire(self, n: int = 1, *, writes_to: Sequence[str] = ()) -> float:
         self.trips += 1
         if self.trips == self.before_trip:
             self.sandbox.stop()
             self.gateway.close()  # drop the keep-alive connection the old server still serves
-        return super().acquire(n)
+        return super().acquire(n, writes_to=writes_to)
 
 
 @pytest.mark.parametrize("before_trip", [1, 2])

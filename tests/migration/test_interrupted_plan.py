@@ -11,10 +11,14 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from calsync_tui import clock
 from calsync_tui.app import CalsyncApp
+from calsync_tui.google.types import WriteCall
 from calsync_tui.messages import TaskFinished
 from calsync_tui.migration.phases import history, load_state
 from calsync_tui.screens.migration import MigrationScreen
+from calsync_tui.writes import journal as write_journal
+from calsync_tui.writes.executor import count_attempt
 from local_store.models import Mutation
 from tests.migration.conftest import Mess
 
@@ -68,6 +72,12 @@ def test_migrate_status_shows_the_interrupted_plan_and_how_to_resume(
 
 def test_a_new_plan_supersedes_the_interrupted_one_explicitly(mess: Mess, tmp_path: Path) -> None:
     old_id, done = _killed_backfill(mess, tmp_path)
+    with mess.world.ctx.store.session() as s:
+        flying = {
+            m.id
+            for m in s.exec(select(Mutation).where(Mutation.plan_id == old_id))
+            if m.status == "pending" and m.attempts > 0
+        }
     new = tmp_path / "new.json"
     assert mess.cli("migrate", "plan", "--out", str(new))[0] == 0
     new_id = json.loads(new.read_text())["plan_id"]
@@ -75,6 +85,10 @@ def test_a_new_plan_supersedes_the_interrupted_one_explicitly(mess: Mess, tmp_pa
     assert code == 0, err
     with mess.world.ctx.store.session() as s:
         old = list(s.exec(select(Mutation).where(Mutation.plan_id == old_id)))
+        # rows in flight at the kill that reached Google were read back: done, not superseded
+        settled = [r for r in old if r.id in flying and r.status == "done"]
+        assert all(r.adopted for r in settled)
+        done += len(settled)
         left = [r for r in old if r.status not in ("done",)]
         assert len(left) == PLAN_WRITES - done
         assert {r.status for r in left} == {"skipped"}
@@ -115,3 +129,39 @@ async def test_the_console_shows_the_interrupted_plan_and_space_resumes_it(
     with mess.world.ctx.store.session() as s:
         rows = list(s.exec(select(Mutation).where(Mutation.plan_id == plan_id)))
     assert {r.status for r in rows} == {"done"}
+
+
+def test_a_write_that_reached_google_before_the_crash_is_not_marked_superseded(
+    mess: Mess, tmp_path: Path
+) -> None:
+    """Rows in flight when the old plan stopped (attempt counted, sent, answer never
+    recorded) are read back before a new plan supersedes the rest: one that reached
+    Google is `done` (rollback level 2 undoes it), not `superseded`."""
+    old_id, _done = _killed_backfill(mess, tmp_path)
+    store = mess.world.ctx.store
+    with store.engine.connect() as conn:
+        pending = write_journal.load(conn, plan_id=old_id, statuses=["pending"])
+        where = write_journal.targets(conn)
+    # one row of each kind Google got just before the kill: counted, sent, not recorded
+    flying = {r.op: r for r in pending if r.attempts == 0}
+    assert {"stamp", "insert"} <= set(flying), sorted(flying)
+    sent = [flying["stamp"], flying["insert"]]
+    count_attempt(store, sent, clock.now())
+    for r in sent:
+        t = where[r.calendar_id]
+        call = WriteCall(str(r.id), r.write.call, t.google_id, r.google_event_id, r.body)
+        (res,) = mess.world.ctx.gateway_for(t.account).execute([call])
+        assert res.ok, res
+    new = tmp_path / "new.json"
+    assert mess.cli("migrate", "plan", "--out", str(new))[0] == 0
+    new_id = json.loads(new.read_text())["plan_id"]
+    code, _out, err = mess.cli("migrate", "backfill", "--plan", str(new), "--yes")
+    assert code == 0, err
+    with store.session() as s:
+        rows = {r.id: r for r in s.exec(select(Mutation).where(Mutation.plan_id == old_id))}
+        for r in sent:
+            assert rows[r.id].status == "done", (r.op, rows[r.id].status, rows[r.id].error)
+            assert rows[r.id].adopted
+        left = [m for m in rows.values() if m.status == "skipped"]
+        assert left and {m.error for m in left} == {f"superseded by plan {new_id}"}
+        assert {m.id for m in left}.isdisjoint(r.id for r in sent)
