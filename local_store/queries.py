@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, func, or_
+from sqlalchemy import ColumnElement, Connection, bindparam, case, func, or_, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -83,47 +83,52 @@ def _contains(text: str, *columns: Any) -> ColumnElement[bool]:
     return or_(*(col(c).like(pattern, escape="\\") for c in columns))
 
 
-def _target_ids(session: Session) -> list[int]:
-    """Enabled calendars that can receive busy blocks."""
-    rows = session.exec(
-        select(Calendar.id).where(
-            col(Calendar.enabled).is_(True), col(Calendar.access_role).in_(WRITABLE_ROLES)
-        )
-    ).all()
-    return [r for r in rows if r is not None]
+# One aggregate in SQLite (the Python thread does not hold the GIL while it runs, so a
+# console read in a worker does not slow the UI): each live source looks its blocks up
+# through the source index (`INDEXED BY`: never the low-selectivity status index, which
+# once made a self-join quadratic at 50k rows) and counts the target calendars, other
+# than its own, that hold one.
+_COVERAGE_SQL = text(
+    """
+    WITH targets AS (
+        SELECT id FROM calendar WHERE enabled = 1 AND access_role IN :writable
+    )
+    SELECT s.calendar_id, COUNT(*) AS sources, SUM(
+        (SELECT COUNT(DISTINCT b.calendar_id)
+         FROM eventstate AS b INDEXED BY ix_eventstate_source
+         WHERE b.source_correlation_id = s.correlation_id
+           AND b.event_type = 'busy_block' AND b.status IN :covered
+           AND b.calendar_id != s.calendar_id
+           AND b.calendar_id IN (SELECT id FROM targets))
+        = (SELECT COUNT(*) FROM targets WHERE id != s.calendar_id)
+    ) AS covered
+    FROM eventstate AS s
+    WHERE s.event_class IN :sources AND s.status != :gone
+    GROUP BY s.calendar_id
+    """
+).bindparams(
+    bindparam("writable", expanding=True),
+    bindparam("covered", expanding=True),
+    bindparam("sources", expanding=True),
+)
 
 
 def coverage_by_calendar(session: Session) -> dict[int, tuple[int, int]]:
     """calendar id -> (sources, covered sources).
 
     A source is covered when every enabled writable calendar other than its own holds a
-    synced busy block for it. Two flat scans joined in Python: a SQL self-join lets
-    SQLite pick the low-selectivity status index and go quadratic at 50k rows.
+    synced busy block for it (one SQL aggregate, `_COVERAGE_SQL`).
     """
-    targets = set(_target_ids(session))
-    blocks: dict[str, set[int]] = defaultdict(set)
-    block_rows = session.execute(
-        select(EventState.source_correlation_id, EventState.calendar_id).where(
-            col(EventState.event_type) == "busy_block",
-            col(EventState.status).in_(COVERED_STATUSES),
-            col(EventState.source_correlation_id).is_not(None),
-        )
+    rows = session.execute(
+        _COVERAGE_SQL,
+        {
+            "writable": list(WRITABLE_ROLES),
+            "covered": list(COVERED_STATUSES),
+            "sources": list(SOURCE_CLASSES),
+            "gone": GONE_STATUS,
+        },
     )
-    for source_id, calendar_id in block_rows:
-        if calendar_id in targets:
-            blocks[source_id].add(calendar_id)
-    result: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    source_rows = session.execute(
-        select(EventState.correlation_id, EventState.calendar_id).where(
-            col(EventState.event_class).in_(SOURCE_CLASSES), _live()
-        )
-    )
-    for correlation_id, calendar_id in source_rows:
-        entry = result[calendar_id]
-        entry[0] += 1
-        if not (targets - {calendar_id}) - blocks.get(correlation_id, set()):
-            entry[1] += 1
-    return {k: (v[0], v[1]) for k, v in result.items()}
+    return {int(cal): (int(n), int(covered or 0)) for cal, n, covered in rows}
 
 
 def _percent(part: int, whole: int) -> float:

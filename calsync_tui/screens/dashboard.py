@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
-from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain
+from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain, set_content
 from calsync_tui.screens.migration import read_migration_view
 from calsync_tui.service import readmodel as rm
 from calsync_tui.service.labels import CLASS_LABELS
@@ -102,6 +102,13 @@ class DashView:
     refused: list[Refusal] = field(default_factory=list)
 
 
+def _cell_key(value: object) -> object:
+    """What a table cell draws, to compare (rich `Text ==` ignores the base style)."""
+    if isinstance(value, Text):
+        return (value.plain, str(value.style), tuple(value.spans))
+    return value
+
+
 class DashboardScreen(ConsoleScreen):
     TITLE_TEXT = "Dashboard"
     paused_accounts: frozenset[str] | set[str] = frozenset()
@@ -152,6 +159,11 @@ class DashboardScreen(ConsoleScreen):
                 id="dash-empty",
             )
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown_cells: dict[str, list[object]] = {}  # calendar row key -> cells drawn
+        self._shown_lower: tuple[object, ...] | None = None  # the lower tables as drawn
+
     def on_mount(self) -> None:
         table = self.query_one("#calendars", DataTable)
         for name in COLUMNS:
@@ -196,15 +208,22 @@ class DashboardScreen(ConsoleScreen):
         keep = table.cursor_row
         with self.app.batch_update():
             wanted = {str(r.id) for r in rows}
-            for key in [k for k in table.rows if k.value not in wanted]:
-                table.remove_row(key)
+            for gone in [k for k in table.rows if k.value not in wanted]:
+                table.remove_row(gone)
+                self._shown_cells.pop(str(gone.value), None)
+            present = {k.value for k in table.rows}
             for r in rows:
                 cells = self._cells(r, now)
-                if str(r.id) in {k.value for k in table.rows}:
-                    for name, value in zip(COLUMNS, cells, strict=True):
-                        table.update_cell(str(r.id), name, value, update_width=True)
+                key, drawn = str(r.id), [_cell_key(c) for c in cells]
+                if key in present:
+                    # Only the cells that changed: any update re-renders the whole table.
+                    before = self._shown_cells.get(key, [])
+                    for i, (name, value) in enumerate(zip(COLUMNS, cells, strict=True)):
+                        if i >= len(before) or before[i] != drawn[i]:
+                            table.update_cell(key, name, value, update_width=True)
                 else:
-                    table.add_row(*cells, key=str(r.id))
+                    table.add_row(*cells, key=key)
+                self._shown_cells[key] = drawn
         self._fill_lower(view.runs, view.writes)
         self.query_one("#dash-empty", Static).display = not rows
         self._show_foreign(view.foreign, view.names)
@@ -218,7 +237,7 @@ class DashboardScreen(ConsoleScreen):
 
         text = notice_text(foreign, names)
         notice = self.query_one("#dash-foreign", Static)
-        notice.update(text)
+        set_content(notice, text)
         notice.display = bool(text)
 
     def _show_attention(self, paused: list[rm.PausedAccount], refused: list[Refusal]) -> None:
@@ -226,32 +245,47 @@ class DashboardScreen(ConsoleScreen):
         panel = self.query_one("#dash-attention", Static)
         panel.display = bool(paused or refused)
         if panel.display:
-            panel.update(attention_text(paused, refused, self.capp.tone("yellow")))
+            set_content(panel, attention_text(paused, refused, self.capp.tone("yellow")))
 
     def _fill_lower(self, runs_rows: list[SyncRun], writes_rows: list[rm.JournalRow]) -> None:
         """The latest cycles and writes under the calendars, so the screen is used."""
         runs: DataTable[str | Text] = self.query_one("#dash-runs", DataTable)
         writes: DataTable[str | Text] = self.query_one("#dash-writes", DataTable)
         red = self.capp.tone("red")
+        run_cells = [
+            (
+                r.started_at.strftime("%H:%M:%S"),
+                r.kind.replace("_", "-"),
+                f"{_json_total(r.mutations_json):,}",
+                plain(str(r.failed), red if r.failed else ""),
+                f"{r.duration_ms / 1000:.1f}s",
+            )
+            for r in runs_rows
+        ]
+        write_cells = [
+            (
+                w.created_at.strftime("%H:%M:%S"),
+                plain(
+                    w.op + (" failed" if w.status == "failed" else ""),
+                    red if w.status == "failed" else "",
+                ),
+                plain(_fit(w.calendar, 14)),
+                plain(w.error or w.reason),
+            )
+            for w in writes_rows
+        ]
+        drawn = tuple(
+            tuple(tuple(_cell_key(c) for c in row) for row in rows)
+            for rows in (run_cells, write_cells)
+        )
+        if drawn == self._shown_lower:
+            return  # the same rows: no redraw (a redraw renders every cell again)
+        self._shown_lower = drawn
         with self.app.batch_update():
-            runs.clear()
-            for r in runs_rows:
-                runs.add_row(
-                    r.started_at.strftime("%H:%M:%S"),
-                    r.kind.replace("_", "-"),
-                    f"{_json_total(r.mutations_json):,}",
-                    plain(str(r.failed), red if r.failed else ""),
-                    f"{r.duration_ms / 1000:.1f}s",
-                )
-            writes.clear()
-            for w in writes_rows:
-                failed = w.status == "failed"
-                writes.add_row(
-                    w.created_at.strftime("%H:%M:%S"),
-                    plain(w.op + (" failed" if failed else ""), red if failed else ""),
-                    plain(_fit(w.calendar, 14)),
-                    plain(w.error or w.reason),
-                )
+            for table, rows in ((runs, run_cells), (writes, write_cells)):
+                table.clear()
+                for cells in rows:
+                    table.add_row(*cells)
 
     def update_status(self) -> None:
         """The status line, plus the running cycle's writes as a bar (done/total)."""
@@ -264,7 +298,8 @@ class DashboardScreen(ConsoleScreen):
         box.display = running
         if not running:
             return
-        self.query_one("#cycle-label", Label).update(f"sync cycle: {self.capp.cycle_phase()}")
+        label = self.query_one("#cycle-label", Label)
+        set_content(label, f"sync cycle: {self.capp.cycle_phase()}", layout=False)  # fixed width
         bar = self.query_one("#cycle-bar", ProgressBar)
         done, total = self.capp.cycle_progress or (0, 0)
         if total:
@@ -300,8 +335,8 @@ class DashboardScreen(ConsoleScreen):
     def _fill_metrics(self, h: rm.Headline | None) -> None:
         t = self.capp.tone
 
-        def put(key: str, text: str) -> None:
-            self.query_one(f"#metric-{key}", Static).update(text)
+        def put(key: str, text: str) -> None:  # tiles of a fixed size: no layout pass
+            set_content(self.query_one(f"#metric-{key}", Static), text, layout=False)
 
         if h is None or h.cycles == 0:
             put("cascades", _metric("cascades", "0"))

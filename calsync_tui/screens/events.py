@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from calsync_tui.screens.base import ConsoleScreen, fill
+from calsync_tui.screens.base import ConsoleScreen, fill, set_content
 from calsync_tui.service import readmodel as rm
 from calsync_tui.widgets.event_list import PAGE, EventList
 
@@ -169,7 +169,7 @@ class EventsScreen(ConsoleScreen):
         cal = view.calendar
         if cal is None:
             self.calendar_id = None
-            title.update("No calendars yet — sign in (u) and run a sync (s).")
+            set_content(title, "No calendars yet — sign in (u) and run a sync (s).")
             lst.load(0, lambda o, n: [])
             return
         # The cursor stays where the person has it (it may have moved during the read).
@@ -181,7 +181,8 @@ class EventsScreen(ConsoleScreen):
             cal.account if cal.google_id == cal.account else f"{cal.google_id} via {cal.account}"
         )
         shown = f"{view.count:,} of {view.every:,}" if text else f"{view.count:,}"
-        title.update(
+        set_content(
+            title,
             fill(
                 "[b]$name[/b] [dim]$where · $mode mode[/]  $shown events"
                 + ("  filter: [b]$text[/b]" if text else "")
@@ -192,13 +193,13 @@ class EventsScreen(ConsoleScreen):
                 shown=shown,
                 text=text,
                 zone=cal.time_zone or "UTC",
-            )
+            ),
         )
 
     def on_resize(self) -> None:
         lst = self.query_one(EventList)
         width = lst.scrollable_content_region.width or self.size.width
-        self.query_one("#events-header", Static).update(EventList.header_text(width))
+        set_content(self.query_one("#events-header", Static), EventList.header_text(width))
 
     def action_focus_filter(self) -> None:
         self.query_one("#events-filter", Input).focus()

@@ -27,7 +27,7 @@ from textual.worker import get_current_worker
 from calsync_tui.errors import CalsyncError
 from calsync_tui.messages import DataChanged, PlanReady, TaskFinished, TaskProgress
 from calsync_tui.rate import MovingRate
-from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain
+from calsync_tui.screens.base import ConsoleScreen, ago, fill, plain, set_content
 from calsync_tui.screens.confirm import ConfirmScreen
 from calsync_tui.service import readmodel as rm
 from calsync_tui.service.labels import CLASS_LABELS
@@ -337,8 +337,9 @@ class MigrationScreen(ConsoleScreen):
     def _draw_inventory(self, data: MigrationData) -> None:
         enabled = [c for c in data.cals if c.enabled]
         if not enabled:
-            self.query_one("#mig-inventory", Static).update(
-                "[dim]No enabled calendars yet. Enable calendars, then press v.[/]"
+            set_content(
+                self.query_one("#mig-inventory", Static),
+                "[dim]No enabled calendars yet. Enable calendars, then press v.[/]",
             )
             return
         lines = []
@@ -357,11 +358,11 @@ class MigrationScreen(ConsoleScreen):
             lines.append(f"[b]Discover[/b] [dim]{ago(when, self.now())}[/]")
             for key, n in sorted(totals.items(), key=lambda kv: -kv[1])[:10]:
                 lines.append(f"{key.replace('_', ' ')[:20]:<20}{n:>6,}")
-        self.query_one("#mig-inventory", Static).update("\n".join(lines))
+        set_content(self.query_one("#mig-inventory", Static), "\n".join(lines))
 
     def _draw_rollout(self, view: rm.MigrationView | None) -> None:
         if view is None:
-            self.query_one("#mig-rollout", Static).update("[dim]no store[/]")
+            set_content(self.query_one("#mig-rollout", Static), "[dim]no store[/]")
             return
         target = self.rollout_target if self.rollout_target is not None else view.rollout_percent
         bar = "█" * (target // 10) + "░" * (10 - target // 10)
@@ -372,15 +373,17 @@ class MigrationScreen(ConsoleScreen):
         )
         modes = "  ".join(f"{m} {n}" for m, n in sorted(view.modes.items()))
         if view.phase >= 4:  # cut over: the rollout is history, uuid mode everywhere
-            self.query_one("#mig-rollout", Static).update(
-                f"cut over: uuid mode on every calendar\n{modes}\n[dim]rollback 1/2/3 undoes it[/]"
+            set_content(
+                self.query_one("#mig-rollout", Static),
+                f"cut over: uuid mode on every calendar\n{modes}\n[dim]rollback 1/2/3 undoes it[/]",
             )
             return
         hybrid = sum(n for m, n in view.modes.items() if m != "legacy")
         total = sum(view.modes.values())
-        self.query_one("#mig-rollout", Static).update(
+        set_content(
+            self.query_one("#mig-rollout", Static),
             f"target {view.rollout_percent}%: hybrid on {hybrid} of {total} calendar(s)\n"
-            f"{bar} {target}%{pending}\n{modes}"
+            f"{bar} {target}%{pending}\n{modes}",
         )
 
     def _draw_plan(self) -> None:
@@ -419,20 +422,21 @@ class MigrationScreen(ConsoleScreen):
                     f"\n[{self.capp.tone('yellow')}]approving supersedes {left.kind} plan "
                     f"{left.plan_id[:8]} ({left.journal.pending:,} unsent)[/]"
                 )
-            title.update(head)
+            set_content(title, head)
         elif left is not None and self.task_name is None:
-            title.update(
+            set_content(
+                title,
                 fill(
                     "[b]Plan review[/b]  [$c]$line[/]  [dim]space resumes · p plans anew "
                     "(approving it supersedes the rest)[/]",
                     c=self.capp.tone("yellow"),
                     line=left.line(),
-                )
+                ),
             )
         elif left is not None:
-            title.update(fill("[b]Plan review[/b]  $line", line=left.line(running=True)))
+            set_content(title, fill("[b]Plan review[/b]  $line", line=left.line(running=True)))
         else:
-            title.update("[b]Plan review[/b]  [dim]no plan: press p for a dry-run[/]")
+            set_content(title, "[b]Plan review[/b]  [dim]no plan: press p for a dry-run[/]")
 
     def _draw_writes(self) -> None:
         w = self.query_one("#plan-writes", PlanTable)

@@ -39,6 +39,7 @@ from sqlmodel import Session
 
 from calsync_tui.engine.model import EventClass, EventType
 from calsync_tui.errors import CalsyncError
+from calsync_tui.service.readmodel import EventRow, event_row
 from local_store import queries
 from local_store.models import EventState, Mutation
 
@@ -93,24 +94,14 @@ class JournalEntry:
 
 
 @dataclass(frozen=True)
-class EventNode:
-    """One EventState row with its calendar and journal history."""
+class EventNode(EventRow):
+    """One event as the events list shows it (`readmodel.EventRow`, times as stored) with
+    its calendar and journal history; built by the one builder, `readmodel.event_row`."""
 
-    calendar: str  # Google calendar id
-    calendar_name: str  # what the person calls it (its summary, else its Google id)
-    calendar_id: int
-    google_event_id: str
-    correlation_id: str
-    event_class: str
-    event_type: str
-    status: str
-    stamped: bool
-    summary: str
-    start: str
-    end: str
-    source_correlation_id: str | None
-    recurring_event_id: str | None
-    error: str | None
+    calendar: str = ""  # Google calendar id
+    calendar_name: str = ""  # what the person calls it (its summary, else its Google id)
+    event_type: str = ""
+    recurring_event_id: str | None = None
     journal: tuple[JournalEntry, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -238,21 +229,12 @@ def _node(
         if m.correlation_id == e.correlation_id
         or (m.calendar_id, m.google_event_id) == (e.calendar_id, e.google_event_id)
     )
-    return EventNode(
+    return event_row(
+        e,
+        cls=EventNode,
         calendar=google_ids.get(e.calendar_id, str(e.calendar_id)),
         calendar_name=names.get(e.calendar_id, str(e.calendar_id)),
-        calendar_id=e.calendar_id,
-        google_event_id=e.google_event_id,
-        correlation_id=e.correlation_id,
-        event_class=e.event_class,
         event_type=e.event_type,
-        status=e.status,
-        stamped=e.stamped,
-        summary=e.summary,
-        start=e.start,
-        end=e.end,
-        source_correlation_id=e.source_correlation_id,
         recurring_event_id=e.recurring_event_id,
-        error=e.error,
         journal=entries,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
@@ -276,8 +276,20 @@ def in_zone(when: str, tz: str | None) -> str:
         return when
 
 
-def _event_row(e: EventState, tz: str | None = None) -> EventRow:
-    return EventRow(
+R = TypeVar("R", bound=EventRow)
+
+
+@overload
+def event_row(e: EventState, tz: str | None = None) -> EventRow: ...
+@overload
+def event_row(e: EventState, tz: str | None = None, *, cls: type[R], **more: Any) -> R: ...
+def event_row(
+    e: EventState, tz: str | None = None, *, cls: type[EventRow] = EventRow, **more: Any
+) -> EventRow:
+    """The one builder of an event as the console and the CLI show it: the events list's
+    rows and lineage's nodes (`service.lineage.EventNode`, an `EventRow` with `more`: its
+    calendar and journal). Times are shown in `tz` (the calendar's zone), None: as stored."""
+    return cls(
         correlation_id=e.correlation_id,
         calendar_id=e.calendar_id,
         google_event_id=e.google_event_id,
@@ -289,6 +301,7 @@ def _event_row(e: EventState, tz: str | None = None) -> EventRow:
         end=in_zone(e.end, tz),
         source_correlation_id=e.source_correlation_id,
         error=e.error,
+        **more,
     )
 
 
@@ -300,7 +313,7 @@ def events_page(
     page = queries.events_page(
         session, calendar_id, text=text.strip() or None, offset=offset, limit=limit
     )
-    return [_event_row(e, tz) for e in page]
+    return [event_row(e, tz) for e in page]
 
 
 def _journal_row(m: Mutation, names: dict[int, str]) -> JournalRow:

@@ -102,5 +102,12 @@ def stepper_text(view: MigrationView | None, dark: bool = True, running: bool = 
 
 
 class PhaseStepper(Static):
+    _shown: str | None = None
+
     def show(self, view: MigrationView | None, running: bool = False) -> None:
-        self.update(stepper_text(view, self.app.current_theme.dark, running))
+        """Draw the stepper; the same text again is not redrawn (a redraw lays the screen
+        out again)."""
+        text = stepper_text(view, self.app.current_theme.dark, running)
+        if text != self._shown:
+            self._shown = text
+            self.update(text)
