@@ -45,14 +45,18 @@ def stamp() -> str:
     return clock.now().astimezone().strftime("%Y-%m-%d %H:%M:%S ")
 
 
-def _print(report: Any, args: argparse.Namespace, when: str = "") -> None:
+def _print(
+    report: Any, args: argparse.Namespace, when: str = "", names: dict[str, str] | None = None
+) -> None:
     if args.json:
         print_json(report.to_json(with_plan=args.dry_run or args.verbose))
         return
     print(when + ("dry run: " if report.dry_run else "") + report.summary(), flush=True)
     if (args.dry_run or args.verbose) and report.plan is not None:
-        for m in report.plan.mutations:
-            print(f"  {m.op:<7} {m.calendar_google_id}  {m.google_event_id}  {m.reason}")
+        from calsync_tui.service.plans import mutation_line, write_text
+
+        for n, m in enumerate(report.plan.mutations, start=1):
+            print("\n".join(write_text(mutation_line(n, m, names))))
     for err in report.errors[:10]:
         print(f"  error: {err}", file=sys.stderr)
     for message in report.held.values():
@@ -61,6 +65,14 @@ def _print(report: Any, args: argparse.Namespace, when: str = "") -> None:
     for foreign in getattr(report, "foreign", []):
         for line in foreign.lines():
             print(line, flush=True)
+
+
+def _names(ctx: AppContext) -> dict[str, str]:
+    """Google calendar id -> the name the person knows it by (plan lines)."""
+    from local_store import queries
+
+    with ctx.store.session() as session:
+        return queries.summaries_by_google_id(session)
 
 
 def _cycle(ctx: AppContext, **kw: Any) -> CycleReport:
@@ -107,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 confirm_deletions=args.confirm_deletions,
                 on_event=SyncProgress(),  # a progress line on stderr (commands/progress.py)
             )
-            _print(report, args)
+            _print(report, args, names=_names(ctx) if args.dry_run or args.verbose else None)
             return 1 if report.failed or report.errors or report.held else 0
         previous = signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
@@ -119,7 +131,12 @@ def run(args: argparse.Namespace) -> int:
                     confirm_deletions=args.confirm_deletions,
                     on_event=SyncProgress(prefix=stamp),
                 )
-                _print(report, args, when=stamp())
+                _print(
+                    report,
+                    args,
+                    when=stamp(),
+                    names=_names(ctx) if args.verbose else None,
+                )
                 stop.wait(interval)
         finally:
             signal.signal(signal.SIGINT, previous)

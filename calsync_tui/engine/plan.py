@@ -321,7 +321,11 @@ def build_plan(
         if key in stamped_done:
             continue
         stamped_done.add(key)
-        before = {"id": s.stamp_event_id}
+        # what the person knows the event by (plan lines: `service.plans.mutation_line`);
+        # a series master's own times are not known here, only its instance's
+        before: GoogleEvent = {"id": s.stamp_event_id, "summary": s.summary}
+        if s.stamp_event_id == s.google_event_id:
+            before.update(start=s.start, end=s.end)
         add(
             Op.STAMP,
             cal,

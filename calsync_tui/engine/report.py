@@ -6,7 +6,7 @@ shows it, the migration's rollout gate reads the SyncRun rows made from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -55,37 +55,16 @@ class CycleReport:
     foreign: list[Any] = field(default_factory=list)
 
     def to_json(self, *, with_plan: bool = False) -> dict[str, Any]:
+        """Every field under its own name (the one list is the dataclass's), but
+        `started_at` as ISO text, `duration_ms` rounded, the plan as `plan_id` (the whole
+        plan too `with_plan`) and `foreign` as `foreign_installations`."""
         out: dict[str, Any] = {
-            "dry_run": self.dry_run,
-            "started_at": self.started_at.isoformat(),
-            "duration_ms": round(self.duration_ms, 1),
-            "calendars": self.calendars,
-            "events_listed": self.events_listed,
-            "events_seen": self.events_seen,
-            "classes": self.classes,
-            "planned": self.planned,
-            "mutations": self.mutations,
-            "failed": self.failed,
-            "api_calls": self.api_calls,
-            "api_round_trips": self.api_round_trips,
-            "cascades": self.cascades,
-            "stuck": self.stuck,
-            "success_rate": self.success_rate,
-            "latency_ms": self.latency_ms,
-            "latency_p50_ms": self.latency_p50_ms,
-            "needs_signin": self.needs_signin,
-            "errors": self.errors,
-            "alerts": self.alerts,
-            "reconciled": self.reconciled,
-            "run_id": self.run_id,
-            "per_calendar": self.per_calendar,
-            "scope": self.scope,
-            "scope_reason": self.scope_reason,
-            "slices": self.slices,
-            "held": self.held,
-            "plan_id": self.plan.plan_id if self.plan else None,
-            "foreign_installations": [f.to_json() for f in self.foreign],
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_AS_IS
         }
+        out["started_at"] = self.started_at.isoformat()
+        out["duration_ms"] = round(self.duration_ms, 1)
+        out["plan_id"] = self.plan.plan_id if self.plan else None
+        out["foreign_installations"] = [f.to_json() for f in self.foreign]
         if with_plan and self.plan is not None:
             out["plan"] = self.plan.to_json()
         return out
@@ -101,3 +80,6 @@ class CycleReport:
             f"failed {self.failed}, cascades {self.cascades}, stuck {self.stuck}, "
             f"{self.api_calls} API calls in {self.api_round_trips} round trips, {self.duration_ms:.0f} ms"
         )
+
+
+_NOT_AS_IS = frozenset({"plan", "foreign"})  # in to_json under other names

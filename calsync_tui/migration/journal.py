@@ -27,11 +27,11 @@ from calsync_tui.migration.env import CalendarRef, MigrationEnv
 from calsync_tui.migration.phases import load_state
 from calsync_tui.migration.planner import Inventory, PlannedWrite
 from calsync_tui.rate import MovingRate, eta_text
+from calsync_tui.writes import executor
 from calsync_tui.writes import journal as write_journal
 from calsync_tui.writes.executor import Answer, Hooks
 from calsync_tui.writes.lockout import pause_line
 from calsync_tui.writes.record import Record, Write
-from calsync_tui.writes.recovery import settle_and_send, settle_in_flight
 from calsync_tui.writes.report import WriteReport
 from local_store.models import EventState, Mutation
 
@@ -189,10 +189,8 @@ def settle_pending(
             for r in write_journal.load(conn, plan_id=plan_id, statuses=[MutationStatus.PENDING])
             if r.origin in origins
         ]
-    left = settle_in_flight(
-        env.store, rows, env.gateway_for, batch_size=batch_size, now=clock.now, resend=False
-    )
-    return len(rows) - len(left)
+    report = executor.settle(env.store, rows, env.gateway_for, batch_size=batch_size, now=clock.now)
+    return report.settled
 
 
 def run_rows(
@@ -245,7 +243,7 @@ def run_rows(
         if progress:
             progress(_run_progress(done, total, part, meter))
 
-    report = settle_and_send(
+    report = executor.send(
         env.store,
         sorted(rows, key=lambda r: r.seq),
         env.gateway_for,

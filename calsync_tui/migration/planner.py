@@ -207,12 +207,8 @@ class PlannedWrite:
 
     @property
     def title(self) -> str:
-        """The event's title as a person knows it now (an insert's: the one it gets)."""
-        for event in (self.before, self.body):
-            value = (event or {}).get("summary")
-            if value:
-                return str(value)
-        return ""
+        """The event's title as a person knows it now (`event_title`)."""
+        return event_title(self.before, self.body)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> PlannedWrite:
@@ -341,6 +337,15 @@ def event_start(before: GoogleEvent | None, body: GoogleEvent | None) -> dict[st
         if isinstance(start, dict) and (start.get("date") or start.get("dateTime")):
             return dict(start)
     return None
+
+
+def event_title(before: GoogleEvent | None, body: GoogleEvent | None) -> str:
+    """A write's event title as a person knows it now (an insert's: the one it gets)."""
+    for event in (before, body):
+        value = (event or {}).get("summary")
+        if value:
+            return str(value)
+    return ""
 
 
 ADOPT = "adopt"  # a stamp of a legacy block: counted apart from stamps of user events

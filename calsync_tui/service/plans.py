@@ -6,8 +6,9 @@ the event starts (as the person reads it; an all-day event as a date), its title
 what changes (before → after, field by field), the reason in full; ids come last. It is
 filled from the plan (`migration.planner.PlannedWrite`: its `before` and `body`) or from
 a rollback's undo steps, and rendered by `plan_table` (the console) and `write_text`
-(the CLI's dry runs: `migrate backfill --dry-run`, `migrate cutover --dry-run`,
-`migrate rollback --level 2 --dry-run`).
+(the CLI's dry runs: `sync --dry-run`, `migrate backfill --dry-run`, `migrate cutover
+--dry-run`, `migrate rollback --level 2 --dry-run`). A sync cycle's writes
+(`engine.plan.PlannedMutation`) become the same lines (`mutation_line`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from calsync_tui.engine.plan import PlannedMutation
+from calsync_tui.google.types import GoogleEvent
 from calsync_tui.migration.plan_file import MigrationPlan
-from calsync_tui.migration.planner import FieldChange, PlannedWrite, event_start, field_changes
+from calsync_tui.migration.planner import (
+    FieldChange,
+    PlannedWrite,
+    event_start,
+    event_title,
+    field_changes,
+    write_kind,
+)
 from calsync_tui.migration.results import CutoverPreview
 from calsync_tui.migration.rollback import RollbackPreview, UndoStep
 
@@ -182,21 +192,61 @@ def changes_of(raw: Sequence[FieldChange]) -> tuple[Change, ...]:
 
 def write_line(w: PlannedWrite, names: Mapping[str, str] | None = None) -> PlanLine:
     """One planned write of a backfill or cutover plan as the reviewer reads it."""
+    return _line(
+        w.seq,
+        w.calendar,
+        str(w.op),
+        w.event_id,
+        w.correlation_id,
+        w.reason,
+        w.before,
+        w.body,
+        names,
+    )
+
+
+def mutation_line(n: int, m: PlannedMutation, names: Mapping[str, str] | None = None) -> PlanLine:
+    """One write of a sync cycle's plan (`engine.plan`) as the reviewer reads it
+    (`sync --dry-run`), in the same shape as a migration plan's."""
+    return _line(
+        n,
+        m.calendar_google_id,
+        str(m.op),
+        m.google_event_id,
+        m.correlation_id,
+        m.reason,
+        m.before,
+        m.body,
+        names,
+    )
+
+
+def _line(
+    seq: int,
+    calendar: str,
+    op: str,
+    event_id: str,
+    correlation_id: str | None,
+    reason: str,
+    before: GoogleEvent | None,
+    body: GoogleEvent | None,
+    names: Mapping[str, str] | None,
+) -> PlanLine:
     names = names or {}
-    shown, sortable, all_day = when_text(w.start)
+    shown, sortable, all_day = when_text(event_start(before, body))
     return PlanLine(
-        seq=w.seq,
-        calendar=names.get(w.calendar, w.calendar),
-        op=w.kind,  # adoptions of legacy blocks apart from stamps of user events
-        google_event_id=w.event_id,
-        correlation_id=w.correlation_id,
-        reason=w.reason,
-        title=w.title,
+        seq=seq,
+        calendar=names.get(calendar, calendar),
+        op=write_kind(op, body),  # adoptions of legacy blocks apart from stamps of user events
+        google_event_id=event_id,
+        correlation_id=correlation_id,
+        reason=reason,
+        title=event_title(before, body),
         when=shown,
         start=sortable,
         all_day=all_day,
-        changes=changes_of(w.changes()),
-        calendar_id=w.calendar,
+        changes=changes_of(field_changes(op, before, body)),
+        calendar_id=calendar,
     )
 
 

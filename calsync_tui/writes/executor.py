@@ -32,6 +32,7 @@ from calsync_tui.errors import CalsyncError
 from calsync_tui.google.types import Gateway, WriteCall, WriteResult
 from calsync_tui.writes import lockout, lost_ids, refusals
 from calsync_tui.writes.journal import MUT, OnJournal, Target, journal, targets
+from calsync_tui.writes.readback import EventRef, landed, read_events
 from calsync_tui.writes.record import MutationStatus, Op, Record, Write, dumps
 from calsync_tui.writes.report import WriteReport
 
@@ -142,6 +143,37 @@ class _Run:
         ]
         self.report.held += len(writes) - len(out)
         return out
+
+    def settle(self, records: Sequence[Record], *, resend: bool = True) -> list[Record]:
+        """Read back the rows sent before (attempts > 0: a crash may have come between
+        Google's answer and its record); record those already on Google done (adopted)
+        without a write, counted in `settled`. Returns the rows not settled, in order.
+
+        With `resend` (the rest is sent next) only patches and updates are read: a
+        re-sent insert answers 409 and is adopted, a re-sent delete 404/410 and is done.
+        Without it (the rest will not be sent: a new plan supersedes them) every write."""
+        calls = ("patch", "update") if resend else ("patch", "update", "insert", "delete")
+        suspects = [r for r in records if r.attempts > 0 and r.write.call in calls]
+        if not suspects:
+            return list(records)
+        refs = [
+            EventRef(str(r.id), self.where[r.calendar_id].google_id, r.google_event_id)
+            for r in suspects
+        ]
+        got = read_events(self.gateway, refs, batch_size=self.batch_size)
+        answers = []
+        for r in suspects:
+            res = got.get(str(r.id))
+            if res is not None and res.ok and landed(r, res.event):
+                on_google = WriteResult(str(r.id), True, 200, event=res.event, already=True)
+                answers.append(Answer(r, on_google, self.where[r.calendar_id]))
+        if not answers:
+            return list(records)
+        with self.store.engine.begin() as conn:
+            record_answers(conn, answers, self.now(), self.hooks)
+        self.report.settled += len(answers)
+        done = {a.record.id for a in answers}
+        return [r for r in records if r.id not in done]
 
     def send(self, records: Sequence[Record]) -> tuple[list[Write], list[Record]]:
         """Send one batch and record every answer in one transaction. Returns the
@@ -351,9 +383,11 @@ def send(
     on_batch: Callable[[WriteReport], None] | None = None,
 ) -> WriteReport:
     """Send rows journaled earlier, one account at a time (accounts in email order, rows
-    in the order given). Each row's `attempts` is counted and committed before its batch
-    goes out, so after a crash the rows that may have reached Google are known.
-    `stop` is checked before each batch. A paused account's rows stay `pending`."""
+    in the order given). Rows sent before (a crash) are read back first and those already
+    on Google recorded done without a write (`_Run.settle`, counted in `settled`). Each
+    row's `attempts` is counted and committed before its batch goes out, so after a crash
+    the rows that may have reached Google are known. `stop` is checked before each
+    batch. A paused account's rows stay `pending`."""
     report = WriteReport(total=len(records))
     if not records:
         return report
@@ -366,7 +400,8 @@ def send(
             report.skipped += len(items)
             continue
         run = _Run(store, gateway, account, where, batch_size, now, hooks, report, held, on_record)
-        queue: list[Record] = list(items)
+        queue: list[Record] = run.settle(items)
+        report.total -= len(items) - len(queue)
         while queue:
             size = run.admit()
             if size is None:
@@ -392,6 +427,30 @@ def send(
             report.total += len(replacements)
             if on_batch is not None:
                 on_batch(report)
+    return report
+
+
+def settle(
+    store: Any,
+    records: Sequence[Record],
+    gateway_for: GatewayFor,
+    *,
+    batch_size: int,
+    now: Callable[[], datetime],
+    hooks: Hooks = NO_HOOKS,
+) -> WriteReport:
+    """Read back every row among `records` sent before and record those already on
+    Google done, sending nothing (`_Run.settle` without resend): the step before a new
+    plan supersedes the rest. `settled` counts them."""
+    report = WriteReport()
+    where, held, on_record = _runs_setup(store)
+    for account, items in by_account(records, where).items():
+        gateway = gateway_of(gateway_for, account) if account else None
+        if gateway is not None:
+            run = _Run(
+                store, gateway, account, where, batch_size, now, hooks, report, held, on_record
+            )
+            run.settle(items, resend=False)
     return report
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -210,3 +211,21 @@ def test_sync_loop_stops_cleanly_on_ctrl_c(world: World) -> None:
     # the lock is free again and nothing is pending
     done = json.loads(cli(world, "sync", "--once", "--json", check=True).stdout)
     assert done["stuck"] == 0 and done["failed"] == 0
+
+
+def test_sync_dry_run_verbose_prints_plan_lines(world: World) -> None:
+    """`sync --dry-run -v` lists each planned write as every other dry run does
+    (`service.plans.PlanLine` through `write_text`): the calendar by name, when, the
+    title, what changes, why; ids last. Nothing is written."""
+    a, b = setup_cli_world(world, 2)
+    cli(world, "calendars", "enable", a, b, check=True)
+    out = cli(world, "sync", "--dry-run", "-v", check=True).stdout
+    assert world.sandbox.stats()["writes"] == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("dry run: "), out
+    heads = [ln for ln in lines if re.match(r"^\s+\d+ (insert|stamp)\s", ln)]
+    assert len(heads) == 4, out  # two stamps on Work, two blocks on Personal
+    assert any(" insert    Personal · " in h and '"Busy - Meeting 0"' in h for h in heads), out
+    assert any(" stamp     Work · " in h and '"Meeting 1"' in h for h in heads), out
+    assert sum("why: " in ln and "[event " in ln for ln in lines) == 4, out
+    assert any("private.calsync_id: — → " in ln for ln in lines), out

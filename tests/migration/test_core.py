@@ -320,7 +320,7 @@ def test_restore_patch_nulls_what_was_added_and_puts_back_what_changed() -> None
 
 
 def test_applied_tells_a_landed_patch_from_a_lost_one() -> None:
-    from calsync_tui.writes.recovery import applied
+    from calsync_tui.writes.readback import applied
 
     body = {"extendedProperties": {"private": {KEY_ID: CID_S, "calsync_v": "1"}}, "summary": "S"}
     event = {

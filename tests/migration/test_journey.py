@@ -13,8 +13,8 @@ from sqlmodel import select
 from calsync_tui.engine.model import EngineMode
 from calsync_tui.migration.events import private_props
 from calsync_tui.migration.rollback import check_auto_rollback
+from calsync_tui.writes.readback import applied
 from calsync_tui.writes.record import record_of
-from calsync_tui.writes.recovery import applied
 from local_store.models import Calendar, MigrationState, Mutation
 from tests.migration.conftest import Mess
 
