@@ -27,9 +27,8 @@ from typing import Any
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
-from textual.widgets import Input
 
-from benchmarks.tui_bench import SIZE, _summary, key_latency, wait_until
+from benchmarks.tui_bench import SIZE, _summary, keys_round, wait_until
 from calsync_tui.app import CalsyncApp
 from calsync_tui.migration import service
 from calsync_tui.migration.journal import Progress
@@ -37,7 +36,6 @@ from calsync_tui.migration.plan_file import read_plan
 from calsync_tui.screens.events import EventsScreen
 from calsync_tui.screens.migration import MigrationScreen
 from calsync_tui.service.plans import PlanView, plan_view
-from calsync_tui.widgets.event_list import EventList
 
 RESULTS = Path(__file__).parent / "results" / "tui_backfill.json"
 
@@ -147,22 +145,7 @@ async def keys_during_backfill(
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             start_done = (app.migration_progress or (0, 0, 0))[0]
             while app.migration_task == "backfill" and time.monotonic() - t0 < seconds:
-                screen = app.screen
-                assert isinstance(screen, EventsScreen)
-                lst = screen.query_one(EventList)
-                for k in range(10):
-                    if lst.row_count < 2:
-                        break
-                    before = lst.cursor
-                    key = "down" if before == 0 or k % 2 == 0 else "up"
-                    moved = lambda b=before, w=lst: w.cursor != b  # noqa: E731
-                    nav.append(await key_latency(app, key, moved))
-                flt = screen.query_one("#events-filter", Input)
-                await key_latency(app, "slash", lambda f=flt: app.focused is f)
-                for key in ("m", "e", "backspace", "backspace"):
-                    value = flt.value
-                    typing.append(await key_latency(app, key, lambda v=value, f=flt: f.value != v))
-                await key_latency(app, "escape", lambda w=lst: app.focused is w)
+                await keys_round(app, nav, typing)
             window = time.monotonic() - t0
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
             # the console's own CPU (all its threads; not its children's) in the window

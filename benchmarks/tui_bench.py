@@ -46,6 +46,27 @@ async def key_latency(app: CalsyncApp, key: str, changed: Any, limit_s: float = 
     return (time.perf_counter() - t0) * 1000
 
 
+async def keys_round(app: CalsyncApp, nav: list[float], typing: list[float]) -> None:
+    """One round on the Events screen: ten cursor keys (into `nav`), then `/`, four keys
+    typed in the filter (into `typing`) and `esc` back to the list."""
+    screen = app.screen
+    assert isinstance(screen, EventsScreen)
+    lst = screen.query_one(EventList)
+    for k in range(10):
+        if lst.row_count < 2:
+            break
+        before = lst.cursor
+        key = "down" if before == 0 or k % 2 == 0 else "up"
+        moved = lambda b=before, w=lst: w.cursor != b  # noqa: E731
+        nav.append(await key_latency(app, key, moved))
+    flt = screen.query_one("#events-filter", Input)
+    await key_latency(app, "slash", lambda f=flt: app.focused is f)
+    for key in ("m", "e", "backspace", "backspace"):
+        value = flt.value
+        typing.append(await key_latency(app, key, lambda v=value, f=flt: f.value != v))
+    await key_latency(app, "escape", lambda w=lst: app.focused is w)
+
+
 async def wait_until(cond: Any, limit_s: float = 60.0) -> None:
     """Poll `cond()` every 2 ms until it is true (or `limit_s` passed)."""
     t0 = time.perf_counter()
@@ -167,22 +188,7 @@ async def keys_during_sync(root: Path, events: int) -> dict[str, Any]:
             rounds = 0
             while app.engine_state == "running" and rounds < 200:
                 rounds += 1
-                screen = app.screen
-                assert isinstance(screen, EventsScreen)
-                lst = screen.query_one(EventList)
-                for k in range(10):
-                    if lst.row_count < 2:
-                        break
-                    before = lst.cursor
-                    key = "down" if before == 0 or k % 2 == 0 else "up"
-                    moved = lambda b=before, w=lst: w.cursor != b  # noqa: E731
-                    nav.append(await key_latency(app, key, moved))
-                flt = screen.query_one("#events-filter", Input)
-                await key_latency(app, "slash", lambda f=flt: app.focused is f)
-                for key in ("m", "e", "backspace", "backspace"):
-                    value = flt.value
-                    typing.append(await key_latency(app, key, lambda v=value, f=flt: f.value != v))
-                await key_latency(app, "escape", lambda w=lst: app.focused is w)
+                await keys_round(app, nav, typing)
                 for key in ("d", "m", "e"):
                     on_screen, fresh = await switch_latency(app, key, modes[key])
                     switch[key].append(on_screen)
