@@ -224,7 +224,10 @@ class Child:
         self.log = log
         # Lives as long as the child (closed by `close`): its error line, if it fails.
         if log is not None:
-            self._stderr: IO[bytes] = open(log, "w+b")  # noqa: SIM115
+            # 0600 like every file of the home (README "Where data lives"), not the umask's
+            fd = os.open(log, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # a log left by an older version keeps its old mode otherwise
+            self._stderr: IO[bytes] = os.fdopen(fd, "w+b")
         else:
             self._stderr = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115
         self.proc = subprocess.Popen(

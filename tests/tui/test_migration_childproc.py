@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 from pathlib import Path
 
 from textual.message import Message
@@ -67,6 +68,8 @@ async def test_space_pauses_the_child_after_its_batch_and_resumes_it(
         resumed = _finished(seen, "resume")[-1]
         assert resumed.ok and resumed.summary.startswith(f"done {PLAN_WRITES}/{PLAN_WRITES}")
     assert statuses(app.home.db_path, app.home.backups_dir, plan.plan_id) == {"done": PLAN_WRITES}
+    log = app.home.root / migrateproc.TASK_LOG
+    assert log.is_file() and stat.S_IMODE(log.stat().st_mode) == 0o600  # a home file: 0600
 
 
 async def test_kill_9_of_the_child_leaves_a_plan_the_screen_resumes(
