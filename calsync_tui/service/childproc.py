@@ -43,7 +43,7 @@ from typing import IO, Any, TypeVar
 
 from calsync_tui import clock
 from calsync_tui.errors import CalsyncError
-from calsync_tui.home import AppHome
+from calsync_tui.home import FILE_MODE, AppHome
 
 ENV_PARENT = "CALSYNC_ENGINE_PARENT"  # the pid of the console that holds the lock for us
 ENV_LOCK_FD = "CALSYNC_LOCK_FD"  # the descriptor of that lock, inherited from it
@@ -225,8 +225,8 @@ class Child:
         # Lives as long as the child (closed by `close`): its error line, if it fails.
         if log is not None:
             # 0600 like every file of the home (README "Where data lives"), not the umask's
-            fd = os.open(log, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # a log left by an older version keeps its old mode otherwise
+            fd = os.open(log, os.O_RDWR | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            os.fchmod(fd, FILE_MODE)  # an older log keeps its old mode otherwise
             self._stderr: IO[bytes] = os.fdopen(fd, "w+b")
         else:
             self._stderr = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115
